@@ -1,0 +1,90 @@
+/* Reading kernel structs at offsets taken from the running kernel's BTF (OFF_* macros, injected
+ * by the loader). Installed headers may describe another kernel, so no struct layout from them
+ * is ever used: only these offsets. */
+#ifndef SNIFF_KREAD_H
+#define SNIFF_KREAD_H
+
+static __always_inline u64 kread_u64(const void *base, u32 off)
+{
+    u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+    return v;
+}
+
+static __always_inline u32 kread_u32(const void *base, u32 off)
+{
+    u32 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+    return v;
+}
+
+static __always_inline u16 kread_u16(const void *base, u32 off)
+{
+    u16 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+    return v;
+}
+
+#define KPTR(base, off) ((void *)kread_u64((base), (off)))
+
+/* task->files->fdt->fd[fd], or NULL. Works for any fd the task holds, however it got it
+ * (opened before we started, inherited, dup'ed, received over a socket). */
+static __always_inline void *task_fd_file(void *task, s64 fd)
+{
+    if (fd < 0)
+        return 0;
+    void *files = KPTR(task, OFF_TASK_FILES);
+    if (!files)
+        return 0;
+    void *fdt = KPTR(files, OFF_FILES_FDT);
+    if (!fdt)
+        return 0;
+    u32 max_fds = kread_u32(fdt, OFF_FDT_MAX_FDS);
+    if ((u64)fd >= max_fds)
+        return 0;
+    void *fds = KPTR(fdt, OFF_FDT_FD);
+    if (!fds)
+        return 0;
+    return KPTR(fds, (u32)fd * 8);
+}
+
+static __always_inline u32 task_fd_max(void *task)
+{
+    void *files = KPTR(task, OFF_TASK_FILES);
+    if (!files)
+        return 0;
+    void *fdt = KPTR(files, OFF_FILES_FDT);
+    return fdt ? kread_u32(fdt, OFF_FDT_MAX_FDS) : 0;
+}
+
+static __always_inline u32 task_tgid(void *task)
+{
+    return kread_u32(task, OFF_TASK_TGID);
+}
+
+static __always_inline u32 task_ppid(void *task)
+{
+    void *parent = KPTR(task, OFF_TASK_REAL_PARENT);
+    return parent ? task_tgid(parent) : 0;
+}
+
+static __always_inline void *file_inode(void *file)
+{
+    return KPTR(file, OFF_FILE_INODE);
+}
+
+static __always_inline u16 inode_mode(void *inode)
+{
+    return inode ? kread_u16(inode, OFF_INODE_MODE) : 0;
+}
+
+static __always_inline u32 sb_dev(void *sb)
+{
+    return sb ? kread_u32(sb, OFF_SB_DEV) : 0;
+}
+
+#define S_IFMT_ 00170000
+#define S_IFREG_ 0100000
+#define S_IFDIR_ 0040000
+
+#endif

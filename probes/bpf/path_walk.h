@@ -1,0 +1,121 @@
+/* Where a file really is: walk its dentry chain upwards, crossing mount points, and compare
+ * each ancestor's (device, inode) with the watched directories. The string a process passed
+ * never decides scope; the struct file (or the task's cwd/root/dirfd) does.
+ *
+ * Names are copied leaf first, each NUL-terminated, at a running offset into the record's data
+ * (masked, so the verifier can bound the write); Python reverses them.
+ *
+ * BCC rewrites map calls (map.lookup()) only in the main source file, so the includer defines
+ * lookup_watch() before including this header. */
+#ifndef SNIFF_PATH_WALK_H
+#define SNIFF_PATH_WALK_H
+
+#include "kread.h"
+
+/* A walk that only decides scope may continue above a bind mount's root inside its filesystem
+ * (the file's real location); a walk that names a base directory follows the mount tree, as
+ * the process sees it, until the task's root. */
+#define WALK_SCOPE 0
+#define WALK_BASE 1
+
+struct walk_pos {
+    void *dentry;
+    void *vfsmnt;        /* &mount->mnt */
+};
+
+static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_name *nm, void *dentry)
+{
+    u32 pos = ev->data_len;
+    /* Up to NAME_MAX+1 bytes land at pos; keep the whole name within this walk's budget. */
+    if (nm->walk_len + SNIFF_NAME_MAX + 1 > SNIFF_PATH_MAX || pos > SNIFF_DATA_MASK)
+        return -1;
+    const char *name = KPTR(dentry, OFF_DENTRY_NAME_PTR);
+    long n = bpf_probe_read_kernel_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_NAME_MAX + 1, name);
+    if (n <= 0)
+        return -1;
+    ev->data_len = pos + (u32)n;
+    nm->walk_len += (u16)n;
+    nm->ncomp += 1;
+    return 0;
+}
+
+/* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
+ * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
+ * stop_at (WALK_BASE only) is the task's root, so chroots end where the process sees '/'. */
+static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
+                                      int mode, struct walk_pos stop_at)
+{
+    void *mnt_sb = KPTR(p.vfsmnt, OFF_VFSMOUNT_SB);
+    struct sniff_watch_key key = { .dev = sb_dev(mnt_sb) };
+    int in_mount = 1;    /* still below the mount's root (not above a bind mount's root) */
+
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < SNIFF_MAX_DEPTH; i++) {
+        void *inode = KPTR(p.dentry, OFF_DENTRY_INODE);
+        key.ino = inode ? kread_u64(inode, OFF_INODE_INO) : 0;
+        u32 *watch = lookup_watch(&key);
+        if (watch) {
+            nm->watch = *watch;
+            return;
+        }
+        if (mode == WALK_BASE && p.dentry == stop_at.dentry && p.vfsmnt == stop_at.vfsmnt) {
+            nm->flags |= SNIFF_NAME_AT_ROOT;
+            return;
+        }
+        void *parent = KPTR(p.dentry, OFF_DENTRY_PARENT);
+        void *mnt_root = KPTR(p.vfsmnt, OFF_VFSMOUNT_ROOT);
+        if (in_mount && p.dentry == mnt_root) {
+            void *mount = (char *)p.vfsmnt - OFF_MOUNT_MNT;
+            void *up = KPTR(mount, OFF_MOUNT_PARENT);
+            if (up == mount || !up) {
+                if (p.dentry == parent) {
+                    nm->flags |= SNIFF_NAME_AT_ROOT;
+                    return;
+                }
+                /* A namespace root that is a subdirectory of its filesystem: nothing above. */
+                in_mount = 0;
+            } else if (mode == WALK_SCOPE && p.dentry != parent) {
+                /* Bind mount of a subdirectory: where the file really is lies above it, in
+                 * the same filesystem. */
+                in_mount = 0;
+            } else {
+                p.dentry = KPTR(mount, OFF_MOUNT_MOUNTPOINT);
+                p.vfsmnt = (char *)up + OFF_MOUNT_MNT;
+                key.dev = sb_dev(KPTR(p.vfsmnt, OFF_VFSMOUNT_SB));
+                continue;
+            }
+        }
+        if (p.dentry == parent) {
+            nm->flags |= SNIFF_NAME_AT_ROOT;
+            return;
+        }
+        if (walk_copy_name(ev, nm, p.dentry) < 0) {
+            nm->flags |= SNIFF_NAME_TRUNCATED;
+            return;
+        }
+        p.dentry = parent;
+    }
+    nm->flags |= SNIFF_NAME_TRUNCATED;
+}
+
+static __always_inline struct walk_pos file_pos(void *file)
+{
+    struct walk_pos p = {
+        .dentry = KPTR(file, OFF_FILE_PATH_DENTRY),
+        .vfsmnt = KPTR(file, OFF_FILE_PATH_MNT),
+    };
+    return p;
+}
+
+static __always_inline struct walk_pos fs_pos(void *task, u32 off_mnt, u32 off_dentry)
+{
+    struct walk_pos p = {0};
+    void *fs = KPTR(task, OFF_TASK_FS);
+    if (fs) {
+        p.vfsmnt = KPTR(fs, off_mnt);
+        p.dentry = KPTR(fs, off_dentry);
+    }
+    return p;
+}
+
+#endif

@@ -1,0 +1,88 @@
+"""What the user asked to see. The probes API pushes these into BPF maps (so the kernel drops
+what nobody wants); ``matches`` is the same decision in userspace, for replayed recordings and
+for the parts that cannot run in the kernel (text search, comm globs)."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+from .record import OPS, Record
+
+
+class FilterError(ValueError):
+    """A filter value the user gave that cannot be used; the message is one line for the user."""
+
+
+def parse_ops(text: str) -> frozenset[str]:
+    ops = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(ops - set(OPS))
+    if unknown:
+        raise FilterError(f"unknown operation {', '.join(unknown)} (choose from {','.join(OPS)})")
+    if not ops:
+        raise FilterError("--ops needs at least one operation")
+    return frozenset(ops)
+
+
+@dataclass(frozen=True)
+class Filters:
+    ops: frozenset[str] = frozenset(OPS)
+    pid: Optional[int] = None          # one process (tgid)
+    tree: Optional[int] = None         # a process and all its descendants
+    uid: Optional[int] = None
+    comm: Optional[str] = None         # exact name, or a glob (* ? [)
+    exclude_comm: tuple[str, ...] = ()
+    all_types: bool = False            # pipes, sockets, devices... too (default: regular files)
+    text: str = ""                     # dashboard only: substring of path or comm
+
+    def with_(self, **changes) -> "Filters":
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        """Short human summary for the dashboard header; '' when nothing is filtered."""
+        parts = []
+        if self.ops != frozenset(OPS):
+            parts.append("ops=" + ",".join(op for op in OPS if op in self.ops))
+        for name in ("pid", "tree", "uid", "comm"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value}")
+        if self.exclude_comm:
+            parts.append("not " + ",".join(self.exclude_comm))
+        if self.all_types:
+            parts.append("all types")
+        if self.text:
+            parts.append(f"/{self.text}")
+        return " ".join(parts)
+
+    def matches(self, rec: Record, is_descendant: Optional[Callable[[int, int], bool]] = None) -> bool:
+        if rec.op not in self.ops:
+            return False
+        if self.pid is not None and rec.pid != self.pid:
+            return False
+        if self.tree is not None:
+            if rec.pid != self.tree and not (is_descendant and is_descendant(rec.pid, self.tree)):
+                return False
+        if self.uid is not None and rec.uid != self.uid:
+            return False
+        comm = rec.comm.decode("utf-8", "surrogateescape")
+        if self.comm is not None and not comm_matches(self.comm, comm):
+            return False
+        if any(comm_matches(pattern, comm) for pattern in self.exclude_comm):
+            return False
+        if not self.all_types and rec.file_type not in ("file", "dir"):
+            return False
+        if self.text:
+            needle = self.text.lower()
+            hay = rec.path.decode("utf-8", "replace").lower()
+            if needle not in hay and needle not in comm.lower() and needle != str(rec.pid):
+                return False
+        return True
+
+
+def is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def comm_matches(pattern: str, comm: str) -> bool:
+    return fnmatch.fnmatchcase(comm, pattern) if is_glob(pattern) else comm == pattern

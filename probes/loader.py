@@ -1,0 +1,168 @@
+"""Compiling, loading and attaching the BPF programs with BCC, and the maps' Python handles.
+
+The syscall table below is the one place that says which tracepoint feeds which program; a
+tracepoint the running kernel lacks (e.g. openat2 before 5.6, open/creat on arm64) is skipped.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import abi
+from .btf import BTF, BTFError, cflags as btf_cflags, kernel_offsets
+
+TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+# syscall -> (enter program, exit program or None)
+SYSCALLS: dict[str, tuple[str, Optional[str]]] = {
+    "read": ("enter_read", "exit_fd"),
+    "pread64": ("enter_read", "exit_fd"),
+    "readv": ("enter_read", "exit_fd"),
+    "preadv": ("enter_read", "exit_fd"),
+    "preadv2": ("enter_read", "exit_fd"),
+    "write": ("enter_write", "exit_fd"),
+    "pwrite64": ("enter_write", "exit_fd"),
+    "writev": ("enter_write", "exit_fd"),
+    "pwritev": ("enter_write", "exit_fd"),
+    "pwritev2": ("enter_write", "exit_fd"),
+    "ftruncate": ("enter_ftruncate", "exit_fd"),
+    "sendfile64": ("enter_sendfile", "exit_pair"),
+    "copy_file_range": ("enter_copy", "exit_pair"),
+    "splice": ("enter_copy", "exit_pair"),
+    "open": ("enter_open", "exit_open"),
+    "creat": ("enter_open", "exit_open"),
+    "openat": ("enter_openat", "exit_open"),
+    "openat2": ("enter_openat", "exit_open"),
+    "close": ("enter_close", None),
+    "close_range": ("enter_close_range", None),
+    "rename": ("enter_rename", "exit_rename"),
+    "renameat": ("enter_renameat", "exit_rename"),
+    "renameat2": ("enter_renameat", "exit_rename"),
+    "unlink": ("enter_unlink", "exit_path"),
+    "unlinkat": ("enter_unlinkat", "exit_path"),
+    "rmdir": ("enter_rmdir", "exit_path"),
+    "truncate": ("enter_truncate", "exit_path"),
+}
+SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
+
+# Clang 14 warns a lot about recent kernel headers; none of it is ours to fix.
+QUIET_CFLAGS = ["-Wno-everything", "-w"]
+
+
+class LoadError(Exception):
+    """Something that stops the probes from loading; the message is one line for the user."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail     # e.g. the verifier log, shown with -v
+
+
+def tracefs_path() -> str:
+    """The mounted tracefs, mounting it if needed (BCC reads tracepoint ids from it)."""
+    mounts = Path("/proc/mounts").read_text()
+    for line in mounts.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "tracefs":
+            return parts[1]
+    target = TRACEFS_CANDIDATES[0]
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"nodev", target.encode(), b"tracefs", 0, None) != 0:
+        err = ctypes.get_errno()
+        raise LoadError(f"tracefs is not mounted and mounting it at {target} failed: {os.strerror(err)}")
+    return target
+
+
+def import_bcc():
+    try:
+        import bcc  # noqa: F401
+        return bcc
+    except ImportError:
+        raise LoadError("BCC's Python module is missing: install the OS package python3-bpfcc "
+                        "(Debian/Ubuntu) or python3-bcc (Fedora), or run scripts/setup.sh") from None
+
+
+@dataclass
+class Probes:
+    """The loaded programs and their maps."""
+    bpf: object
+    attached: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str):
+        return self.bpf[name]
+
+    def close(self) -> None:
+        bpf, self.bpf = self.bpf, None
+        if bpf is not None:
+            bpf.cleanup()
+
+
+def possible_cpus() -> int:
+    try:
+        text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+        return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
+
+
+def build_cflags(offsets: dict[str, int], ringbuf_pages: int) -> list[str]:
+    return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
+            f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *QUIET_CFLAGS]
+
+
+def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
+    """Compile, load and attach everything. Raises LoadError with a one-line reason."""
+    if ringbuf_pages & (ringbuf_pages - 1):
+        raise LoadError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
+    bcc = import_bcc()
+    try:
+        offsets = kernel_offsets(btf)
+    except BTFError as exc:
+        raise LoadError(str(exc)) from None
+    tracefs = tracefs_path()
+    src = abi.BPF_DIR / "sniff.bpf.c"
+    try:
+        bpf = bcc.BPF(src_file=str(src).encode(), cflags=build_cflags(offsets, ringbuf_pages))
+    except Exception as exc:  # BCC raises bare Exception for compile/load failures
+        raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
+                        detail=str(exc)) from None
+    probes = Probes(bpf)
+    try:
+        _attach(bcc, probes, tracefs)
+    except Exception:
+        probes.close()
+        raise
+    return probes
+
+
+def _load_func(bcc, probes: Probes, name: str, kind):
+    try:
+        return probes.bpf.load_func(name, kind)
+    except Exception as exc:
+        raise LoadError(f"the kernel rejected BPF program {name} (run with -v for the verifier log)",
+                        detail=str(exc)) from None
+
+
+def _attach(bcc, probes: Probes, tracefs: str) -> None:
+    bpf = probes.bpf
+    events_dir = Path(tracefs) / "events" / "syscalls"
+    # close_range walks one fd per tail call into this program.
+    step = _load_func(bcc, probes, "close_range_step", bcc.BPF.TRACEPOINT)
+    bpf["tail"][ctypes.c_int(0)] = ctypes.c_int(step.fd)
+    for syscall, (enter, exit_) in SYSCALLS.items():
+        if not (events_dir / f"sys_enter_{syscall}").is_dir():
+            probes.skipped.append(syscall)
+            continue
+        _load_func(bcc, probes, enter, bcc.BPF.TRACEPOINT)
+        bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{syscall}", fn_name=enter)
+        if exit_:
+            _load_func(bcc, probes, exit_, bcc.BPF.TRACEPOINT)
+            bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{syscall}", fn_name=exit_)
+        probes.attached.append(syscall)
+    for tp, fn in SCHED.items():
+        _load_func(bcc, probes, fn, bcc.BPF.RAW_TRACEPOINT)
+        bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)

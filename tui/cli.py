@@ -1,0 +1,199 @@
+"""The sniff-tui command: `sniff-tui [options]` (dashboard), `sniff-tui stream`, `sniff-tui replay`.
+
+Every problem the user can fix is one line on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Optional
+
+from probes.filters import FilterError, Filters, parse_ops
+from probes.record import OPS
+
+EXIT_USAGE = 2
+EXIT_FAIL = 1
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _id(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _add_filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--dir", action="append", dest="dirs", metavar="DIR",
+                   help="directory to watch (repeatable; default: the current directory)")
+    p.add_argument("--ops", default=",".join(OPS), help=f"operations to report (default: {','.join(OPS)})")
+    p.add_argument("--pid", type=_id, help="only this process")
+    p.add_argument("--tree", type=_id, metavar="PID", help="only this process and its descendants")
+    p.add_argument("--comm", help="only processes with this name (exact, or a glob)")
+    p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
+                   help="never processes with this name (repeatable; glob allowed)")
+    p.add_argument("--uid", type=_id, help="only processes of this user id")
+    p.add_argument("--all-types", action="store_true",
+                   help="also pipes, sockets, devices... under the directory (default: regular files)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sniff-tui", description="Which processes touch which files under a directory.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    _add_filter_options(parser)
+    stream = sub.add_parser("stream", help="print records, no dashboard")
+    _add_filter_options(stream)
+    stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
+    stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")
+    stream.add_argument("--ready-file", metavar="PATH", help="create this file once every probe is attached")
+    stream.add_argument("--ringbuf-pages", type=_id, default=2048, help=argparse.SUPPRESS)
+    replay = sub.add_parser("replay", help="open the dashboard on a JSONL recording (no root needed)")
+    replay.add_argument("file", metavar="FILE.jsonl")
+    replay.add_argument("--speed", type=_nonneg_float, default=0.0,
+                        help="1 = real time, 0 = as fast as possible (default)")
+    return parser
+
+
+def filters_from(args) -> Filters:
+    return Filters(ops=parse_ops(args.ops), pid=args.pid, tree=args.tree, uid=args.uid,
+                   comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types)
+
+
+def _fail(message: str, code: int = EXIT_FAIL) -> int:
+    print(f"sniff-tui: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        filters = filters_from(args) if args.command != "replay" else None
+    except (UsageError, FilterError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        if args.command == "stream":
+            return run_stream(args, filters)
+        if args.command == "replay":
+            return run_replay(args)
+        return run_live_dashboard(args, filters)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _open_live(args, filters: Filters):
+    """The loaded live source, or (None, exit code) after printing why it could not load."""
+    from probes.live import LiveSource, WatchError
+    from probes.loader import LoadError
+    if os.geteuid() != 0:
+        return None, _fail("loading BPF programs needs root (CAP_BPF and CAP_PERFMON): try sudo sniff-tui ...")
+    try:
+        source = LiveSource(args.dirs or [os.getcwd()], filters,
+                            ringbuf_pages=getattr(args, "ringbuf_pages", 2048))
+    except WatchError as exc:
+        return None, _fail(str(exc), EXIT_USAGE)
+    try:
+        source.open()
+    except LoadError as exc:
+        if getattr(args, "verbose", 0) and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return None, _fail(str(exc))
+    return source, 0
+
+
+def run_stream(args, filters: Filters) -> int:
+    from tui.feed import Feed
+    from tui.formats import make_writer
+    source, code = _open_live(args, filters)
+    if source is None:
+        return code
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    feed: Feed = Feed(maxsize=1_000_000)
+    writer = make_writer(args.format, out, source.watches)
+    worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
+    worker.start()
+    if args.ready_file:
+        open(args.ready_file, "w").close()
+    deadline = time.monotonic() + args.duration if args.duration is not None else None
+    try:
+        while True:
+            batch = feed.drain()
+            for rec in batch:
+                writer.write(rec)
+            if batch:
+                writer.flush()
+            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                stop.set()
+                if not worker.is_alive():
+                    break
+                worker.join(timeout=5)
+                continue
+            if not batch:
+                stop.wait(0.05)
+        for rec in feed.drain(limit=len(feed)):
+            writer.write(rec)
+        writer.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to write to.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        source.close()
+        if args.output:
+            out.close()
+    if feed.dropped:
+        print(f"sniff-tui: {feed.dropped} records dropped between probe thread and writer", file=sys.stderr)
+    return 0
+
+
+def run_replay(args) -> int:
+    from tui.app import run_dashboard
+    from tui.replay import ReplaySource
+    if not os.path.isfile(args.file):
+        return _fail(f"{args.file}: no such file", EXIT_USAGE)
+    source = ReplaySource(args.file, speed=args.speed)
+    return run_dashboard(source, Filters(), source.watches)
+
+
+def run_live_dashboard(args, filters: Filters) -> int:
+    from tui.app import run_dashboard
+    source, code = _open_live(args, filters)
+    if source is None:
+        return code
+    try:
+        return run_dashboard(source, filters, source.watches)
+    finally:
+        source.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

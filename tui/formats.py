@@ -1,0 +1,231 @@
+"""Output writers for the headless ``sniff-tui stream`` command.
+
+Every writer emits whole lines only: a line is built completely, encoded, then handed to the
+file in one ``write`` call, so a stream cut by ^C or a closed pipe never ends in half a record.
+Names are untrusted bytes: the human formats pass them through ``visible`` (no control
+characters, no invalid UTF-8 reach the terminal); jsonl relies on ``Record.to_json``, which
+keeps the exact bytes in ``*_b64`` fields and is always strict JSON.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+import unicodedata
+from datetime import datetime
+from typing import IO, Any, Optional, Union
+
+from probes.record import Record
+from tui.text import elide_left, relative_to_watch, visible
+
+FORMATS = ("jsonl", "plain", "table")
+
+
+class Writer:
+    """Base: turns records into lines; subclasses define ``line``."""
+
+    def __init__(self, out: IO[Any]) -> None:
+        # A text stream with a binary buffer (sys.stdout) is written through the buffer so the
+        # encoding is always UTF-8 whatever the locale says; a pure text stream (StringIO) gets str.
+        target = out
+        if isinstance(out, io.TextIOBase) and getattr(out, "buffer", None) is not None:
+            out.flush()  # whatever was already printed through the text layer stays in order
+            target = out.buffer
+        self._out = target
+        self._binary = not isinstance(target, io.TextIOBase)
+
+    def line(self, record: Record) -> str:
+        raise NotImplementedError
+
+    def write(self, record: Record) -> None:
+        self._emit(self.line(record))
+
+    def write_stats(self, stats: dict[str, Any]) -> None:
+        """Human formats print statistics on stderr elsewhere, never mixed into the stream."""
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        # The caller opened the file (or it is stdout), so the caller closes it; we only make
+        # sure nothing is left in our hands.
+        self.flush()
+
+    def _emit(self, line: str) -> None:
+        data = line + "\n"
+        # backslashreplace is a last resort for lone surrogates in non-name str fields of a
+        # hand-made record; names and everything from the kernel encode strictly.
+        self._out.write(data.encode("utf-8", "backslashreplace") if self._binary else data)
+
+
+class JsonlWriter(Writer):
+    def line(self, record: Record) -> str:
+        return record.to_json()
+
+    def write_stats(self, stats: dict[str, Any]) -> None:
+        body = {"op": "stats", **{k: _finite(v) for k, v in stats.items() if k != "op"}}
+        self._emit(json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str,
+                              allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf are not JSON; a rate over an empty interval becomes null instead of breaking jq."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, bytes):
+        return visible(value)
+    return value
+
+
+class PlainWriter(Writer):
+    """``12:03:04.123456 write pid=1 tid=1 comm=x bytes=4096 count=1 /abs/path``: grep-friendly,
+    absolute paths, the path last because it may contain spaces."""
+
+    def line(self, record: Record) -> str:
+        parts = [_clock(record.ts, 6), record.op, f"pid={record.pid}", f"tid={record.tid}",
+                 f"comm={visible(record.comm)}"]
+        if record.bytes is not None:
+            parts.append(f"bytes={record.bytes}")
+        if record.bytes is not None or record.count != 1:
+            parts.append(f"count={record.count}")
+        if record.file_type != "file":
+            parts.append(f"type={visible(str(record.file_type))}")
+        if record.err:
+            parts.append(f"err={visible(str(record.err))}")
+        if record.truncated:
+            parts.append("truncated")
+        path = visible(record.path)
+        if record.new_path is not None:
+            path += " -> " + visible(record.new_path)
+        parts.append(path)
+        return " ".join(parts)
+
+
+# (header, width, right-aligned); the PATH column takes whatever width is left.
+_COLUMNS = {"TIME": (12, False), "PID": (7, True), "COMM": (16, False), "OP": (8, False),
+            "BYTES": (10, True)}
+_DROP_ORDER = ("TIME", "COMM", "BYTES", "PID")  # what a narrow terminal gives up first
+_MIN_PATH = 20
+
+
+class TableWriter(Writer):
+    def __init__(self, out: IO[Any], watches: list[bytes], width: int) -> None:
+        super().__init__(out)
+        self._watches = list(watches)
+        self._width = max(width, 1)
+        columns = list(_COLUMNS)
+        # Rather than squeeze the path to nothing, drop the least useful columns on narrow screens.
+        for name in _DROP_ORDER:
+            if self._fixed_width(columns) + _MIN_PATH <= self._width:
+                break
+            columns.remove(name)
+        self._columns = columns
+        self._path_width = max(self._width - self._fixed_width(columns), 0)
+        self._emit(self._row({name: name for name in columns}, "PATH"))
+
+    @staticmethod
+    def _fixed_width(columns: list[str]) -> int:
+        return sum(_COLUMNS[name][0] + 1 for name in columns)
+
+    def _row(self, cells: dict[str, str], path: str) -> str:
+        out = []
+        for name in self._columns:
+            width, right = _COLUMNS[name]
+            text = _clip_right(cells[name], width)
+            pad = " " * (width - _cells(text))
+            out.append(pad + text if right else text + pad)
+        out.append(_elide_left(path, self._path_width))
+        # Only a degenerate width (narrower than the OP column) needs this final clip.
+        return _clip_right(" ".join(out), self._width)
+
+    def line(self, record: Record) -> str:
+        if record.bytes is not None:
+            amount = _size(record.bytes)
+        else:
+            # Failed calls move no bytes, so the column says why instead.
+            amount = visible(str(record.err)) if record.err else "-"
+        path = visible(relative_to_watch(record.path, self._watches))
+        if record.new_path is not None:
+            path += " → " + visible(relative_to_watch(record.new_path, self._watches))
+        if record.truncated:
+            path = "…" + path  # the kernel could not walk up to the root: the start is missing
+        cells = {"TIME": _clock(record.ts, 3), "PID": str(record.pid),
+                 "COMM": visible(record.comm), "OP": record.op, "BYTES": amount}
+        return self._row(cells, path)
+
+
+def make_writer(fmt: str, out: IO[Any], watches: list[bytes],
+                width: Optional[int] = None) -> Writer:
+    """A writer for one of FORMATS onto ``out`` (binary preferred; text streams work too)."""
+    if fmt == "jsonl":
+        return JsonlWriter(out)
+    if fmt == "plain":
+        return PlainWriter(out)
+    if fmt == "table":
+        if width is None:
+            width = shutil.get_terminal_size((120, 24)).columns
+        return TableWriter(out, watches, width)
+    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _clock(ts: float, digits: int) -> str:
+    """Local wall-clock time; a replayed record may carry any number, which must not crash us."""
+    try:
+        text = datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")
+    except (OverflowError, OSError, ValueError):
+        return "??:??:??." + "?" * digits
+    return text[: len(text) - 6 + digits]  # truncate, never round up into the next second
+
+
+def _size(n: Union[int, float]) -> str:
+    """Compact binary size: 512 B, 4.0 KiB, 1.5 GiB (at most 10 columns)."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"):
+        value /= 1024
+        if value < 1024 or unit == "ZiB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+# Terminal cells, not code points, decide whether a line wraps: CJK and most emoji take two.
+# Everything else counts as one, which over-estimates zero-width characters: lines may come
+# out a little short, never too long.
+def _cells(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _elide_left(text: str, width: int) -> str:
+    """``elide_left`` in terminal cells: keeps the end (the file name), cuts the start."""
+    if _cells(text) == len(text):
+        return elide_left(text, width)
+    if width <= 0:
+        return ""
+    if _cells(text) <= width:
+        return text
+    keep, used = len(text), 1  # the ellipsis takes one cell
+    while keep > 0 and used + _cells(text[keep - 1]) <= width:
+        keep -= 1
+        used += _cells(text[keep])
+    return "…" + text[keep:]
+
+
+def _clip_right(text: str, width: int) -> str:
+    """Cut the end to fit ``width`` cells (short fields: comm, errno names, numbers)."""
+    if _cells(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    keep, used = 0, 1
+    while keep < len(text) and used + _cells(text[keep]) <= width:
+        used += _cells(text[keep])
+        keep += 1
+    return text[:keep] + "…"
