@@ -1,0 +1,161 @@
+"""Real probes in the real kernel, driven by real processes.
+
+The probes are loaded once per session (compiling takes seconds). Each test gets a fresh
+watched directory; `sniff.run(...)` starts a real process, then a sentinel file is written by
+another process so that everything the action did is known to have crossed the ring buffer
+once the sentinel's record arrives.
+
+As root, a probe that cannot load fails the suite: kernel tests never skip silently there.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from probes.filters import Filters
+from probes.record import Record
+from tui.feed import Feed
+
+PY = "/usr/bin/python3"
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="kernel tests need root")
+    for item in items:
+        if "tests/kernel" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@dataclass
+class Run:
+    pid: int
+    records: list[Record]
+    returncode: int
+
+    def ops(self, *, pids=None) -> list[tuple[int, str, bytes]]:
+        return [(r.pid, r.op, r.path) for r in self.records if pids is None or r.pid in pids]
+
+    def by_pid(self, pid: int) -> list[Record]:
+        return [r for r in self.records if r.pid == pid]
+
+    def summary(self, path: bytes | str, op: str) -> tuple[int, int]:
+        """(calls, bytes) of op on path."""
+        path = os.fsencode(path)
+        recs = [r for r in self.records if r.op == op and r.path == path]
+        return sum(r.count for r in recs), sum(r.bytes or 0 for r in recs)
+
+
+class Sniff:
+    """The loaded live source plus a worker thread feeding a Feed."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.feed: Feed = Feed(maxsize=2_000_000)
+        self.stop = threading.Event()
+        self.worker = threading.Thread(target=source.run, args=(self.feed, self.stop), daemon=True)
+        self.worker.start()
+        self.sentinel_dir: Path | None = None
+
+    def watch(self, *dirs, filters: Filters | None = None) -> None:
+        self.source.set_filters(filters or Filters())
+        self.source.set_watches([os.fspath(d) for d in dirs])
+        self.sentinel_dir = Path(os.fsdecode(self.source.watches[0]))
+
+    def _sync(self, timeout: float = 10.0) -> list[Record]:
+        """Everything recorded up to now: write a sentinel from another process, wait for it."""
+        name = f".sentinel-{uuid.uuid4().hex}"
+        target = self.sentinel_dir / name
+        subprocess.run(["/usr/bin/touch", str(target)], check=True)
+        want = os.fsencode(os.path.realpath(target))
+        out: list[Record] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.feed.drain()
+            for rec in batch:
+                if rec.path == want:
+                    os.unlink(target)
+                    self.feed.drain()
+                    return out
+                if b".sentinel-" not in rec.path:
+                    out.append(rec)
+            if not batch:
+                time.sleep(0.01)
+        raise AssertionError("sentinel record never arrived: the probes are not reporting")
+
+    def flush(self) -> None:
+        self._sync()
+
+    def run(self, script: str, *args: str, cwd=None, env=None, pass_fds=()) -> Run:
+        """Run a Python script in a real child process and return what it did under the watch."""
+        self._sync()
+        proc = subprocess.run([PY, "-I", "-S", "-c", script, *args], cwd=cwd, env=env,
+                              pass_fds=pass_fds, capture_output=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr.decode(errors="replace"))
+        records = self._sync()
+        pid = _pid_from(proc)
+        return Run(pid, records, proc.returncode)
+
+    def run_shell(self, command: str, cwd=None) -> Run:
+        self._sync()
+        proc = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True)
+        records = self._sync()
+        return Run(-1, records, proc.returncode)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.worker.join(timeout=5)
+        self.source.close()
+
+
+def _pid_from(proc: subprocess.CompletedProcess) -> int:
+    # Scripts print their pid first; the harness needs it to tell their records apart.
+    first = proc.stdout.split(b"\n", 1)[0]
+    return int(first) if first.strip().isdigit() else -1
+
+
+@pytest.fixture(scope="session")
+def live_source(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("kernel tests need root")
+    from probes.live import LiveSource
+    from probes.loader import LoadError
+    home = tmp_path_factory.mktemp("boot")
+    source = LiveSource([home])
+    try:
+        source.open()
+    except LoadError as exc:
+        pytest.fail(f"probes did not load as root: {exc}\n{exc.detail[-4000:]}")
+    sniff = Sniff(source)
+    yield sniff
+    sniff.close()
+
+
+@pytest.fixture
+def sniff(live_source, tmp_path):
+    """A loaded source watching a fresh directory `sniff.dir` (tmp_path/'watched')."""
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    live_source.watch(watched)
+    live_source.dir = watched
+    live_source.root = tmp_path
+    yield live_source
+    live_source.source.set_filters(Filters())
+
+
+# The scripts below print their pid first, then act.
+PRELUDE = "import os, sys\nprint(os.getpid(), flush=True)\n"
+
+
+def script(body: str) -> str:
+    return PRELUDE + body
