@@ -149,6 +149,16 @@ class ScopeResolver:
 
 
 @dataclass
+class Flush:
+    """A coalescing counter's final totals (see probes/coalesce.py)."""
+    key: tuple[int, int, str]
+    serial: int
+    count: int
+    bytes: int
+    ts: float
+
+
+@dataclass
 class ProcEvent:
     op: str               # fork exec exit
     pid: int
@@ -168,15 +178,20 @@ class Decoder:
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
         self.mono_offset = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
 
-    def decode(self, ev, data: bytes) -> Optional[Record | ProcEvent]:
+    def wall(self, ktime_ns: int) -> float:
+        return self.mono_offset + ktime_ns / 1e9
+
+    def decode(self, ev, data: bytes) -> Optional[Record | ProcEvent | Flush]:
         op = ev.op
-        ts = self.mono_offset + ev.ts / 1e9
+        ts = self.wall(ev.ts)
         comm = bytes(ev.comm).split(b"\0", 1)[0]
         if op in abi.PROC_OPS:
             return ProcEvent(abi.PROC_OPS[op], ev.pid, ev.ppid, comm, ts)
         name = abi.OP_NAMES.get(op)
         if name is None:
             return None
+        if ev.flags & C["SNIFF_EV_FLUSH"]:
+            return Flush((ev.pid, ev.file, name), ev.serial, ev.count, ev.ret, ts)
         names = [ev.names[0], ev.names[1]]
         parts = self._split(names, data)
         rec = Record(ts=ts, op=name, pid=ev.pid, tid=ev.tid, ppid=ev.ppid, uid=ev.uid, comm=comm,
@@ -195,6 +210,7 @@ class Decoder:
             rec.dev, rec.ino = dev_text(ev.dev), ev.ino
             if name in ("read", "write"):
                 rec.bytes = ev.ret
+                rec.count = ev.count
             return rec
         return self._named(rec, ev, names, parts)
 

@@ -8,8 +8,11 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+import time
+
 from . import abi, loader
-from .decode import Decoder, ProcEvent, Watches, kernel_dev
+from .coalesce import Coalescer
+from .decode import Decoder, Flush, ProcEvent, Watches, kernel_dev
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .record import Record
@@ -59,9 +62,17 @@ def mount_kdev(path: bytes) -> Optional[int]:
 class LiveSource:
     live = True
 
-    def __init__(self, dirs: list[str | bytes], filters: Filters = Filters(), ringbuf_pages: int = 2048) -> None:
+    def __init__(self, dirs: list[str | bytes], filters: Filters = Filters(), ringbuf_pages: int = 2048,
+                 coalesce: bool = True, interval: float = 1.0, rate_limit: int = 100_000) -> None:
         self.filters = filters
         self.ringbuf_pages = ringbuf_pages
+        self.coalesce = coalesce
+        self.interval = interval
+        self.rate_limit = rate_limit
+        self.coalescer = Coalescer()
+        self.debug = 0                   # -v level: 2 records kept, 3 every record, 4 maps
+        self.log = lambda line: None
+        self._gone: set[int] = set()     # exited processes whose counters are still in the map
         self.watch_set = Watches()
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
@@ -90,6 +101,15 @@ class LiveSource:
             self.probes.close()
             self.probes = None
 
+    def stop_and_drain(self) -> None:
+        """Detach every program, then deliver what is still in the ring buffer and in the
+        counters: nothing recorded is lost on the way out."""
+        if self.probes is None:
+            return
+        self.probes.detach()
+        self.probes.bpf.ring_buffer_consume()
+        self.harvest(final=True)
+
     def __enter__(self) -> "LiveSource":
         self.open()
         return self
@@ -102,9 +122,46 @@ class LiveSource:
     def run(self, feed, stop: threading.Event) -> None:
         self._feed = feed
         bpf = self.probes.bpf
+        next_harvest = time.monotonic() + self.interval
         while not stop.is_set():
             bpf.ring_buffer_poll(100)
-        bpf.ring_buffer_consume()    # what the kernel handed over before we were told to stop
+            if time.monotonic() >= next_harvest:
+                self.harvest()
+                next_harvest = time.monotonic() + self.interval
+        self.stop_and_drain()
+
+    def _agg_entries(self):
+        table = self.probes["agg"]
+        try:
+            items = table.items_lookup_batch()
+        except Exception:  # kernels without batch map operations
+            items = table.items()
+        for k, v in items:
+            op = abi.OP_NAMES.get(k.op)
+            if op:
+                yield (k.tgid, k.file, op), v.serial, v.count, v.bytes, self.decoder.wall(v.last_ts), v.tid
+
+    def harvest(self, final: bool = False) -> None:
+        """Emit what the counters gained since the last harvest; drop the counters of
+        processes that are gone (all of them when final)."""
+        if self.probes is None:
+            return
+        entries = list(self._agg_entries())
+        gone = {key[0] for key, *_ in entries} if final else self._gone
+        records, delete = self.coalescer.harvest(entries, gone)
+        for rec in records:
+            self._deliver(rec)
+        table = self.probes["agg"]
+        for tgid, file, op in delete:
+            try:
+                del table[table.Key(file=file, tgid=tgid, op=abi.OP_CODES[op])]
+            except KeyError:
+                pass
+        live_tgids = {key[0] for key, *_ in entries}
+        for tgid in list(self._gone):
+            if tgid not in live_tgids or tgid in gone:
+                self._gone.discard(tgid)
+                self.coalescer.forget_process(tgid)
 
     def _on_event(self, _ctx, data, size) -> None:
         ev = ctypes.cast(data, self._event_ptr).contents
@@ -113,14 +170,33 @@ class LiveSource:
         if out is None:
             return
         if isinstance(out, ProcEvent):
-            getattr(self.procs, out.op)(out.pid, out.ppid, out.comm) if out.op != "exit" \
-                else self.procs.exit(out.pid)
+            if out.op == "exit":
+                self.procs.exit(out.pid)
+                self._gone.add(out.pid)
+            else:
+                getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
             return
+        if isinstance(out, Flush):
+            rec = self.coalescer.flush(out.key, out.serial, out.count, out.bytes, out.ts)
+            if rec is not None:
+                self._deliver(rec)
+            return
+        if ev.flags & C["SNIFF_EV_AGG_NAME"]:
+            self.coalescer.named((out.pid, ev.file, out.op), ev.serial, out)
         self.procs.seen(out.pid, out.ppid, out.comm)
+        self._deliver(out)
+
+    def _deliver(self, out: Record) -> None:
+        if self.debug >= 3:
+            self.log(f"record: {out.to_json()}")
         if not self.filters.matches(out, self.procs.is_descendant):
             self.filtered_out += 1
             return
         self.records += 1
+        if self.debug >= 2:
+            info = self.procs.info(out.pid)
+            self.log(f"kept: {out.op} pid={out.pid} ppid={out.ppid} user={info.get('user', '')!r} "
+                     f"cmdline={info.get('cmdline', '')!r} path={out.path!r}")
         self._feed.push(out)
 
     # ---- the probes API ----------------------------------------------------------------
@@ -129,10 +205,18 @@ class LiveSource:
     def watches(self) -> list[bytes]:
         return self.watch_set.paths()
 
+    def _bump_scope_generation(self) -> None:
+        table = self.probes["gens"]
+        key = table.Key(C["SNIFF_GEN_USER"])
+        table[key] = ctypes.c_uint64(table[key].value + 1)
+
     def set_filters(self, filters: Filters) -> None:
-        self.filters = filters
+        previous, self.filters = self.filters, filters
         if self.probes is None:
             return
+        if previous.all_types != filters.all_types:
+            self._bump_scope_generation()    # cached verdicts depend on the type filter
+        self._set_pidset(filters.tree)
         table = self.probes["config"]
         cfg = table.Leaf()
         cfg.self_tgid = os.getpid()
@@ -140,12 +224,25 @@ class LiveSource:
         cfg.pid = filters.pid or 0
         cfg.uid = filters.uid if filters.uid is not None else 0xFFFFFFFF
         cfg.all_types = int(filters.all_types)
+        cfg.use_pidset = int(filters.tree is not None)
+        cfg.coalesce = int(self.coalesce)
+        cfg.rate_limit = self.rate_limit
         exact = filters.comm is not None and not is_glob(filters.comm)
         cfg.use_comm = int(exact)
         if exact:
             name = filters.comm.encode()[:C["SNIFF_COMM_LEN"] - 1]
             ctypes.memmove(ctypes.addressof(cfg.comm), name, len(name))
         table[table.Key(0)] = cfg
+
+    def _set_pidset(self, root: Optional[int]) -> None:
+        """--tree: the root and its known descendants; the kernel adds children at fork."""
+        table = self.probes["pidset"]
+        table.clear()
+        if root is None:
+            return
+        self.procs.refresh_children()
+        for pid in self.procs.descendants(root):
+            table[table.Key(pid)] = ctypes.c_uint8(1)
 
     def set_watches(self, dirs: list[str | bytes]) -> None:
         wanted = [canonical_dir(d) for d in dirs]
@@ -163,6 +260,8 @@ class LiveSource:
                 w = self.watch_set.add(path, kdev, st)
                 if table is not None:
                     table[table.Key(dev=w.kdev, pad=0, ino=w.ino)] = ctypes.c_uint32(w.id)
+            if table is not None:
+                self._bump_scope_generation()
 
     def process_info(self, pid: int) -> dict:
         return self.procs.info(pid)
@@ -175,12 +274,45 @@ class LiveSource:
                 out[name[len("SNIFF_CNT_"):].lower()] = sum(table[table.Key(slot)])
         return out
 
+    # Hash maps whose fill level matters (arrays are always full by construction).
+    HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset")
+
+    def program_fds(self) -> dict[str, int]:
+        return {name.decode() if isinstance(name, bytes) else name: fn.fd
+                for name, fn in self.probes.bpf.funcs.items()}
+
+    def stats_dict(self) -> dict:
+        """Everything --stats reports: map fill levels, loss counters, program costs."""
+        from .selfcost import program_costs
+        st = self.stats()
+        counters = self.counters()
+        return {
+            "maps": {m.name: {"entries": m.entries, "max": m.max_entries,
+                              "utilization": round(m.entries / m.max_entries, 4)} for m in st.maps},
+            "counters": counters,
+            "records": self.records,
+            "filtered_out": self.filtered_out,
+            "unnamed_counters": self.coalescer.unnamed,
+            "programs": program_costs(self.program_fds()),
+        }
+
+    def dump_maps(self) -> dict:
+        """-vvvv: the contents of the small maps (the big ones are summarized by size)."""
+        out = {}
+        for name in ("watched", "pidset"):
+            out[name] = [(str(k), str(v)) for k, v in self.probes[name].items()]
+        out["config"] = {f: getattr(self.probes["config"][0], f) for f, _ in
+                         self.probes["config"].Leaf._fields_ if f != "comm"}
+        return out
+
     def stats(self) -> SourceStats:
         counters = self.counters()
         maps = []
-        for name in ("watched", "pending"):
+        for name in self.HEALTH_MAPS:
             table = self.probes[name]
-            maps.append(MapHealth(name, len(table), table.max_entries))
+            maps.append(MapHealth(name, len(table), table.max_entries,
+                                  evictions=counters["agg_full"] if name == "agg" else 0))
         return SourceStats(records=self.records, ringbuf_drops=counters["ringbuf_drops"],
-                           truncated_paths=counters["truncated"], maps=maps)
+                           truncated_paths=counters["truncated"], evictions=counters["agg_full"],
+                           maps=maps)
 

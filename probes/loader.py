@@ -17,18 +17,21 @@ from .btf import BTF, BTFError, cflags as btf_cflags, kernel_offsets
 
 TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
-# syscall -> (enter program, exit program or None)
+# The read/write family is hot: it runs on the raw sys_enter/sys_exit tracepoints (measured
+# +0.35 s per 2M syscalls against +0.46 s for per-syscall tracepoints), dispatched by syscall
+# number, which is per architecture. Their first argument (the fd) is read from pt_regs.
+RW_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2",
+               "write", "pwrite64", "writev", "pwritev", "pwritev2")
+SYSCALL_NUMBERS = {
+    "x86_64": {"read": 0, "write": 1, "pread64": 17, "pwrite64": 18, "readv": 19, "writev": 20,
+               "preadv": 295, "pwritev": 296, "preadv2": 327, "pwritev2": 328},
+    "aarch64": {"read": 63, "write": 64, "readv": 65, "writev": 66, "pread64": 67, "pwrite64": 68,
+                "preadv": 69, "pwritev": 70, "preadv2": 286, "pwritev2": 287},
+}
+FIRST_ARG = {"x86_64": ("pt_regs", "di"), "aarch64": ("pt_regs", "regs")}
+
+# The other file syscalls, on their own tracepoints: syscall -> (enter program, exit program or None)
 SYSCALLS: dict[str, tuple[str, Optional[str]]] = {
-    "read": ("enter_read", "exit_fd"),
-    "pread64": ("enter_read", "exit_fd"),
-    "readv": ("enter_read", "exit_fd"),
-    "preadv": ("enter_read", "exit_fd"),
-    "preadv2": ("enter_read", "exit_fd"),
-    "write": ("enter_write", "exit_fd"),
-    "pwrite64": ("enter_write", "exit_fd"),
-    "writev": ("enter_write", "exit_fd"),
-    "pwritev": ("enter_write", "exit_fd"),
-    "pwritev2": ("enter_write", "exit_fd"),
     "ftruncate": ("enter_ftruncate", "exit_fd"),
     "sendfile64": ("enter_sendfile", "exit_pair"),
     "copy_file_range": ("enter_copy", "exit_pair"),
@@ -95,6 +98,23 @@ class Probes:
     def __getitem__(self, name: str):
         return self.bpf[name]
 
+    def detach(self) -> None:
+        """Stop every program from running; the maps stay readable until close()."""
+        if self.bpf is None:
+            return
+        for tp in ("sys_enter", "sys_exit", *SCHED):
+            try:
+                self.bpf.detach_raw_tracepoint(tp=tp)
+            except Exception:
+                pass
+        for syscall, (enter, exit_) in SYSCALLS.items():
+            for kind, fn in (("enter", enter), ("exit", exit_)):
+                if fn and syscall in self.attached:
+                    try:
+                        self.bpf.detach_tracepoint(tp=f"syscalls:sys_{kind}_{syscall}")
+                    except Exception:
+                        pass
+
     def close(self) -> None:
         bpf, self.bpf = self.bpf, None
         if bpf is not None:
@@ -109,9 +129,23 @@ def possible_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def build_cflags(offsets: dict[str, int], ringbuf_pages: int) -> list[str]:
+def arch_cflags(btf: BTF) -> list[str]:
+    arch = os.uname().machine
+    if arch not in SYSCALL_NUMBERS:
+        raise LoadError(f"unsupported architecture {arch} (supported: {', '.join(SYSCALL_NUMBERS)})")
+    flags = [f"-DSNIFF_NR_{name.upper()}={nr}" for name, nr in SYSCALL_NUMBERS[arch].items()]
+    struct, member = FIRST_ARG[arch]
+    try:
+        flags.append(f"-DOFF_REGS_PARM1={btf.offsetof(struct, member)}")
+    except BTFError as exc:
+        raise LoadError(str(exc)) from None
+    return flags
+
+
+def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[str]:
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
-            f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *QUIET_CFLAGS]
+            f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
+            *QUIET_CFLAGS]
 
 
 def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
@@ -120,13 +154,15 @@ def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
         raise LoadError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
     bcc = import_bcc()
     try:
+        btf = btf or BTF()
         offsets = kernel_offsets(btf)
     except BTFError as exc:
         raise LoadError(str(exc)) from None
+    cflags = build_cflags(offsets, ringbuf_pages, btf)
     tracefs = tracefs_path()
     src = abi.BPF_DIR / "sniff.bpf.c"
     try:
-        bpf = bcc.BPF(src_file=str(src).encode(), cflags=build_cflags(offsets, ringbuf_pages))
+        bpf = bcc.BPF(src_file=str(src).encode(), cflags=cflags)
     except Exception as exc:  # BCC raises bare Exception for compile/load failures
         raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
                         detail=str(exc)) from None
@@ -163,6 +199,10 @@ def _attach(bcc, probes: Probes, tracefs: str) -> None:
             _load_func(bcc, probes, exit_, bcc.BPF.TRACEPOINT)
             bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{syscall}", fn_name=exit_)
         probes.attached.append(syscall)
+    for tp, fn in (("sys_enter", "raw_enter"), ("sys_exit", "raw_exit")):
+        _load_func(bcc, probes, fn, bcc.BPF.RAW_TRACEPOINT)
+        bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)
+    probes.attached.extend(RW_SYSCALLS)
     for tp, fn in SCHED.items():
         _load_func(bcc, probes, fn, bcc.BPF.RAW_TRACEPOINT)
         bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)

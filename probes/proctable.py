@@ -82,6 +82,15 @@ class ProcessTable:
             if info.ppid in self.procs:
                 self.procs[info.ppid].children.discard(pid)
 
+    def refresh_children(self) -> None:
+        """Re-read parent links from /proc (before seeding a process-tree filter)."""
+        if psutil is None:
+            return
+        for p in psutil.process_iter(["pid", "ppid", "name"]):
+            info = p.info
+            if info["pid"] not in self.procs:
+                self._set(info["pid"], info["ppid"] or 0, (info["name"] or "").encode()[:15])
+
     def is_descendant(self, pid: int, ancestor: int) -> bool:
         seen = set()
         while pid and pid not in seen:

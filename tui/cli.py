@@ -38,6 +38,13 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _nonneg_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def _id(text: str) -> int:
     try:
         value = int(text, 10)
@@ -60,6 +67,14 @@ def _add_filter_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--uid", type=_id, help="only processes of this user id")
     p.add_argument("--all-types", action="store_true",
                    help="also pipes, sockets, devices... under the directory (default: regular files)")
+    p.add_argument("--no-coalesce", action="store_true",
+                   help="one record per read/write syscall (debugging; rate-limited in the kernel, "
+                        "drops counted) instead of counts per process, file and interval")
+    p.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS",
+                   help="how often coalesced read/write counts are reported (default 1)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="-v statistics, -vv kept records with process context, -vvv every "
+                        "record before filtering, -vvvv map contents (all to stderr)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")
     stream.add_argument("--ready-file", metavar="PATH", help="create this file once every probe is attached")
+    stream.add_argument("--stats", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
+                        help="report map use, losses and probe cost every SECONDS (default 2): "
+                             "to stderr, or as {\"op\": \"stats\"} records in jsonl")
     stream.add_argument("--ringbuf-pages", type=_id, default=2048, help=argparse.SUPPRESS)
     replay = sub.add_parser("replay", help="open the dashboard on a JSONL recording (no root needed)")
     replay.add_argument("file", metavar="FILE.jsonl")
@@ -114,16 +132,30 @@ def _open_live(args, filters: Filters):
         return None, _fail("loading BPF programs needs root (CAP_BPF and CAP_PERFMON): try sudo sniff-tui ...")
     try:
         source = LiveSource(args.dirs or [os.getcwd()], filters,
-                            ringbuf_pages=getattr(args, "ringbuf_pages", 2048))
+                            ringbuf_pages=getattr(args, "ringbuf_pages", 2048),
+                            coalesce=not args.no_coalesce, interval=args.interval)
     except WatchError as exc:
         return None, _fail(str(exc), EXIT_USAGE)
+    source.debug = args.verbose
+    source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
     try:
         source.open()
     except LoadError as exc:
-        if getattr(args, "verbose", 0) and exc.detail:
+        if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)
         return None, _fail(str(exc))
     return source, 0
+
+
+def _stats_line(stats: dict) -> str:
+    maps = " ".join(f"{name}={m['entries']}/{m['max']}" for name, m in stats["maps"].items())
+    c = stats["counters"]
+    progs = " ".join(f"{name}={p['ns_per_run']:.0f}ns" for name, p in sorted(stats["programs"].items())
+                     if p["runs"])
+    return (f"stats: records={stats['records']} ringbuf_drops={c['ringbuf_drops']} "
+            f"truncated={c['truncated']} agg_full={c['agg_full']} rate_limited={c['rate_limited']} "
+            f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
+            f"maps: {maps}" + (f" cost: {progs}" if progs else ""))
 
 
 def run_stream(args, filters: Filters) -> int:
@@ -143,8 +175,29 @@ def run_stream(args, filters: Filters) -> int:
     if args.ready_file:
         open(args.ready_file, "w").close()
     deadline = time.monotonic() + args.duration if args.duration is not None else None
+    bpf_stats = None
+    stats_every = args.stats or (2.0 if args.verbose else None)
+    if stats_every:
+        from probes.selfcost import BpfStats
+        bpf_stats = BpfStats()
+        bpf_stats.enable()
+    next_stats = time.monotonic() + stats_every if stats_every else None
+
+    def report_stats() -> None:
+        stats = source.stats_dict()
+        stats["feed_dropped"] = feed.dropped
+        if args.stats and args.format == "jsonl":
+            writer.write_stats(stats)
+        else:
+            print(f"sniff-tui: {_stats_line(stats)}", file=sys.stderr)
+        if args.verbose >= 4:
+            print(f"sniff-tui: maps: {source.dump_maps()}", file=sys.stderr)
+
     try:
         while True:
+            if next_stats is not None and time.monotonic() >= next_stats:
+                report_stats()
+                next_stats = time.monotonic() + stats_every
             batch = feed.drain()
             for rec in batch:
                 writer.write(rec)
@@ -160,6 +213,8 @@ def run_stream(args, filters: Filters) -> int:
                 stop.wait(0.05)
         for rec in feed.drain(limit=len(feed)):
             writer.write(rec)
+        if stats_every:
+            report_stats()
         writer.flush()
     except BrokenPipeError:
         # The reader went away (`| head`): nothing more to write to.
@@ -168,6 +223,8 @@ def run_stream(args, filters: Filters) -> int:
         return 0
     finally:
         source.close()
+        if bpf_stats is not None:
+            bpf_stats.restore()
         if args.output:
             out.close()
     if feed.dropped:

@@ -48,15 +48,6 @@ static __always_inline void *task_fd_file(void *task, s64 fd)
     return KPTR(fds, (u32)fd * 8);
 }
 
-static __always_inline u32 task_fd_max(void *task)
-{
-    void *files = KPTR(task, OFF_TASK_FILES);
-    if (!files)
-        return 0;
-    void *fdt = KPTR(files, OFF_FILES_FDT);
-    return fdt ? kread_u32(fdt, OFF_FDT_MAX_FDS) : 0;
-}
-
 static __always_inline u32 task_tgid(void *task)
 {
     return kread_u32(task, OFF_TASK_TGID);

@@ -17,6 +17,8 @@
  * the process sees it, until the task's root. */
 #define WALK_SCOPE 0
 #define WALK_BASE 1
+/* A scope verdict needs no names: WALK_NAMES off skips copying them. */
+#define WALK_NAMES 2
 
 struct walk_pos {
     void *dentry;
@@ -43,8 +45,9 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
  * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
  * stop_at (WALK_BASE only) is the task's root, so chroots end where the process sees '/'. */
 static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
-                                      int mode, struct walk_pos stop_at)
+                                      int how, struct walk_pos stop_at)
 {
+    int mode = how & ~WALK_NAMES;
     void *mnt_sb = KPTR(p.vfsmnt, OFF_VFSMOUNT_SB);
     struct sniff_watch_key key = { .dev = sb_dev(mnt_sb) };
     int in_mount = 1;    /* still below the mount's root (not above a bind mount's root) */
@@ -89,7 +92,7 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
             nm->flags |= SNIFF_NAME_AT_ROOT;
             return;
         }
-        if (walk_copy_name(ev, nm, p.dentry) < 0) {
+        if ((how & WALK_NAMES) && walk_copy_name(ev, nm, p.dentry) < 0) {
             nm->flags |= SNIFF_NAME_TRUNCATED;
             return;
         }

@@ -22,14 +22,29 @@ struct sys_exit_ctx {
     s64 ret;
 };
 
+/* Raw sys_enter/sys_exit context: (struct pt_regs *regs, long id) and (regs, long ret). */
+struct raw_sys_ctx {
+    u64 args[2];
+};
+
 BPF_RINGBUF_OUTPUT(events, SNIFF_RINGBUF_PAGES);
 BPF_ARRAY(config, struct sniff_config, 1);
-BPF_HASH(watched, struct sniff_watch_key, u32, 256);
+BPF_HASH(watched, struct sniff_watch_key, u32, SNIFF_WATCH_MAX);
 BPF_PERCPU_ARRAY(counters, u64, SNIFF_CNT_MAX);
 /* One scratch record per CPU, too big for the stack; programs do not nest on a CPU. */
 BPF_ARRAY(scratch, struct sniff_event, SNIFF_NCPU);
 /* LRU: a thread killed inside a syscall never reaches its exit, and its entry must not stay. */
-BPF_TABLE("lru_hash", u32, struct sniff_pending, pending, 16384);
+BPF_TABLE("lru_hash", u32, struct sniff_pending, pending, SNIFF_PENDING_MAX);
+BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MAX);
+/* Array maps: lookups are inlined by the verifier, which keeps the out-of-scope path cheap. */
+BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
+BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
+BPF_ARRAY(gens, u64, 2);
+/* Plain hash, not LRU: an evicted counter would lose bytes silently; when full we fall back
+ * to one record per syscall and count it. */
+BPF_HASH(agg, struct sniff_agg_key, struct sniff_agg, SNIFF_AGG_MAX);
+BPF_HASH(pidset, u32, u8, SNIFF_PIDSET_MAX);
+BPF_PERCPU_ARRAY(rate, struct sniff_rate, 1);
 BPF_PERCPU_ARRAY(close_cursor, struct sniff_close_cursor, 1);
 BPF_PROG_ARRAY(tail, 1);
 
@@ -65,6 +80,8 @@ static __always_inline int wanted(struct sniff_config *c, u32 op)
     if (c->pid && c->pid != tgid)
         return 0;
     if (c->uid != (u32)-1 && c->uid != (u32)bpf_get_current_uid_gid())
+        return 0;
+    if (c->use_pidset && !pidset.lookup(&tgid))
         return 0;
     if (c->use_comm) {
         char comm[SNIFF_COMM_LEN] = {};
@@ -109,6 +126,8 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     ev->mode = 0;
     ev->flags = 0;
     ev->count = 1;
+    ev->file = 0;
+    ev->serial = 0;
     ev->data_len = 0;
     __builtin_memset(ev->names, 0, sizeof(ev->names));
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
@@ -146,7 +165,7 @@ static __always_inline int emit_file(struct sniff_config *c, u32 op, s64 fd, voi
     ev->ino = kread_u64(inode, OFF_INODE_INO);
     ev->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
     struct walk_pos none = {0};
-    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE, none);
+    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none);
     if (!ev->names[0].watch)
         return 0;    /* not under a watched directory */
     event_submit(ev);
@@ -185,7 +204,258 @@ static __always_inline void name_from_string(struct sniff_event *ev, struct snif
     }
     if (!base.dentry || !base.vfsmnt)
         return;
-    walk_path(ev, nm, base, WALK_BASE, root);
+    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, root);
+}
+
+static __always_inline u64 scope_gen(void)
+{
+    u32 k0 = SNIFF_GEN_RENAME, k1 = SNIFF_GEN_USER;
+    u64 *a = gens.lookup(&k0), *b = gens.lookup(&k1);
+    return (a ? *a : 0) + (b ? *b : 0);
+}
+
+/* ---- the hot path: read/write family on raw sys_enter/sys_exit ---------------------------
+ * Most reads and writes on a busy machine are out of scope; for them the cost must approach an
+ * empty probe: one inlined array lookup for the cached verdict, then two kernel reads to check
+ * the fd still holds the same file on the same dentry. A path walk happens only on a miss. */
+
+static __always_inline u32 rw_op(u64 id)
+{
+    if (id == SNIFF_NR_READ || id == SNIFF_NR_PREAD64 || id == SNIFF_NR_READV ||
+        id == SNIFF_NR_PREADV || id == SNIFF_NR_PREADV2)
+        return SNIFF_OP_READ;
+    if (id == SNIFF_NR_WRITE || id == SNIFF_NR_PWRITE64 || id == SNIFF_NR_WRITEV ||
+        id == SNIFF_NR_PWRITEV || id == SNIFF_NR_PWRITEV2)
+        return SNIFF_OP_WRITE;
+    return 0;
+}
+
+static __always_inline u32 verdict_slot(u32 tgid, s64 fd)
+{
+    return (tgid * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
+}
+
+/* Fills p and returns 1 when (tgid, fd) is an in-scope file of a wanted type. */
+static __always_inline int rw_scope(struct sniff_config *c, u32 tgid, s64 fd, struct sniff_rw_pending *p)
+{
+    if (fd < 0)
+        return 0;
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (!v)
+        return 0;
+    u64 tag = ((u64)tgid << 32) | (u32)fd;
+    u64 gen = scope_gen();
+    if (v->tag == tag && v->gen == gen && v->fds) {
+        void *file = KPTR((void *)v->fds, (u32)fd * 8);
+        if (file && (u64)file == v->file && kread_u64(file, OFF_FILE_PATH_DENTRY) == v->dentry) {
+            p->file = v->file;
+            p->watch = v->watch;
+            p->mode = v->mode;
+            return v->watch != 0;
+        }
+    }
+    count(SNIFF_CNT_VERDICT_MISS);
+    void *task = (void *)bpf_get_current_task();
+    void *files = KPTR(task, OFF_TASK_FILES);
+    void *fdt = files ? KPTR(files, OFF_FILES_FDT) : 0;
+    if (!fdt || (u64)fd >= kread_u32(fdt, OFF_FDT_MAX_FDS))
+        return 0;
+    void *fds = KPTR(fdt, OFF_FDT_FD);
+    void *file = fds ? KPTR(fds, (u32)fd * 8) : 0;
+    if (!file)
+        return 0;
+    u16 mode = inode_mode(file_inode(file));
+    u32 watch = 0;
+    if (type_wanted(c, mode, SNIFF_OP_READ)) {
+        u32 cpu = bpf_get_smp_processor_id();
+        struct sniff_event *ev = scratch.lookup(&cpu);
+        if (!ev)
+            return 0;
+        struct sniff_name nm = {};
+        struct walk_pos none = {0};
+        ev->data_len = 0;
+        walk_path(ev, &nm, file_pos(file), WALK_SCOPE, none);
+        watch = nm.watch;
+    }
+    v->tag = tag;
+    v->fds = (u64)fds;
+    v->file = (u64)file;
+    v->dentry = kread_u64(file, OFF_FILE_PATH_DENTRY);
+    v->gen = gen;
+    v->watch = watch;
+    v->mode = mode;
+    p->file = (u64)file;
+    p->watch = watch;
+    p->mode = mode;
+    return watch != 0;
+}
+
+int raw_enter(struct raw_sys_ctx *ctx)
+{
+    u32 op = rw_op(ctx->args[1]);
+    if (!op)
+        return 0;
+    struct sniff_config *c = cfg();
+    if (!wanted(c, op))
+        return 0;
+    s64 fd = (s64)(s32)kread_u64((void *)ctx->args[0], OFF_REGS_PARM1);
+    struct sniff_rw_pending p = { .fd = fd, .op = op };
+    if (!rw_scope(c, bpf_get_current_pid_tgid() >> 32, fd, &p))
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    if (rw_pending.update(&tid, &p) < 0) {
+        count(SNIFF_CNT_PENDING_FULL);
+        return 0;
+    }
+    u32 h = tid & (SNIFF_HINT_SLOTS - 1);
+    u32 *hint = rw_hint.lookup(&h);
+    if (hint)
+        __sync_fetch_and_add(hint, 1);
+    return 0;
+}
+
+/* A named record for one read/write of an in-scope file (path walked now). */
+static __always_inline void emit_rw(struct sniff_rw_pending *p, s64 ret, u64 serial, u16 flags)
+{
+    struct sniff_event *ev = event_begin(p->op);
+    if (!ev)
+        return;
+    void *file = (void *)p->file;
+    void *inode = file_inode(file);
+    ev->fd = p->fd;
+    ev->ret = ret;
+    ev->mode = p->mode;
+    ev->file = p->file;
+    ev->serial = serial;
+    ev->flags = flags;
+    ev->ino = kread_u64(inode, OFF_INODE_INO);
+    ev->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
+    struct walk_pos none = {0};
+    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none);
+    if (ev->names[0].watch)
+        event_submit(ev);
+}
+
+static __always_inline int rate_ok(struct sniff_config *c)
+{
+    u32 zero = 0;
+    struct sniff_rate *r = rate.lookup(&zero);
+    if (!r)
+        return 0;
+    u64 window = bpf_ktime_get_ns() / 1000000000ull;
+    if (r->window != window) {
+        r->window = window;
+        r->used = 0;
+    }
+    if (c->rate_limit && r->used >= c->rate_limit) {
+        count(SNIFF_CNT_RATE_LIMITED);
+        return 0;
+    }
+    r->used += 1;
+    return 1;
+}
+
+/* Count a completed in-scope read/write: add to its counter, or name a new counter. */
+static __always_inline void account_rw(struct sniff_config *c, struct sniff_rw_pending *p, s64 ret)
+{
+    if (!c->coalesce) {
+        if (rate_ok(c))
+            emit_rw(p, ret, 0, 0);
+        return;
+    }
+    u64 id = bpf_get_current_pid_tgid();
+    struct sniff_agg_key key = { .file = p->file, .tgid = id >> 32, .op = p->op };
+    u64 gen = scope_gen();
+    struct sniff_agg *e = agg.lookup(&key);
+    if (e) {
+        if (e->gen == gen) {
+            __sync_fetch_and_add(&e->count, 1);
+            __sync_fetch_and_add(&e->bytes, ret);
+            e->last_ts = bpf_ktime_get_ns();
+            e->tid = (u32)id;
+            return;
+        }
+        /* A rename or watch change since it was named: name it again from here. */
+        e->gen = gen;
+        emit_rw(p, ret, e->serial, SNIFF_EV_AGG_NAME);
+        return;
+    }
+    u64 now = bpf_ktime_get_ns();
+    struct sniff_agg fresh = { .first_ts = now, .last_ts = now, .serial = now, .gen = gen,
+                               .tid = (u32)id, .uid = (u32)bpf_get_current_uid_gid() };
+    if (agg.insert(&key, &fresh) < 0) {
+        e = agg.lookup(&key);
+        if (e) {    /* another thread of the process created it first */
+            __sync_fetch_and_add(&e->count, 1);
+            __sync_fetch_and_add(&e->bytes, ret);
+            return;
+        }
+        count(SNIFF_CNT_AGG_FULL);
+        emit_rw(p, ret, 0, 0);
+        return;
+    }
+    emit_rw(p, ret, now, SNIFF_EV_AGG_NAME);
+}
+
+int raw_exit(struct raw_sys_ctx *ctx)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 h = tid & (SNIFF_HINT_SLOTS - 1);
+    u32 *hint = rw_hint.lookup(&h);
+    if (!hint || !*hint)
+        return 0;
+    struct sniff_rw_pending *pp = rw_pending.lookup(&tid);
+    if (!pp)
+        return 0;
+    struct sniff_rw_pending p = *pp;
+    rw_pending.delete(&tid);
+    __sync_fetch_and_add(hint, -1);
+    s64 ret = (s64)ctx->args[1];
+    struct sniff_config *c = cfg();
+    if (ret <= 0 || !c)
+        return 0;
+    account_rw(c, &p, ret);
+    return 0;
+}
+
+/* Before a file leaves a process: report its counters' totals and drop them. */
+static __always_inline void flush_counters(void *file)
+{
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        struct sniff_agg_key key = { .file = (u64)file, .tgid = tgid,
+                                     .op = i ? SNIFF_OP_WRITE : SNIFF_OP_READ };
+        struct sniff_agg *e = agg.lookup(&key);
+        if (!e)
+            continue;
+        struct sniff_event *ev = event_begin(key.op);
+        if (!ev)
+            return;
+        ev->file = key.file;
+        ev->serial = e->serial;
+        ev->count = e->count;
+        ev->ret = e->bytes;
+        ev->flags = SNIFF_EV_FLUSH;
+        agg.delete(&key);
+        event_submit(ev);
+    }
+}
+
+static __always_inline int close_file(struct sniff_config *c, s64 fd, void *file)
+{
+    if (!file)
+        return 0;
+    flush_counters(file);
+    /* The slot's verdict dies with the fd: the next file there may reuse this address. */
+    u32 slot = verdict_slot(bpf_get_current_pid_tgid() >> 32, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (v)
+        v->tag = 0;
+    if (!wanted(c, SNIFF_OP_CLOSE))
+        return 0;
+    return emit_file(c, SNIFF_OP_CLOSE, fd, file, 0);
 }
 
 static __always_inline int save_pending(struct sniff_pending *p)
@@ -207,8 +477,6 @@ static __always_inline int enter_fd(struct sys_enter_ctx *ctx, u32 op)
     return save_pending(&p);
 }
 
-int enter_read(struct sys_enter_ctx *ctx) { return enter_fd(ctx, SNIFF_OP_READ); }
-int enter_write(struct sys_enter_ctx *ctx) { return enter_fd(ctx, SNIFF_OP_WRITE); }
 int enter_ftruncate(struct sys_enter_ctx *ctx) { return enter_fd(ctx, SNIFF_OP_TRUNCATE); }
 
 static __always_inline int enter_pair(s64 in_fd, s64 out_fd)
@@ -262,12 +530,15 @@ int enter_truncate(struct sys_enter_ctx *ctx)
     return enter_named(SNIFF_OP_TRUNCATE, SNIFF_SHAPE_PATH, SNIFF_AT_FDCWD, ctx->args[0], 0);
 }
 
+/* Every rename is followed, wanted or not: a successful one may move files in or out of scope,
+ * so it must invalidate cached verdicts. */
 static __always_inline int enter_rename_common(s64 olddir, u64 oldpath, s64 newdir, u64 newpath)
 {
     struct sniff_config *c = cfg();
-    if (!wanted(c, SNIFF_OP_RENAME))
+    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
         return 0;
     struct sniff_pending p = { .op = SNIFF_OP_RENAME, .shape = SNIFF_SHAPE_RENAME,
+                               .report = wanted(c, SNIFF_OP_RENAME),
                                .a = olddir, .s1 = oldpath, .b = newdir, .s2 = newpath };
     return save_pending(&p);
 }
@@ -283,14 +554,15 @@ int enter_renameat(struct sys_enter_ctx *ctx)
 }
 
 /* close happens at enter: after it, the fd no longer leads to the file. */
+/* Counters are flushed at every close, wanted or not, so their totals are never stranded. */
 int enter_close(struct sys_enter_ctx *ctx)
 {
     struct sniff_config *c = cfg();
-    if (!wanted(c, SNIFF_OP_CLOSE))
+    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
         return 0;
     s64 fd = (s64)(s32)ctx->args[0];
     void *task = (void *)bpf_get_current_task();
-    return emit_file(c, SNIFF_OP_CLOSE, fd, task_fd_file(task, fd), 0);
+    return close_file(c, fd, task_fd_file(task, fd));
 }
 
 /* close_range(first, last, flags): one open fd per tail call, up to the tail-call limit;
@@ -302,7 +574,6 @@ int close_range_step(struct sys_enter_ctx *ctx)
     struct sniff_config *c = cfg();
     if (!cur || !c)
         return 0;
-    void *task = (void *)bpf_get_current_task();
     void *file = 0;
     u32 fd = 0;
 #pragma clang loop unroll(disable)
@@ -311,15 +582,15 @@ int close_range_step(struct sys_enter_ctx *ctx)
             break;
         fd = cur->next;
         cur->next = fd + 1;
-        file = task_fd_file(task, fd);
+        file = KPTR((void *)cur->fds, fd * 8);
         if (file)
             break;
     }
     if (file)
-        emit_file(c, SNIFF_OP_CLOSE, fd, file, 0);
+        close_file(c, fd, file);
     if (cur->next <= cur->last) {
         tail.call(ctx, 0);
-        /* Out of tail calls: say how many fds were not examined. */
+        /* Out of tail calls: say how many fd slots were not examined. */
         u32 slot = SNIFF_CNT_CLOSE_RANGE_SKIPPED;
         u64 *cnt = counters.lookup(&slot);
         if (cnt)
@@ -331,12 +602,14 @@ int close_range_step(struct sys_enter_ctx *ctx)
 int enter_close_range(struct sys_enter_ctx *ctx)
 {
     struct sniff_config *c = cfg();
-    if (!wanted(c, SNIFF_OP_CLOSE))
+    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
         return 0;
     if (ctx->args[2] & 4)    /* CLOSE_RANGE_CLOEXEC only marks the fds */
         return 0;
     void *task = (void *)bpf_get_current_task();
-    u32 max = task_fd_max(task);
+    void *files = KPTR(task, OFF_TASK_FILES);
+    void *fdt = files ? KPTR(files, OFF_FILES_FDT) : 0;
+    u32 max = fdt ? kread_u32(fdt, OFF_FDT_MAX_FDS) : 0;
     u64 last = ctx->args[1];
     if (!max)
         return 0;
@@ -346,6 +619,7 @@ int enter_close_range(struct sys_enter_ctx *ctx)
     struct sniff_close_cursor *cur = close_cursor.lookup(&zero);
     if (!cur)
         return 0;
+    cur->fds = kread_u64(fdt, OFF_FDT_FD);
     cur->next = (u32)ctx->args[0];
     cur->last = (u32)last;
     tail.call(ctx, 0);
@@ -441,6 +715,14 @@ int exit_rename(struct sys_exit_ctx *ctx)
     struct sniff_pending p;
     if (!take_pending(&p))
         return 0;
+    if (ctx->ret == 0) {
+        u32 slot = SNIFF_GEN_RENAME;
+        u64 *g = gens.lookup(&slot);
+        if (g)
+            __sync_fetch_and_add(g, 1);
+    }
+    if (!p.report)
+        return 0;
     struct sniff_event *ev = event_begin(SNIFF_OP_RENAME);
     if (!ev)
         return 0;
@@ -479,7 +761,15 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
     void *child = (void *)ctx->args[1];
     if (kread_u32(child, OFF_TASK_PID) != task_tgid(child))
         return 0;    /* a new thread, not a new process */
-    return emit_proc(SNIFF_OP_FORK, child, task_tgid(parent));
+    u32 ptgid = task_tgid(parent);
+    struct sniff_config *c = cfg();
+    if (c && c->use_pidset && pidset.lookup(&ptgid)) {
+        /* --tree follows the process tree at fork, before the child can do anything. */
+        u32 ctgid = task_tgid(child);
+        u8 one = 1;
+        pidset.update(&ctgid, &one);
+    }
+    return emit_proc(SNIFF_OP_FORK, child, ptgid);
 }
 
 /* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */

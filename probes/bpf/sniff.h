@@ -12,8 +12,14 @@
  * after the mask holds the last string read (at most PATH_MAX bytes). */
 #define SNIFF_DATA_MASK 32767
 #define SNIFF_DATA_SIZE (SNIFF_DATA_MASK + 1 + SNIFF_PATH_MAX)
-#define SNIFF_CLOSE_RANGE_BATCH 256   /* fds examined per close_range tail call */
+#define SNIFF_CLOSE_RANGE_BATCH 1024  /* fd slots examined per close_range tail call */
 #define SNIFF_AT_FDCWD -100
+#define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
+#define SNIFF_HINT_SLOTS 4096         /* per-tid "has an in-scope read/write pending" counters */
+#define SNIFF_AGG_MAX 65536           /* coalescing counters; when full, records go out one by one */
+#define SNIFF_PENDING_MAX 16384
+#define SNIFF_WATCH_MAX 256
+#define SNIFF_PIDSET_MAX 65536
 
 enum sniff_op {
     SNIFF_OP_OPEN = 1,
@@ -48,6 +54,15 @@ enum sniff_name_flag {
 /* sniff_event.flags */
 enum sniff_event_flag {
     SNIFF_EV_DIR = 1,            /* rmdir / unlinkat(AT_REMOVEDIR) */
+    SNIFF_EV_AGG_NAME = 2,       /* read/write that (re)names a coalescing counter: serial set;
+                                  * the syscall itself is in count/ret and not in the counter */
+    SNIFF_EV_FLUSH = 4,          /* a counter's totals since it was created (at close); no path */
+};
+
+/* Which generation slot a scope change bumps (cached verdicts older than the sum are stale). */
+enum sniff_gen_slot {
+    SNIFF_GEN_RENAME = 0,        /* bumped by the kernel on every successful rename */
+    SNIFF_GEN_USER = 1,          /* bumped by Python when watches or type filters change */
 };
 
 /* Slots of the per-CPU counters map. */
@@ -55,8 +70,11 @@ enum sniff_counter {
     SNIFF_CNT_RINGBUF_DROPS = 0,     /* records the ring buffer had no room for */
     SNIFF_CNT_TRUNCATED = 1,         /* paths that could not be completed */
     SNIFF_CNT_PENDING_FULL = 2,      /* syscalls whose enter state found no room */
-    SNIFF_CNT_CLOSE_RANGE_SKIPPED = 3, /* fds a close_range closed beyond what we could walk */
+    SNIFF_CNT_CLOSE_RANGE_SKIPPED = 3, /* fd slots a close_range closed that we could not examine */
     SNIFF_CNT_EVENTS = 4,            /* records submitted */
+    SNIFF_CNT_AGG_FULL = 5,          /* reads/writes sent one by one because the counter map was full */
+    SNIFF_CNT_RATE_LIMITED = 6,      /* --no-coalesce records dropped by the rate limit */
+    SNIFF_CNT_VERDICT_MISS = 7,      /* scope decided by a path walk (cache miss) */
     SNIFF_CNT_MAX = 8,
 };
 
@@ -84,7 +102,9 @@ struct sniff_event {
     u32 uid;
     s32 fd;
     u32 dev;             /* kernel dev_t: major << 20 | minor */
-    u32 count;
+    u64 count;           /* syscalls this record stands for */
+    u64 file;            /* struct file address: identifies a coalescing counter, never shown */
+    u64 serial;          /* the counter's creation time: tells a reused address apart */
     u16 mode;            /* i_mode: file type bits */
     u16 flags;           /* enum sniff_event_flag */
     u32 data_len;
@@ -101,7 +121,58 @@ struct sniff_config {
     u32 uid;             /* (u32)-1: any */
     u32 all_types;       /* 0: regular files (and directories for rename/unlink) only */
     u32 use_comm;
+    u32 use_pidset;      /* only processes in the pidset map (a process tree, followed at fork) */
+    u32 coalesce;        /* 1: count reads/writes per (process, file, op) in the kernel */
+    u32 rate_limit;      /* coalesce off: records per second per CPU, the rest counted */
     char comm[SNIFF_COMM_LEN];
+};
+
+/* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file on the
+ * same dentry and no rename or watch change happened since (gen). */
+struct sniff_verdict {
+    u64 tag;             /* tgid << 32 | fd */
+    u64 fds;             /* the fd array it was read from */
+    u64 file;
+    u64 dentry;
+    u64 gen;
+    u32 watch;           /* 0: out of scope */
+    u16 mode;
+    u16 pad;
+};
+
+/* Coalescing counter: per process, open file and op. Totals only grow; the counter is deleted
+ * by the kernel at close (after a FLUSH record) or by Python once the process is gone. */
+struct sniff_agg_key {
+    u64 file;
+    u32 tgid;
+    u32 op;
+};
+
+struct sniff_agg {
+    u64 count;
+    u64 bytes;
+    u64 first_ts;
+    u64 last_ts;
+    u64 serial;
+    u64 gen;             /* scope generation when last named */
+    u32 tid;
+    u32 uid;
+};
+
+/* An in-scope read/write between its enter and exit, per thread. */
+struct sniff_rw_pending {
+    u64 file;
+    s64 fd;
+    u32 op;
+    u32 watch;
+    u16 mode;
+    u16 pad[3];
+};
+
+/* --no-coalesce rate limit, per CPU. */
+struct sniff_rate {
+    u64 window;
+    u64 used;
 };
 
 /* Key of the watched-directories map: the directory's filesystem and inode. */
@@ -111,10 +182,12 @@ struct sniff_watch_key {
     u64 ino;
 };
 
-/* State a syscall's enter leaves for its exit, per thread. */
+/* State a (less frequent) syscall's enter leaves for its exit, per thread. */
 struct sniff_pending {
     u32 op;
     u32 shape;
+    u32 report;          /* 0: only bookkeeping (a rename still bumps the scope generation) */
+    u32 pad;
     s64 a;
     s64 b;
     u64 s1;              /* user pointers to path strings */
@@ -124,6 +197,7 @@ struct sniff_pending {
 
 /* close_range walks one fd per tail call; this is where it is up to. */
 struct sniff_close_cursor {
+    u64 fds;             /* the task's fd array */
     u32 next;
     u32 last;
 };
