@@ -70,6 +70,7 @@ class LiveSource:
         self.interval = interval
         self.rate_limit = rate_limit
         self.coalescer = Coalescer()
+        self.proc_listeners: list = []   # called (worker thread) with every fork/exec/exit
         self.debug = 0                   # -v level: 2 records kept, 3 every record, 4 maps
         self.log = lambda line: None
         self._gone: set[int] = set()     # exited processes whose counters are still in the map
@@ -175,6 +176,8 @@ class LiveSource:
                 self._gone.add(out.pid)
             else:
                 getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
+            for listener in self.proc_listeners:
+                listener(out)
             return
         if isinstance(out, Flush):
             rec = self.coalescer.flush(out.key, out.serial, out.count, out.bytes, out.ts)
@@ -230,8 +233,7 @@ class LiveSource:
         exact = filters.comm is not None and not is_glob(filters.comm)
         cfg.use_comm = int(exact)
         if exact:
-            name = filters.comm.encode()[:C["SNIFF_COMM_LEN"] - 1]
-            ctypes.memmove(ctypes.addressof(cfg.comm), name, len(name))
+            cfg.comm = filters.comm.encode()[:C["SNIFF_COMM_LEN"] - 1]
         table[table.Key(0)] = cfg
 
     def _set_pidset(self, root: Optional[int]) -> None:

@@ -1,9 +1,8 @@
 """Real probes in the real kernel, driven by real processes.
 
 The probes are loaded once per session (compiling takes seconds). Each test gets a fresh
-watched directory; `sniff.run(...)` starts a real process, then a sentinel file is written by
-another process so that everything the action did is known to have crossed the ring buffer
-once the sentinel's record arrives.
+watched directory; `sniff.run(...)` starts a real process and returns what it did, once the
+exit record of a marker process started after it proves everything before has arrived.
 
 As root, a probe that cannot load fails the suite: kernel tests never skip silently there.
 """
@@ -64,33 +63,26 @@ class Sniff:
         self.stop = threading.Event()
         self.worker = threading.Thread(target=source.run, args=(self.feed, self.stop), daemon=True)
         self.worker.start()
-        self.sentinel_dir: Path | None = None
+        self.exited: set[int] = set()
+        source.proc_listeners.append(lambda ev: ev.op == "exit" and self.exited.add(ev.pid))
 
     def watch(self, *dirs, filters: Filters | None = None) -> None:
         self.source.set_filters(filters or Filters())
         self.source.set_watches([os.fspath(d) for d in dirs])
-        self.sentinel_dir = Path(os.fsdecode(self.source.watches[0]))
 
     def _sync(self, timeout: float = 10.0) -> list[Record]:
-        """Everything recorded up to now: write a sentinel from another process, wait for it."""
-        name = f".sentinel-{uuid.uuid4().hex}"
-        target = self.sentinel_dir / name
-        subprocess.run(["/usr/bin/touch", str(target)], check=True)
-        want = os.fsencode(os.path.realpath(target))
-        out: list[Record] = []
+        """Everything recorded up to now. Process exits are never filtered, and the ring buffer
+        keeps the kernel's order, so once the exit of a process started now has been seen,
+        every record of what happened before it is in the feed."""
+        marker = subprocess.Popen(["/bin/true"])
+        marker.wait()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = self.feed.drain()
-            for rec in batch:
-                if rec.path == want:
-                    os.unlink(target)
-                    self.feed.drain()
-                    return out
-                if b".sentinel-" not in rec.path:
-                    out.append(rec)
-            if not batch:
-                time.sleep(0.01)
-        raise AssertionError("sentinel record never arrived: the probes are not reporting")
+        while marker.pid not in self.exited:
+            if time.monotonic() > deadline:
+                raise AssertionError("no exit record for the marker process: the probes are not reporting")
+            time.sleep(0.005)
+        self.exited.discard(marker.pid)
+        return self.feed.drain(limit=len(self.feed) + 1)
 
     def flush(self) -> None:
         self._sync()
