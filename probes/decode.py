@@ -130,6 +130,9 @@ class ScopeResolver:
 
     def place(self, path: bytes) -> Optional[tuple[Watch, bytes]]:
         """(watch, canonical path under it) or None when out of scope."""
+        for w in self.watches.by_id.values():
+            if path == w.path:       # the watched directory itself (e.g. removed)
+                return w, path
         parent, _, leaf = path.rpartition(b"/")
         real_parent = os.path.realpath(parent or b"/")
         ids = self.watches.by_identity()
