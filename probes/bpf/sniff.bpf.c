@@ -40,6 +40,7 @@ BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MA
 BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
 BPF_ARRAY(gens, u64, 2);
+BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
 /* Plain hash, not LRU: an evicted counter would lose bytes silently; when full we fall back
  * to one record per syscall and count it. */
 BPF_HASH(agg, struct sniff_agg_key, struct sniff_agg, SNIFF_AGG_MAX);
@@ -246,9 +247,12 @@ static __always_inline int rw_scope(struct sniff_config *c, u32 tgid, s64 fd, st
         return 0;
     u64 tag = ((u64)tgid << 32) | (u32)fd;
     u64 gen = scope_gen();
-    if (v->tag == tag && v->gen == gen && v->fds) {
+    u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
+    u32 *eg = exec_gens.lookup(&eslot);
+    u32 exec_gen = eg ? *eg : 0;
+    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds) {
         void *file = KPTR((void *)v->fds, (u32)fd * 8);
-        if (file && (u64)file == v->file && kread_u64(file, OFF_FILE_PATH_DENTRY) == v->dentry) {
+        if (file && (u64)file == v->file) {
             p->file = v->file;
             p->watch = v->watch;
             p->mode = v->mode;
@@ -281,8 +285,8 @@ static __always_inline int rw_scope(struct sniff_config *c, u32 tgid, s64 fd, st
     v->tag = tag;
     v->fds = (u64)fds;
     v->file = (u64)file;
-    v->dentry = kread_u64(file, OFF_FILE_PATH_DENTRY);
     v->gen = gen;
+    v->exec_gen = exec_gen;
     v->watch = watch;
     v->mode = mode;
     p->file = (u64)file;
@@ -398,7 +402,9 @@ static __always_inline void account_rw(struct sniff_config *c, struct sniff_rw_p
     emit_rw(p, ret, now, SNIFF_EV_AGG_NAME);
 }
 
-int raw_exit(struct raw_sys_ctx *ctx)
+/* Attached to sys_exit_* of the read/write family: a per-syscall exit tracepoint costs less than
+ * the raw sys_exit one and hands us the return value without a kernel read. */
+int exit_rw(struct sys_exit_ctx *ctx)
 {
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
@@ -411,7 +417,7 @@ int raw_exit(struct raw_sys_ctx *ctx)
     struct sniff_rw_pending p = *pp;
     rw_pending.delete(&tid);
     __sync_fetch_and_add(hint, -1);
-    s64 ret = (s64)ctx->args[1];
+    s64 ret = ctx->ret;
     struct sniff_config *c = cfg();
     if (ret <= 0 || !c)
         return 0;
@@ -772,10 +778,21 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
     return emit_proc(SNIFF_OP_FORK, child, ptgid);
 }
 
+/* Cached scope verdicts of the process stop being trusted: its fds may have been closed
+ * (close-on-exec, exit) without a close syscall. */
+static __always_inline void bump_exec_gen(u32 tgid)
+{
+    u32 slot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
+    u32 *g = exec_gens.lookup(&slot);
+    if (g)
+        __sync_fetch_and_add(g, 1);
+}
+
 /* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
 int on_exec(struct bpf_raw_tracepoint_args *ctx)
 {
     void *task = (void *)ctx->args[0];
+    bump_exec_gen(task_tgid(task));
     return emit_proc(SNIFF_OP_EXEC, task, task_ppid(task));
 }
 
@@ -785,5 +802,6 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
     void *task = (void *)ctx->args[0];
     if (kread_u32(task, OFF_TASK_PID) != task_tgid(task))
         return 0;
+    bump_exec_gen(task_tgid(task));
     return emit_proc(SNIFF_OP_EXIT, task, task_ppid(task));
 }

@@ -16,6 +16,7 @@
 #define SNIFF_AT_FDCWD -100
 #define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
 #define SNIFF_HINT_SLOTS 4096         /* per-tid "has an in-scope read/write pending" counters */
+#define SNIFF_EXEC_GEN_SLOTS 65536    /* per-tgid (direct-mapped) exec/exit generations */
 #define SNIFF_AGG_MAX 65536           /* coalescing counters; when full, records go out one by one */
 #define SNIFF_PENDING_MAX 16384
 #define SNIFF_WATCH_MAX 256
@@ -127,17 +128,19 @@ struct sniff_config {
     char comm[SNIFF_COMM_LEN];
 };
 
-/* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file on the
- * same dentry and no rename or watch change happened since (gen). */
+/* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file and
+ * nothing that could change the answer happened since: a rename or watch change (gen), an exec
+ * or exit of the process (exec_gen: close-on-exec fds vanish without a close, and a freed
+ * struct file's address can come back), or a close of the fd (which clears the tag). */
 struct sniff_verdict {
     u64 tag;             /* tgid << 32 | fd */
     u64 fds;             /* the fd array it was read from */
     u64 file;
-    u64 dentry;
     u64 gen;
+    u32 exec_gen;
     u32 watch;           /* 0: out of scope */
     u16 mode;
-    u16 pad;
+    u16 pad[3];
 };
 
 /* Coalescing counter: per process, open file and op. Totals only grow; the counter is deleted
