@@ -84,5 +84,13 @@ def is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
+COMM_MAX = 15   # the kernel keeps this many bytes of a process name
+
+
 def comm_matches(pattern: str, comm: str) -> bool:
-    return fnmatch.fnmatchcase(comm, pattern) if is_glob(pattern) else comm == pattern
+    if is_glob(pattern):
+        return fnmatch.fnmatchcase(comm, pattern)
+    # A longer name than the kernel keeps matches on the part the kernel kept.
+    limit = COMM_MAX
+    wanted = pattern.encode("utf-8", "surrogateescape")[:limit]
+    return comm.encode("utf-8", "surrogateescape")[:limit] == wanted

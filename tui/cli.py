@@ -55,7 +55,16 @@ def _id(text: str) -> int:
     return value
 
 
-def _add_filter_options(p: argparse.ArgumentParser) -> None:
+def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
+    """The same options on the main parser and on subcommands. On a subcommand their defaults
+    are suppressed, so `sniff-tui --pid 5 stream` keeps the --pid given before the command."""
+    if sub:
+        real_add = p.add_argument
+
+        def add_argument(*names, **kwargs):
+            kwargs["default"] = argparse.SUPPRESS
+            return real_add(*names, **kwargs)
+        p = argparse.Namespace(add_argument=add_argument)
     p.add_argument("-d", "--dir", action="append", dest="dirs", metavar="DIR",
                    help="directory to watch (repeatable; default: the current directory)")
     p.add_argument("--ops", default=",".join(OPS), help=f"operations to report (default: {','.join(OPS)})")
@@ -82,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _add_filter_options(parser)
     stream = sub.add_parser("stream", help="print records, no dashboard")
-    _add_filter_options(stream)
+    _add_filter_options(stream, sub=True)
     stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
     stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")

@@ -28,8 +28,9 @@ struct walk_pos {
 static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_name *nm, void *dentry)
 {
     u32 pos = ev->data_len;
-    /* Up to NAME_MAX+1 bytes land at pos; keep the whole name within this walk's budget. */
-    if (nm->walk_len + SNIFF_NAME_MAX + 1 > SNIFF_PATH_MAX || pos > SNIFF_DATA_MASK)
+    u32 len = kread_u32(dentry, OFF_DENTRY_NAME_LEN);
+    /* The path as a string is the names plus a '/' each: it must stay under PATH_MAX. */
+    if (nm->walk_len + len + 1 > SNIFF_PATH_MAX - 1 || pos > SNIFF_DATA_MASK)
         return -1;
     const char *name = KPTR(dentry, OFF_DENTRY_NAME_PTR);
     long n = bpf_probe_read_kernel_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_NAME_MAX + 1, name);
@@ -92,13 +93,15 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
             nm->flags |= SNIFF_NAME_AT_ROOT;
             return;
         }
-        if ((how & WALK_NAMES) && walk_copy_name(ev, nm, p.dentry) < 0) {
+        if ((how & WALK_NAMES) && !(nm->flags & SNIFF_NAME_TRUNCATED) &&
+            walk_copy_name(ev, nm, p.dentry) < 0) {
+            /* Too long to name in full: say so, and keep walking to decide scope. */
             nm->flags |= SNIFF_NAME_TRUNCATED;
-            return;
         }
         p.dentry = parent;
     }
-    nm->flags |= SNIFF_NAME_TRUNCATED;
+    /* Deeper than we walk: scope unknown. The caller counts it (never silently lost). */
+    nm->flags |= SNIFF_NAME_TRUNCATED | SNIFF_NAME_TOO_DEEP;
 }
 
 static __always_inline struct walk_pos file_pos(void *file)

@@ -39,6 +39,8 @@ BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MA
 /* Array maps: lookups are inlined by the verifier, which keeps the out-of-scope path cheap. */
 BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
+/* Slot 0: in-scope reads/writes in flight anywhere; while 0, exits return without a helper call. */
+BPF_ARRAY(rw_inflight, u64, 1);
 BPF_ARRAY(gens, u64, 2);
 BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
 /* Plain hash, not LRU: an evicted counter would lose bytes silently; when full we fall back
@@ -70,11 +72,10 @@ static __always_inline struct sniff_config *cfg(void)
 }
 
 /* The filters that need nothing but the current task: checked before any other work. */
-static __always_inline int wanted(struct sniff_config *c, u32 op)
+static __always_inline int wanted_id(struct sniff_config *c, u32 op, u64 id)
 {
     if (!c || !(c->ops_mask & (1u << op)))
         return 0;
-    u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32;
     if (tgid == c->self_tgid)
         return 0;
@@ -96,6 +97,11 @@ static __always_inline int wanted(struct sniff_config *c, u32 op)
         }
     }
     return 1;
+}
+
+static __always_inline int wanted(struct sniff_config *c, u32 op)
+{
+    return wanted_id(c, op, bpf_get_current_pid_tgid());
 }
 
 static __always_inline int type_wanted(struct sniff_config *c, u16 mode, u32 op)
@@ -167,6 +173,8 @@ static __always_inline int emit_file(struct sniff_config *c, u32 op, s64 fd, voi
     ev->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
     struct walk_pos none = {0};
     walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none);
+    if (ev->names[0].flags & SNIFF_NAME_TOO_DEEP)
+        count(SNIFF_CNT_TOO_DEEP);
     if (!ev->names[0].watch)
         return 0;    /* not under a watched directory */
     event_submit(ev);
@@ -281,6 +289,8 @@ static __always_inline int rw_scope(struct sniff_config *c, u32 tgid, s64 fd, st
         ev->data_len = 0;
         walk_path(ev, &nm, file_pos(file), WALK_SCOPE, none);
         watch = nm.watch;
+        if (nm.flags & SNIFF_NAME_TOO_DEEP)
+            count(SNIFF_CNT_TOO_DEEP);
     }
     v->tag = tag;
     v->fds = (u64)fds;
@@ -301,17 +311,22 @@ int raw_enter(struct raw_sys_ctx *ctx)
     if (!op)
         return 0;
     struct sniff_config *c = cfg();
-    if (!wanted(c, op))
+    u64 id = bpf_get_current_pid_tgid();
+    if (!wanted_id(c, op, id))
         return 0;
     s64 fd = (s64)(s32)kread_u64((void *)ctx->args[0], OFF_REGS_PARM1);
     struct sniff_rw_pending p = { .fd = fd, .op = op };
-    if (!rw_scope(c, bpf_get_current_pid_tgid() >> 32, fd, &p))
+    if (!rw_scope(c, id >> 32, fd, &p))
         return 0;
-    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 tid = (u32)id;
     if (rw_pending.update(&tid, &p) < 0) {
         count(SNIFF_CNT_PENDING_FULL);
         return 0;
     }
+    u32 zero = 0;
+    u64 *inflight = rw_inflight.lookup(&zero);
+    if (inflight)
+        __sync_fetch_and_add(inflight, 1);
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
     u32 *hint = rw_hint.lookup(&h);
     if (hint)
@@ -360,69 +375,19 @@ static __always_inline int rate_ok(struct sniff_config *c)
     return 1;
 }
 
-/* Count a completed in-scope read/write: add to its counter, or name a new counter. */
-static __always_inline void account_rw(struct sniff_config *c, struct sniff_rw_pending *p, s64 ret)
+/* Report a counter's totals since it was created, and drop it. */
+static __always_inline void flush_counter(struct sniff_agg_key *key, struct sniff_agg *e)
 {
-    if (!c->coalesce) {
-        if (rate_ok(c))
-            emit_rw(p, ret, 0, 0);
+    struct sniff_event *ev = event_begin(key->op);
+    if (!ev)
         return;
-    }
-    u64 id = bpf_get_current_pid_tgid();
-    struct sniff_agg_key key = { .file = p->file, .tgid = id >> 32, .op = p->op };
-    u64 gen = scope_gen();
-    struct sniff_agg *e = agg.lookup(&key);
-    if (e) {
-        if (e->gen == gen) {
-            __sync_fetch_and_add(&e->count, 1);
-            __sync_fetch_and_add(&e->bytes, ret);
-            e->last_ts = bpf_ktime_get_ns();
-            e->tid = (u32)id;
-            return;
-        }
-        /* A rename or watch change since it was named: name it again from here. */
-        e->gen = gen;
-        emit_rw(p, ret, e->serial, SNIFF_EV_AGG_NAME);
-        return;
-    }
-    u64 now = bpf_ktime_get_ns();
-    struct sniff_agg fresh = { .first_ts = now, .last_ts = now, .serial = now, .gen = gen,
-                               .tid = (u32)id, .uid = (u32)bpf_get_current_uid_gid() };
-    if (agg.insert(&key, &fresh) < 0) {
-        e = agg.lookup(&key);
-        if (e) {    /* another thread of the process created it first */
-            __sync_fetch_and_add(&e->count, 1);
-            __sync_fetch_and_add(&e->bytes, ret);
-            return;
-        }
-        count(SNIFF_CNT_AGG_FULL);
-        emit_rw(p, ret, 0, 0);
-        return;
-    }
-    emit_rw(p, ret, now, SNIFF_EV_AGG_NAME);
-}
-
-/* Attached to sys_exit_* of the read/write family: a per-syscall exit tracepoint costs less than
- * the raw sys_exit one and hands us the return value without a kernel read. */
-int exit_rw(struct sys_exit_ctx *ctx)
-{
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    u32 h = tid & (SNIFF_HINT_SLOTS - 1);
-    u32 *hint = rw_hint.lookup(&h);
-    if (!hint || !*hint)
-        return 0;
-    struct sniff_rw_pending *pp = rw_pending.lookup(&tid);
-    if (!pp)
-        return 0;
-    struct sniff_rw_pending p = *pp;
-    rw_pending.delete(&tid);
-    __sync_fetch_and_add(hint, -1);
-    s64 ret = ctx->ret;
-    struct sniff_config *c = cfg();
-    if (ret <= 0 || !c)
-        return 0;
-    account_rw(c, &p, ret);
-    return 0;
+    ev->file = key->file;
+    ev->serial = e->serial;
+    ev->count = e->count;
+    ev->ret = e->bytes;
+    ev->flags = SNIFF_EV_FLUSH;
+    agg.delete(key);
+    event_submit(ev);
 }
 
 /* Before a file leaves a process: report its counters' totals and drop them. */
@@ -434,19 +399,91 @@ static __always_inline void flush_counters(void *file)
         struct sniff_agg_key key = { .file = (u64)file, .tgid = tgid,
                                      .op = i ? SNIFF_OP_WRITE : SNIFF_OP_READ };
         struct sniff_agg *e = agg.lookup(&key);
-        if (!e)
-            continue;
-        struct sniff_event *ev = event_begin(key.op);
-        if (!ev)
-            return;
-        ev->file = key.file;
-        ev->serial = e->serial;
-        ev->count = e->count;
-        ev->ret = e->bytes;
-        ev->flags = SNIFF_EV_FLUSH;
-        agg.delete(&key);
-        event_submit(ev);
+        if (e)
+            flush_counter(&key, e);
     }
+}
+
+/* Count a completed in-scope read/write: add to its counter, or name a new counter. Decides
+ * first and walks the path at most once: each inlined walk costs the verifier dearly. */
+static __always_inline void account_rw(struct sniff_config *c, struct sniff_rw_pending *p, s64 ret)
+{
+    u64 serial = 0;
+    u16 flags = 0;
+    if (!c->coalesce) {
+        if (rate_ok(c))
+            emit_rw(p, ret, 0, 0);
+        return;
+    }
+    u64 id = bpf_get_current_pid_tgid();
+    struct sniff_agg_key key = { .file = p->file, .tgid = id >> 32, .op = p->op };
+    u64 gen = scope_gen();
+    u64 dentry = kread_u64((void *)p->file, OFF_FILE_PATH_DENTRY);
+    struct sniff_agg *e = agg.lookup(&key);
+    if (e && e->dentry != dentry) {
+        /* The counter belongs to a file released without close (dup2 over it, exec) whose
+         * struct file address came back: report its totals, then start afresh. */
+        flush_counter(&key, e);
+        e = 0;
+    }
+    if (e && e->gen == gen) {
+        __sync_fetch_and_add(&e->count, 1);
+        __sync_fetch_and_add(&e->bytes, ret);
+        e->last_ts = bpf_ktime_get_ns();
+        e->tid = (u32)id;
+        return;
+    }
+    if (e) {
+        /* A rename or watch change since it was named: name it again from here. */
+        e->gen = gen;
+        serial = e->serial;
+        flags = SNIFF_EV_AGG_NAME;
+    } else {
+        u64 now = bpf_ktime_get_ns();
+        struct sniff_agg fresh = { .dentry = dentry, .first_ts = now, .last_ts = now,
+                                   .serial = now, .gen = gen, .tid = (u32)id,
+                                   .uid = (u32)bpf_get_current_uid_gid() };
+        if (agg.insert(&key, &fresh) == 0) {
+            serial = now;
+            flags = SNIFF_EV_AGG_NAME;
+        } else if ((e = agg.lookup(&key))) {
+            /* another thread of the process created it first */
+            __sync_fetch_and_add(&e->count, 1);
+            __sync_fetch_and_add(&e->bytes, ret);
+            return;
+        } else {
+            count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
+        }
+    }
+    emit_rw(p, ret, serial, flags);
+}
+
+/* Attached to sys_exit_* of the read/write family: a per-syscall exit tracepoint costs less than
+ * the raw sys_exit one and hands us the return value without a kernel read. */
+int exit_rw(struct sys_exit_ctx *ctx)
+{
+    u32 zero = 0;
+    u64 *inflight = rw_inflight.lookup(&zero);
+    if (!inflight || !*inflight)
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 h = tid & (SNIFF_HINT_SLOTS - 1);
+    u32 *hint = rw_hint.lookup(&h);
+    if (!hint || !*hint)
+        return 0;
+    struct sniff_rw_pending *pp = rw_pending.lookup(&tid);
+    if (!pp)
+        return 0;
+    struct sniff_rw_pending p = *pp;
+    rw_pending.delete(&tid);
+    __sync_fetch_and_add(hint, -1);
+    __sync_fetch_and_add(inflight, -1);
+    s64 ret = ctx->ret;
+    struct sniff_config *c = cfg();
+    if (ret <= 0 || !c)
+        return 0;
+    account_rw(c, &p, ret);
+    return 0;
 }
 
 static __always_inline int close_file(struct sniff_config *c, s64 fd, void *file)

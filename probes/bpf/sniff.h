@@ -7,7 +7,7 @@
 #define SNIFF_COMM_LEN 16
 #define SNIFF_PATH_MAX 4096      /* PATH_MAX; a path of 4095 bytes plus its NUL */
 #define SNIFF_NAME_MAX 255       /* longest directory entry name */
-#define SNIFF_MAX_DEPTH 160      /* components walked per path; deeper is reported truncated */
+#define SNIFF_MAX_DEPTH 160      /* components walked per path; deeper is counted (too_deep) */
 /* Variable data goes at a masked offset so the verifier can bound every write; the slack
  * after the mask holds the last string read (at most PATH_MAX bytes). */
 #define SNIFF_DATA_MASK 32767
@@ -50,6 +50,7 @@ enum sniff_name_flag {
     SNIFF_NAME_TRUNCATED = 1,    /* the walk gave up (too long or too deep) */
     SNIFF_NAME_AT_ROOT = 2,      /* the walk reached the root without meeting a watched dir */
     SNIFF_NAME_STR_TRUNCATED = 4,/* the string the process passed did not fit */
+    SNIFF_NAME_TOO_DEEP = 8,     /* no watched dir within SNIFF_MAX_DEPTH components: scope unknown */
 };
 
 /* sniff_event.flags */
@@ -76,7 +77,8 @@ enum sniff_counter {
     SNIFF_CNT_AGG_FULL = 5,          /* reads/writes sent one by one because the counter map was full */
     SNIFF_CNT_RATE_LIMITED = 6,      /* --no-coalesce records dropped by the rate limit */
     SNIFF_CNT_VERDICT_MISS = 7,      /* scope decided by a path walk (cache miss) */
-    SNIFF_CNT_MAX = 8,
+    SNIFF_CNT_TOO_DEEP = 8,          /* files whose scope could not be decided: too deep to walk */
+    SNIFF_CNT_MAX = 16,
 };
 
 /* One resolved location. In the record's data it is laid out as the string the process passed
@@ -154,6 +156,7 @@ struct sniff_agg_key {
 struct sniff_agg {
     u64 count;
     u64 bytes;
+    u64 dentry;          /* a struct file freed without close (dup2, exec) and reused: not ours */
     u64 first_ts;
     u64 last_ts;
     u64 serial;
