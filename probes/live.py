@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Optional
@@ -29,12 +30,18 @@ def canonical_dir(path: str | bytes) -> bytes:
     raw = os.fsencode(path)
     real = os.path.realpath(raw)
     shown = os.fsdecode(raw)
-    if not os.path.exists(real):
-        raise WatchError(f"{shown}: no such directory")
-    if not os.path.isdir(real):
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        raise WatchError(f"{shown}: no such directory") from None
+    except PermissionError:
+        raise WatchError(f"{shown}: cannot read this directory (permission denied)") from None
+    except OSError as exc:
+        raise WatchError(f"{shown}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
         raise WatchError(f"{shown}: not a directory")
     if not os.access(real, os.R_OK | os.X_OK):
-        raise WatchError(f"{shown}: cannot read this directory")
+        raise WatchError(f"{shown}: cannot read this directory (permission denied)")
     return real
 
 

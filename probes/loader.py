@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import abi
-from .btf import BTF, BTFError, cflags as btf_cflags, kernel_offsets
+from .btf import BTF, VMLINUX_BTF, BTFError, cflags as btf_cflags, kernel_offsets
 
 TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -66,13 +66,14 @@ class LoadError(Exception):
 
 
 def tracefs_path() -> str:
-    """The mounted tracefs, mounting it if needed (BCC reads tracepoint ids from it)."""
-    mounts = Path("/proc/mounts").read_text()
+    """The mounted tracefs, mounting it if needed (BCC reads tracepoint ids from it).
+    SNIFF_TUI_MOUNTS and SNIFF_TUI_TRACEFS let tests provoke the failure."""
+    mounts = Path(os.environ.get("SNIFF_TUI_MOUNTS", "/proc/mounts")).read_text()
     for line in mounts.splitlines():
         parts = line.split()
         if len(parts) > 2 and parts[2] == "tracefs":
             return parts[1]
-    target = TRACEFS_CANDIDATES[0]
+    target = os.environ.get("SNIFF_TUI_TRACEFS", TRACEFS_CANDIDATES[0])
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.mount(b"nodev", target.encode(), b"tracefs", 0, None) != 0:
         err = ctypes.get_errno()
@@ -150,18 +151,57 @@ def arch_cflags(btf: BTF) -> list[str]:
 
 
 def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[str]:
+    # SNIFF_TUI_CFLAGS: extra compiler flags, for debugging (and for tests that provoke a
+    # verifier rejection).
+    extra = os.environ.get("SNIFF_TUI_CFLAGS", "").split()
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
             f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
-            *QUIET_CFLAGS]
+            *QUIET_CFLAGS, *extra]
+
+
+class _StderrCapture:
+    """BCC and libbpf print compiler noise and verifier logs straight to fd 2; keep them for -v
+    instead of flooding the user's terminal."""
+
+    def __enter__(self):
+        import tempfile
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read().decode("utf-8", "replace")
+        self.file.close()
 
 
 def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
     """Compile, load and attach everything. Raises LoadError with a one-line reason."""
+    from .preflight import PreflightError, run_all
     if ringbuf_pages & (ringbuf_pages - 1):
         raise LoadError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
-    bcc = import_bcc()
     try:
-        btf = btf or BTF()
+        run_all()
+    except PreflightError as exc:
+        raise LoadError(str(exc)) from None
+    bcc = import_bcc()
+    capture = _StderrCapture()
+    try:
+        with capture:
+            return _load(bcc, ringbuf_pages, btf)
+    except LoadError as exc:
+        exc.detail = "\n".join(part for part in (exc.detail, capture.text) if part)
+        raise
+
+
+def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
+    try:
+        btf = btf or BTF(os.environ.get("SNIFF_TUI_BTF", VMLINUX_BTF))
         offsets = kernel_offsets(btf)
     except BTFError as exc:
         raise LoadError(str(exc)) from None
@@ -176,9 +216,12 @@ def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
     probes = Probes(bpf)
     try:
         _attach(bcc, probes, tracefs)
-    except Exception:
+    except LoadError:
         probes.close()
         raise
+    except Exception as exc:  # BCC's attach failures are bare Exceptions too
+        probes.close()
+        raise LoadError(f"could not attach the probes: {str(exc).splitlines()[0]}", detail=str(exc)) from None
     return probes
 
 

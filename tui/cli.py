@@ -137,8 +137,6 @@ def _open_live(args, filters: Filters):
     """The loaded live source, or (None, exit code) after printing why it could not load."""
     from probes.live import LiveSource, WatchError
     from probes.loader import LoadError
-    if os.geteuid() != 0:
-        return None, _fail("loading BPF programs needs root (CAP_BPF and CAP_PERFMON): try sudo sniff-tui ...")
     try:
         source = LiveSource(args.dirs or [os.getcwd()], filters,
                             ringbuf_pages=getattr(args, "ringbuf_pages", 2048),

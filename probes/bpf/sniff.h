@@ -7,7 +7,9 @@
 #define SNIFF_COMM_LEN 16
 #define SNIFF_PATH_MAX 4096      /* PATH_MAX; a path of 4095 bytes plus its NUL */
 #define SNIFF_NAME_MAX 255       /* longest directory entry name */
+#ifndef SNIFF_MAX_DEPTH
 #define SNIFF_MAX_DEPTH 160      /* components walked per path; deeper is counted (too_deep) */
+#endif
 /* Variable data goes at a masked offset so the verifier can bound every write; the slack
  * after the mask holds the last string read (at most PATH_MAX bytes). */
 #define SNIFF_DATA_MASK 32767
