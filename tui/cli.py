@@ -165,16 +165,68 @@ def _stats_line(stats: dict) -> str:
             f"maps: {maps}" + (f" cost: {progs}" if progs else ""))
 
 
+def open_user_file(path: str, mode: int = 0o644):
+    """A file sniff-tui writes for the user: never world-writable, and owned by the user who
+    ran sudo rather than by root. Raises OSError."""
+    # Read-write: after a failed write we read the tail back to cut a partial last line.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)
+        uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+        if os.geteuid() == 0 and uid and gid and uid.isdigit() and gid.isdigit():
+            os.fchown(fd, int(uid), int(gid))
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+def _trim_to_whole_lines(out) -> None:
+    """After a failed write (disk full), drop a partly written last line: a recording only
+    ever ends with whole lines."""
+    try:
+        out.flush()
+    except OSError:
+        pass
+    try:
+        fd = out.fileno()
+        size = os.lseek(fd, 0, os.SEEK_END)
+        tail_start = max(0, size - 65536)
+        tail = os.pread(fd, size - tail_start, tail_start)
+        keep = tail_start + tail.rfind(b"\n") + 1 if b"\n" in tail else tail_start
+        os.ftruncate(fd, keep)
+        # What is still buffered would be flushed by close(): send it nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    """First SIGINT/SIGTERM/SIGHUP: stop cleanly (detach, flush). A second: leave now; the
+    kernel drops our programs and maps with our file descriptors."""
+    def handler(signum, _frame):
+        if stop.is_set():
+            os.write(2, b"sniff-tui: second signal, exiting without flushing\n")
+            os._exit(130)
+        stop.set()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def run_stream(args, filters: Filters) -> int:
     from tui.feed import Feed
     from tui.formats import make_writer
+    try:
+        out = open_user_file(args.output) if args.output else sys.stdout.buffer
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror}")
     source, code = _open_live(args, filters)
     if source is None:
         return code
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    _install_stop_handlers(stop)
     feed: Feed = Feed(maxsize=1_000_000)
     writer = make_writer(args.format, out, source.watches)
     worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
@@ -200,6 +252,7 @@ def run_stream(args, filters: Filters) -> int:
         if args.verbose >= 4:
             print(f"sniff-tui: maps: {source.dump_maps()}", file=sys.stderr)
 
+    status = 0
     try:
         while True:
             if next_stats is not None and time.monotonic() >= next_stats:
@@ -224,19 +277,31 @@ def run_stream(args, filters: Filters) -> int:
             report_stats()
         writer.flush()
     except BrokenPipeError:
-        # The reader went away (`| head`): nothing more to write to.
+        # The reader went away (`| head`): say so once, and stop quietly.
+        stop.set()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        print("sniff-tui: output closed by the reader; stopping", file=sys.stderr)
+    except OSError as exc:
+        stop.set()
+        where = args.output or "standard output"
+        status = _fail(f"writing {where} failed: {exc.strerror}; stopping")
+        if args.output:
+            _trim_to_whole_lines(out)
     finally:
+        stop.set()
+        worker.join(timeout=5)
         source.close()
         if bpf_stats is not None:
             bpf_stats.restore()
         if args.output:
-            out.close()
+            try:
+                out.close()
+            except OSError:
+                pass
     if feed.dropped:
         print(f"sniff-tui: {feed.dropped} records dropped between probe thread and writer", file=sys.stderr)
-    return 0
+    return status
 
 
 def run_replay(args) -> int:
