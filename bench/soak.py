@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Soak: mixed load under `sniff-tui stream --stats` for a set time.
+
+    sudo .venv/bin/python bench/soak.py --minutes 30 [--out bench/results-soak.md]
+
+Load: worker processes that create, write, read, rename and unlink files in the watched tree,
+and short-lived processes (process churn) doing the same, plus noise outside the tree. It
+checks that sniff-tui's memory grows by at most 10% between the first minute and the end,
+that every loss is counted (the records reported plus the counted drops cover what the load
+did), and that no map reaches its maximum unreported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+
+
+def churn_worker(base: str, outside: str, stop_at: float, seed: int, counts) -> None:
+    """Long-lived: files that live a while, get written, renamed and removed."""
+    import random
+    rnd = random.Random(seed)
+    d = os.path.join(base, f"w{seed}")
+    os.makedirs(d, exist_ok=True)
+    written = 0
+    while time.time() < stop_at:
+        name = os.path.join(d, f"f{rnd.randrange(200)}")
+        # Unbuffered, so each write() is one syscall and its bytes are what we count.
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for _ in range(rnd.randrange(1, 20)):
+            written += os.write(fd, b"x" * rnd.randrange(1, 4096))
+        os.close(fd)
+        if rnd.random() < 0.3:
+            os.rename(name, name + ".r")
+            os.unlink(name + ".r")
+        with open(os.path.join(outside, f"noise{seed}"), "wb") as f:
+            f.write(b"n" * 100)
+    counts[seed] = written
+
+
+def spawn_children(base: str, stop_at: float) -> int:
+    """Process churn: short-lived processes that each touch a file."""
+    n = 0
+    while time.time() < stop_at:
+        subprocess.run(["/bin/sh", "-c", f'echo $$ > "{base}/child-$$"; rm -f "{base}/child-$$"'])
+        n += 1
+    return n
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def soak(minutes: float, work: Path) -> dict:
+    watched, outside = work / "watched", work / "outside"
+    watched.mkdir()
+    outside.mkdir()
+    out = work / "soak.jsonl"
+    ready = work / "ready"
+    proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out), "--stats", "5",
+                             "--ready-file", str(ready)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise SystemExit(proc.stderr.read())
+        time.sleep(0.05)
+    start = time.time()
+    stop_at = start + minutes * 60
+    counts = mp.Manager().dict()
+    workers = [mp.Process(target=churn_worker, args=(str(watched), str(outside), stop_at, i, counts))
+               for i in range(2)]
+    for w in workers:
+        w.start()
+    rss = []
+    children = 0
+    while time.time() < stop_at:
+        children += spawn_children(str(watched), min(stop_at, time.time() + 5))
+        rss.append((time.time() - start, rss_kb(proc.pid)))
+    for w in workers:
+        w.join()
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    stats, writes_reported, child_opens = [], 0, 0
+    with out.open() as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["op"] == "stats":
+                stats.append(rec)
+            elif rec["op"] == "write" and "/child-" not in rec["path"]:
+                writes_reported += rec["bytes"]
+            elif rec["op"] == "open" and "/child-" in rec["path"]:
+                child_opens += 1
+    last = stats[-1]
+    counters = last["counters"]
+    lost = counters["ringbuf_drops"] + last.get("feed_dropped", 0) + counters["agg_full"]
+    first_minute = [kb for t, kb in rss if t >= 60] or [kb for _, kb in rss]
+    baseline = first_minute[0]
+    peak_util = {name: max(s["maps"][name]["utilization"] for s in stats) for name in last["maps"]}
+    writes_done = sum(counts.values())
+    return {
+        "minutes": minutes, "exit": proc.returncode, "stderr": err.strip()[-500:],
+        "bytes_written": writes_done, "bytes_reported": writes_reported,
+        "children": children, "child_opens_reported": child_opens,
+        "counted_losses": lost, "counters": counters,
+        "rss_start_kb": baseline, "rss_end_kb": rss[-1][1], "rss_growth": rss[-1][1] / baseline - 1,
+        "peak_map_utilization": peak_util,
+        "ok": (proc.returncode == 0 and rss[-1][1] <= baseline * 1.10
+               and (writes_reported == writes_done or lost > 0)
+               and child_opens + lost >= children
+               and all(u < 1.0 for u in peak_util.values())),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--out", help="write a markdown summary here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sniff-soak-", dir="/var/tmp") as tmp:
+        result = soak(args.minutes, Path(tmp))
+    text = (f"| soak {result['minutes']:g} min | bytes written {result['bytes_written']:,} / "
+            f"reported {result['bytes_reported']:,}, {result['children']:,} short-lived processes "
+            f"({result['child_opens_reported']:,} of their opens reported), counted losses "
+            f"{result['counted_losses']}, RSS {result['rss_start_kb'] / 1024:.1f} → "
+            f"{result['rss_end_kb'] / 1024:.1f} MB ({result['rss_growth']:+.1%}), peak map use "
+            + ", ".join(f"{k} {v:.1%}" for k, v in result["peak_map_utilization"].items())
+            + f" | {'ok' if result['ok'] else 'FAILED'} |")
+    print(text)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(text + "\n\n```json\n" + json.dumps(result, indent=1) + "\n```\n")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
