@@ -131,10 +131,12 @@ class LiveSource:
         self._feed = feed
         bpf = self.probes.bpf
         next_harvest = time.monotonic() + self.interval
+        self._refresh_stats()
         while not stop.is_set():
             bpf.ring_buffer_poll(100)
             if time.monotonic() >= next_harvest:
                 self.harvest()
+                self._refresh_stats()
                 next_harvest = time.monotonic() + self.interval
         self.stop_and_drain()
 
@@ -314,7 +316,16 @@ class LiveSource:
                          self.probes["config"].Leaf._fields_ if f != "comm"}
         return out
 
+    def _refresh_stats(self) -> None:
+        """Map sizes cost a syscall per entry: measured here, in the worker, once an interval,
+        so that the UI thread's stats() is a read of the last snapshot."""
+        self._stats_snapshot = self._measure_stats()
+
     def stats(self) -> SourceStats:
+        snapshot = getattr(self, "_stats_snapshot", None)
+        return snapshot if snapshot is not None else self._measure_stats()
+
+    def _measure_stats(self) -> SourceStats:
         counters = self.counters()
         maps = []
         for name in self.HEALTH_MAPS:

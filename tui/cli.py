@@ -216,8 +216,14 @@ def _install_stop_handlers(stop: threading.Event) -> None:
 
 
 def run_stream(args, filters: Filters) -> int:
+    from probes.live import WatchError, canonical_dir
     from tui.feed import Feed
     from tui.formats import make_writer
+    try:    # bad directories are reported before anything is created
+        for d in args.dirs or [os.getcwd()]:
+            canonical_dir(d)
+    except WatchError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     try:
         out = open_user_file(args.output) if args.output else sys.stdout.buffer
     except OSError as exc:

@@ -1,0 +1,73 @@
+"""Regenerates the SVG screenshots of the dashboard's main states from the demo recording.
+
+    .venv/bin/python screenshots/make_screenshots.py [--size 160x48] [--out screenshots]
+
+Each state replays tests/ui/data/demo.jsonl at full speed in a headless app
+(``App.run_test``), waits until every record is folded in, presses the state's keys and saves
+``<name>.svg``. Test mode keeps them stable (UTC times, no machine-dependent figures).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from probes.filters import Filters  # noqa: E402
+from tui.app import SniffApp  # noqa: E402
+from tui.replay import ReplaySource  # noqa: E402
+
+DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
+WATCH = b"/home/dev/proj"
+
+# name -> (keys pressed once the replay is in, what it shows)
+STATES = {
+    "dashboard": ((), "all five panes after the replay"),
+    "help": (("question_mark",), "the key map"),
+    "filtered": (("r", "slash", *"build", "enter"), "reads hidden, text filter 'build'"),
+    "process_tree": (("2", "down", "down"), "make selected: its command line below the tree"),
+    "top_files_by_writes": (("s", "3", "up"), "sorted by writes, who touched app.log"),
+}
+
+
+async def shoot(name: str, keys: tuple[str, ...], out: Path, size: tuple[int, int]) -> Path:
+    with tempfile.TemporaryDirectory() as spool:
+        source = ReplaySource(str(DEMO), speed=0, watches=[WATCH])
+        app = SniffApp(source, Filters(), [WATCH], test_mode=True, spool_dir=spool)
+        async with app.run_test(size=size) as pilot:
+            deadline = time.monotonic() + 30
+            while app.source_running and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            app.drain_and_refresh()
+            await pilot.pause()
+            if keys:
+                await pilot.press(*keys)
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            path = out / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            await pilot.press("q")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="160x48", help="terminal WIDTHxHEIGHT")
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (keys, what) in STATES.items():
+        path = asyncio.run(shoot(name, keys, out, (width, height)))
+        print(f"{path}  ({what})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Shared pieces of the dashboard tests: the demo recording, a fake source, a spying replay,
+and `settle`, which waits for a replay to end and folds everything into the view.
+
+(A uniquely named module rather than conftest.py so tests import it plainly.)"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from probes.filters import Filters
+from probes.record import Record
+from probes.source import MapHealth, SourceStats
+from tui.app import SniffApp
+from tui.replay import ReplaySource
+
+DATA = Path(__file__).resolve().parent / "data"
+DEMO = DATA / "demo.jsonl"
+WATCH = b"/home/dev/proj"
+SIZE = (160, 48)
+
+
+def rec(op: str = "write", pid: int = 100, path: bytes = b"/w/a.txt", *, ts: float = 1000.0,
+        ppid: int = 1, comm: bytes = b"proc", nbytes: Optional[int] = None, count: int = 1,
+        uid: int = 1000, file_type: str = "file", **kw) -> Record:
+    if nbytes is None and op in ("read", "write"):
+        nbytes = 100
+    return Record(ts=ts, op=op, pid=pid, tid=pid, ppid=ppid, uid=uid, comm=comm, path=path,
+                  bytes=nbytes, count=count, file_type=file_type, **kw)
+
+
+class SpyReplay(ReplaySource):
+    """A ReplaySource that remembers the commands the dashboard sent it."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.filter_calls: list[Filters] = []
+        self.watch_calls: list[list[bytes]] = []
+
+    def set_filters(self, filters: Filters) -> None:
+        self.filter_calls.append(filters)
+        super().set_filters(filters)
+
+    def set_watches(self, watches: list[bytes]) -> None:
+        self.watch_calls.append(list(watches))
+        super().set_watches(watches)
+
+
+class FakeSource:
+    """A source driven by the test: ``emit`` hands records to the worker thread, which pushes
+    them into the feed; ``fail`` makes ``run`` raise; ``refuse`` makes set_filters raise."""
+
+    def __init__(self, watches: list[bytes] = [b"/w"], live: bool = True) -> None:
+        self.watches = list(watches)
+        self.live = live
+        self.filter_calls: list[Filters] = []
+        self.watch_calls: list[list[bytes]] = []
+        self.processes: dict[int, dict] = {}
+        self.map_health = [MapHealth("counters", 10, 100)]
+        self.fail: Optional[BaseException] = None
+        self.refuse: Optional[Exception] = None
+        self._pending: list[list[Record]] = []
+        self._lock = threading.Lock()
+        self.delivered = 0
+
+    def emit(self, records: list[Record]) -> None:
+        with self._lock:
+            self._pending.append(list(records))
+
+    def run(self, feed, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.fail is not None:
+                raise self.fail
+            with self._lock:
+                batches, self._pending = self._pending, []
+            for batch in batches:
+                feed.push_many(batch)
+                self.delivered += len(batch)
+            stop.wait(0.005)
+
+    def stats(self) -> SourceStats:
+        return SourceStats(records=self.delivered, maps=list(self.map_health))
+
+    def set_filters(self, filters: Filters) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.filter_calls.append(filters)
+
+    def set_watches(self, watches: list[bytes]) -> None:
+        self.watch_calls.append(list(watches))
+        self.watches = list(watches)
+
+    def process_info(self, pid: int) -> dict:
+        return dict(self.processes.get(pid, {}))
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._pending
+
+
+async def settle(app: SniffApp, pilot, timeout: float = 10.0) -> None:
+    """Wait until the source has nothing more to give, then fold and draw everything."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        src = app.source
+        done = (not app.source_running) if not isinstance(src, FakeSource) else src.idle
+        if done:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.02)       # a FakeSource push in flight
+    app.drain_and_refresh()
+    await pilot.pause()
+
+
+def demo_app(tmp_path: Path, filters: Filters = Filters(), **kw) -> SniffApp:
+    source = SpyReplay(str(DEMO), speed=0, watches=[WATCH])
+    return SniffApp(source, filters, [WATCH], test_mode=True, spool_dir=str(tmp_path), **kw)

@@ -1,0 +1,43 @@
+"""Pane 5: everything that was lost or cut on the way, each count calm at zero and loud
+otherwise, so a user never trusts a view that silently missed events."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.state import SessionState
+from widgets.format import human_count
+
+LABEL_W = 22
+HINTS = {
+    "ring-buffer drops": "ring buffer full",
+    "UI queue drops": "dashboard behind",
+    "truncated paths": "path too deep",
+    "kernel evictions": "maps full",
+    "dashboard evictions": "oldest forgotten",
+    "not kept for export": "spool disk full",
+    "bad recording lines": "lines skipped",
+}
+
+
+class LossesPane(Static, can_focus=True):
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "5 Losses"
+
+    def update_from(self, state: SessionState, force: bool = False) -> None:
+        rows = state.losses()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (label, value) in enumerate(rows):
+            if i:
+                text.append("\n")
+            text.append(label.ljust(LABEL_W))
+            if value:
+                text.append(f"{human_count(value):>9}", style="bold white on red3")
+                text.append(f"  {HINTS.get(label, '')}", style="red1")
+            else:
+                text.append(f"{0:>9}", style="green3")
+        self.set_class(any(v for _, v in rows), "-lossy")
+        self.update(text)
