@@ -1,7 +1,7 @@
 """Compiling, loading and attaching the BPF programs with BCC, and the maps' Python handles.
 
-The syscall table below is the one place that says which tracepoint feeds which program; a
-tracepoint the running kernel lacks (e.g. openat2 before 5.6, open/creat on arm64) is skipped.
+The syscall tables below are the one place that says which syscall feeds which program. Only
+raw tracepoints are attached, so no tracefs is needed.
 """
 from __future__ import annotations
 
@@ -15,42 +15,47 @@ from typing import Callable, Optional
 from . import abi
 from .btf import BTF, VMLINUX_BTF, BTFError, cflags as btf_cflags, kernel_offsets
 
-TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
-# The read/write family is hot. Its enters run on the raw sys_enter tracepoint, dispatched by
-# syscall number (per architecture), with the fd read from pt_regs: measured +0.15 s per 2M
-# syscalls against +0.34 s for per-syscall enter tracepoints. Its exits run on the per-syscall
-# exit tracepoints (+0.12 s against +0.20 s for raw sys_exit), which give the return value.
-RW_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2",
-               "write", "pwrite64", "writev", "pwritev", "pwritev2")
+# Every file syscall enters through the raw sys_enter tracepoint and leaves through raw
+# sys_exit (see the top of sniff.bpf.c for why). Dispatch is by syscall number, which is per
+# architecture: a syscall this architecture lacks (open, rename... on arm64) has no number here.
 SYSCALL_NUMBERS = {
-    "x86_64": {"read": 0, "write": 1, "pread64": 17, "pwrite64": 18, "readv": 19, "writev": 20,
-               "preadv": 295, "pwritev": 296, "preadv2": 327, "pwritev2": 328},
-    "aarch64": {"read": 63, "write": 64, "readv": 65, "writev": 66, "pread64": 67, "pwrite64": 68,
-                "preadv": 69, "pwritev": 70, "preadv2": 286, "pwritev2": 287},
+    "x86_64": {
+        "read": 0, "write": 1, "pread64": 17, "pwrite64": 18, "readv": 19, "writev": 20,
+        "preadv": 295, "pwritev": 296, "preadv2": 327, "pwritev2": 328,
+        "open": 2, "close": 3, "creat": 85, "openat": 257, "openat2": 437, "ftruncate": 77,
+        "truncate": 76, "sendfile": 40, "copy_file_range": 326, "splice": 275,
+        "close_range": 436, "rename": 82, "renameat": 264, "renameat2": 316, "unlink": 87,
+        "unlinkat": 263, "rmdir": 84, "dup2": 33, "dup3": 292,
+    },
+    "aarch64": {
+        "read": 63, "write": 64, "readv": 65, "writev": 66, "pread64": 67, "pwrite64": 68,
+        "preadv": 69, "pwritev": 70, "preadv2": 286, "pwritev2": 287,
+        "close": 57, "openat": 56, "openat2": 437, "ftruncate": 46, "truncate": 45,
+        "sendfile": 71, "copy_file_range": 285, "splice": 76, "close_range": 436,
+        "renameat": 38, "renameat2": 276, "unlinkat": 35, "dup3": 24,
+    },
 }
-FIRST_ARG = {"x86_64": ("pt_regs", "di"), "aarch64": ("pt_regs", "regs")}
-
-# The other file syscalls, on their own tracepoints: syscall -> (enter program, exit program or None)
-SYSCALLS: dict[str, tuple[str, Optional[str]]] = {
-    "ftruncate": ("enter_ftruncate", "exit_fd"),
-    "sendfile64": ("enter_sendfile", "exit_pair"),
-    "copy_file_range": ("enter_copy", "exit_pair"),
-    "splice": ("enter_copy", "exit_pair"),
-    "open": ("enter_open", "exit_open"),
-    "creat": ("enter_open", "exit_open"),
-    "openat": ("enter_openat", "exit_open"),
-    "openat2": ("enter_openat", "exit_open"),
-    "close": ("enter_close", None),
-    "close_range": ("enter_close_range", None),
-    "rename": ("enter_rename", "exit_rename"),
-    "renameat": ("enter_renameat", "exit_rename"),
-    "renameat2": ("enter_renameat", "exit_rename"),
-    "unlink": ("enter_unlink", "exit_path"),
-    "unlinkat": ("enter_unlinkat", "exit_path"),
-    "rmdir": ("enter_rmdir", "exit_path"),
-    "truncate": ("enter_truncate", "exit_path"),
+# The first five syscall arguments in struct pt_regs: (member, index within it).
+ARG_REGS = {
+    "x86_64": [("di", 0), ("si", 0), ("dx", 0), ("r10", 0), ("r8", 0)],
+    "aarch64": [("regs", i) for i in range(5)],
 }
+READS = ("read", "pread64", "readv", "preadv", "preadv2")
+WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
+# The other file syscalls: syscall -> the program its enter tail-calls into.
+ENTER_PROGRAMS = {
+    "ftruncate": "enter_ftruncate", "sendfile": "enter_sendfile", "copy_file_range": "enter_copy",
+    "splice": "enter_copy", "open": "enter_open", "creat": "enter_open", "openat": "enter_openat",
+    "openat2": "enter_openat", "close": "enter_close", "close_range": "enter_close_range",
+    "rename": "enter_rename", "renameat": "enter_renameat", "renameat2": "enter_renameat",
+    "unlink": "enter_unlink", "unlinkat": "enter_unlinkat", "rmdir": "enter_rmdir",
+    "truncate": "enter_truncate", "dup2": "enter_dup", "dup3": "enter_dup",
+}
+# enum sniff_shape -> the exit program that finishes it
+EXIT_PROGRAMS = {"SNIFF_SHAPE_FD": "exit_fd", "SNIFF_SHAPE_FD_PAIR": "exit_pair",
+                 "SNIFF_SHAPE_OPEN": "exit_open", "SNIFF_SHAPE_PATH": "exit_path",
+                 "SNIFF_SHAPE_RENAME": "exit_rename"}
 SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
 
 # Clang 14 warns a lot about recent kernel headers; none of it is ours to fix.
@@ -63,22 +68,6 @@ class LoadError(Exception):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail     # e.g. the verifier log, shown with -v
-
-
-def tracefs_path() -> str:
-    """The mounted tracefs, mounting it if needed (BCC reads tracepoint ids from it).
-    SNIFF_TUI_MOUNTS and SNIFF_TUI_TRACEFS let tests provoke the failure."""
-    mounts = Path(os.environ.get("SNIFF_TUI_MOUNTS", "/proc/mounts")).read_text()
-    for line in mounts.splitlines():
-        parts = line.split()
-        if len(parts) > 2 and parts[2] == "tracefs":
-            return parts[1]
-    target = os.environ.get("SNIFF_TUI_TRACEFS", TRACEFS_CANDIDATES[0])
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"nodev", target.encode(), b"tracefs", 0, None) != 0:
-        err = ctypes.get_errno()
-        raise LoadError(f"tracefs is not mounted and mounting it at {target} failed: {os.strerror(err)}")
-    return target
 
 
 def import_bcc():
@@ -104,24 +93,11 @@ class Probes:
         """Stop every program from running; the maps stay readable until close()."""
         if self.bpf is None:
             return
-        for syscall in RW_SYSCALLS:
-            if syscall in self.attached:
-                try:
-                    self.bpf.detach_tracepoint(tp=f"syscalls:sys_exit_{syscall}")
-                except Exception:
-                    pass
-        for tp in ("sys_enter", *SCHED):
+        for tp in ("sys_enter", "sys_exit", *SCHED):
             try:
                 self.bpf.detach_raw_tracepoint(tp=tp)
             except Exception:
                 pass
-        for syscall, (enter, exit_) in SYSCALLS.items():
-            for kind, fn in (("enter", enter), ("exit", exit_)):
-                if fn and syscall in self.attached:
-                    try:
-                        self.bpf.detach_tracepoint(tp=f"syscalls:sys_{kind}_{syscall}")
-                    except Exception:
-                        pass
 
     def close(self) -> None:
         bpf, self.bpf = self.bpf, None
@@ -137,14 +113,18 @@ def possible_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def arch() -> str:
+    machine = os.uname().machine
+    if machine not in SYSCALL_NUMBERS:
+        raise LoadError(f"unsupported architecture {machine} (supported: {', '.join(SYSCALL_NUMBERS)})")
+    return machine
+
+
 def arch_cflags(btf: BTF) -> list[str]:
-    arch = os.uname().machine
-    if arch not in SYSCALL_NUMBERS:
-        raise LoadError(f"unsupported architecture {arch} (supported: {', '.join(SYSCALL_NUMBERS)})")
-    flags = [f"-DSNIFF_NR_{name.upper()}={nr}" for name, nr in SYSCALL_NUMBERS[arch].items()]
-    struct, member = FIRST_ARG[arch]
+    flags = []
     try:
-        flags.append(f"-DOFF_REGS_PARM1={btf.offsetof(struct, member)}")
+        for i, (member, index) in enumerate(ARG_REGS[arch()], start=1):
+            flags.append(f"-DOFF_REGS_PARM{i}={btf.offsetof('pt_regs', member) + 8 * index}")
     except BTFError as exc:
         raise LoadError(str(exc)) from None
     return flags
@@ -206,7 +186,6 @@ def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
     except BTFError as exc:
         raise LoadError(str(exc)) from None
     cflags = build_cflags(offsets, ringbuf_pages, btf)
-    tracefs = tracefs_path()
     src = abi.BPF_DIR / "sniff.bpf.c"
     try:
         bpf = bcc.BPF(src_file=str(src).encode(), cflags=cflags)
@@ -215,7 +194,7 @@ def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
                         detail=str(exc)) from None
     probes = Probes(bpf)
     try:
-        _attach(bcc, probes, tracefs)
+        _attach(bcc, probes)
     except LoadError:
         probes.close()
         raise
@@ -233,31 +212,30 @@ def _load_func(bcc, probes: Probes, name: str, kind):
                         detail=str(exc)) from None
 
 
-def _attach(bcc, probes: Probes, tracefs: str) -> None:
+def _attach(bcc, probes: Probes) -> None:
     bpf = probes.bpf
-    events_dir = Path(tracefs) / "events" / "syscalls"
-    # close_range walks one fd per tail call into this program.
-    step = _load_func(bcc, probes, "close_range_step", bcc.BPF.TRACEPOINT)
-    bpf["tail"][ctypes.c_int(0)] = ctypes.c_int(step.fd)
-    for syscall, (enter, exit_) in SYSCALLS.items():
-        if not (events_dir / f"sys_enter_{syscall}").is_dir():
+    raw = bcc.BPF.RAW_TRACEPOINT
+    numbers = SYSCALL_NUMBERS[arch()]
+    slots = bpf["sys_slot"]
+    for name in READS + WRITES:
+        if name in numbers:
+            slots[ctypes.c_int(numbers[name])] = ctypes.c_uint8(
+                abi.C["SNIFF_SLOT_READ"] if name in READS else abi.C["SNIFF_SLOT_WRITE"])
+            probes.attached.append(name)
+    enter_tail, exit_tail = bpf["enter_tail"], bpf["exit_tail"]
+    index = {}
+    for syscall, program in ENTER_PROGRAMS.items():
+        if syscall not in numbers:
             probes.skipped.append(syscall)
             continue
-        _load_func(bcc, probes, enter, bcc.BPF.TRACEPOINT)
-        bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{syscall}", fn_name=enter)
-        if exit_:
-            _load_func(bcc, probes, exit_, bcc.BPF.TRACEPOINT)
-            bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{syscall}", fn_name=exit_)
+        if program not in index:
+            index[program] = abi.C["SNIFF_SLOT_WRITE"] + 1 + len(index)
+            enter_tail[ctypes.c_int(index[program])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
+        slots[ctypes.c_int(numbers[syscall])] = ctypes.c_uint8(index[program])
         probes.attached.append(syscall)
-    _load_func(bcc, probes, "raw_enter", bcc.BPF.RAW_TRACEPOINT)
-    bpf.attach_raw_tracepoint(tp="sys_enter", fn_name="raw_enter")
-    _load_func(bcc, probes, "exit_rw", bcc.BPF.TRACEPOINT)
-    for syscall in RW_SYSCALLS:
-        if (events_dir / f"sys_exit_{syscall}").is_dir():
-            bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{syscall}", fn_name="exit_rw")
-            probes.attached.append(syscall)
-        else:
-            probes.skipped.append(syscall)
-    for tp, fn in SCHED.items():
-        _load_func(bcc, probes, fn, bcc.BPF.RAW_TRACEPOINT)
+    for shape, program in EXIT_PROGRAMS.items():
+        exit_tail[ctypes.c_int(abi.C[shape])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
+    bpf["step_tail"][ctypes.c_int(0)] = ctypes.c_int(_load_func(bcc, probes, "close_range_step", raw).fd)
+    for tp, fn in (("sys_enter", "raw_enter"), ("sys_exit", "raw_exit"), *SCHED.items()):
+        _load_func(bcc, probes, fn, raw)
         bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)

@@ -19,6 +19,10 @@
 #define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
 #define SNIFF_HINT_SLOTS 4096         /* per-tid "has an in-scope read/write pending" counters */
 #define SNIFF_EXEC_GEN_SLOTS 65536    /* per-tgid (direct-mapped) exec/exit generations */
+#define SNIFF_SYS_SLOTS 1024          /* syscall numbers covered by the dispatch table */
+#define SNIFF_TAIL_SLOTS 32           /* enter/exit tail-call table sizes */
+#define SNIFF_SLOT_READ 1             /* sys_slot values: the read family, */
+#define SNIFF_SLOT_WRITE 2            /* the write family; higher: an enter_tail index */
 #define SNIFF_AGG_MAX 65536           /* coalescing counters; when full, records go out one by one */
 #define SNIFF_PENDING_MAX 16384
 #define SNIFF_WATCH_MAX 256

@@ -121,3 +121,15 @@ os.close(fd)
     writes = [r for r in run.by_pid(run.pid) if r.op == "write"]
     assert sum(r.bytes for r in writes) == 4
     assert {r.path for r in writes} == {os.fsencode(sniff.dir / "d" / "f")}
+
+
+def test_scope_cache_survives_a_released_file_address_coming_back(sniff):
+    # A shell restores stdout with dup2 (no close): the out-of-scope file's struct file is freed
+    # and the next redirection's file often gets the same address at the same fd. The cached
+    # "out of scope" verdict must not stick to it.
+    outside = sniff.root / "outside"
+    outside.mkdir()
+    run = sniff.run_shell(f'echo x > "{outside}/o"; echo yy > "{sniff.dir}/in"; '
+                          f'echo z > "{outside}/o2"; echo www > "{sniff.dir}/in2"')
+    writes = {(r.path, r.bytes) for r in run.records if r.op == "write"}
+    assert writes == {(os.fsencode(sniff.dir / "in"), 3), (os.fsencode(sniff.dir / "in2"), 4)}

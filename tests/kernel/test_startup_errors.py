@@ -60,7 +60,6 @@ def test_bcc_not_importable(tmp_path):
     ({"SNIFF_TUI_BTF": "/nonexistent/vmlinux"}, "CONFIG_DEBUG_INFO_BTF"),
     ({"SNIFF_TUI_KERNEL_RELEASE": "5.4.0-1-generic"}, "too old"),
     ({"SNIFF_TUI_MODULES": "/nonexistent"}, "kernel headers"),
-    ({"SNIFF_TUI_MOUNTS": "/dev/null", "SNIFF_TUI_TRACEFS": "/nonexistent/tracing"}, "tracefs"),
 ])
 def test_system_problems(tmp_path, env, expected):
     proc = sniff("stream", "-d", str(tmp_path), "--duration", "1", env=env)
