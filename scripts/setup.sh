@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up for sniff-tui on Debian/Ubuntu: BCC from the OS, kernel headers BCC can
-# compile against, tracefs, a venv that sees the OS's bcc, and /usr/local/bin/sniff-tui.
+# compile against, a venv that sees the OS's bcc, and /usr/local/bin/sniff-tui.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quiet() { "$@" >/dev/null 2>&1; }
@@ -46,10 +46,6 @@ if [ $need_headers = 1 ]; then
     as_root ln -sfn "$build_dir" "/lib/modules/$kver/build"
     as_root ln -sfn "$common_dir" "/lib/modules/$kver/source"
   fi
-fi
-
-if ! grep -q ' /sys/kernel/tracing tracefs ' /proc/mounts; then
-  as_root mount -t tracefs nodev /sys/kernel/tracing || echo "setup: could not mount tracefs" >&2
 fi
 
 if [ ! -x "$here/.venv/bin/python" ]; then
