@@ -139,7 +139,7 @@ class TableWriter(Writer):
             text = _clip_right(cells[name], width)
             pad = " " * (width - _cells(text))
             out.append(pad + text if right else text + pad)
-        out.append(_elide_left(path, self._path_width))
+        out.append(elide_left(path, self._path_width))
         # Only a degenerate width (narrower than the OP column) needs this final clip.
         return _clip_right(" ".join(out), self._width)
 
@@ -201,21 +201,6 @@ def _cells(text: str) -> int:
     if text.isascii():
         return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _elide_left(text: str, width: int) -> str:
-    """``elide_left`` in terminal cells: keeps the end (the file name), cuts the start."""
-    if _cells(text) == len(text):
-        return elide_left(text, width)
-    if width <= 0:
-        return ""
-    if _cells(text) <= width:
-        return text
-    keep, used = len(text), 1  # the ellipsis takes one cell
-    while keep > 0 and used + _cells(text[keep - 1]) <= width:
-        keep -= 1
-        used += _cells(text[keep])
-    return "…" + text[keep:]
 
 
 def _clip_right(text: str, width: int) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from rich.cells import cell_len
+
 
 def _escape_char(ch: str) -> str:
     code = ord(ch)
@@ -47,14 +49,28 @@ def relative_to_watch(path: bytes, watches: list[bytes]) -> bytes:
 
 
 def elide_left(text: str, width: int) -> str:
-    """Keep the end of a path (the file name matters most); mark the cut with an ellipsis."""
+    """Keep the end of a path (the file name matters most); mark the cut with an ellipsis.
+    Width is in terminal cells: wide characters (CJK, emoji) take two, so they cannot push
+    the end of a path past its column, where the terminal would cut it."""
     if width <= 0:
         return ""
-    if len(text) <= width:
+    if text.isascii():
+        if len(text) <= width:
+            return text
+        return "…" if width == 1 else "…" + text[len(text) - width + 1:]
+    if cell_len(text) <= width:
         return text
     if width == 1:
         return "…"
-    return "…" + text[len(text) - width + 1:]
+    kept: list[str] = []
+    used = 0
+    for ch in reversed(text):
+        w = cell_len(ch)
+        if used + w > width - 1:
+            break
+        kept.append(ch)
+        used += w
+    return "…" + "".join(reversed(kept))
 
 
 def fsdecode_arg(path: str) -> bytes:

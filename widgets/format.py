@@ -9,6 +9,8 @@ import time
 
 from rich.cells import cell_len, set_cell_size
 
+from tui.text import elide_left as elide_left_cells  # noqa: F401  (the panes' name for it)
+
 
 # One colour per operation, chosen to read on dark and light themes alike.
 OP_STYLES = {
@@ -54,26 +56,6 @@ def clock(ts: float, utc: bool = False, millis: bool = True) -> str:
     if millis:
         text += f".{int((ts % 1) * 1000):03d}"
     return text
-
-
-def elide_left_cells(text: str, width: int) -> str:
-    """Like ``tui.text.elide_left`` but in terminal cells, so wide (CJK, emoji) characters
-    cannot push the end of a path past the column, where the terminal would cut it."""
-    if width <= 0:
-        return ""
-    if cell_len(text) <= width:
-        return text
-    if width == 1:
-        return "…"
-    kept: list[str] = []
-    used = 0
-    for ch in reversed(text):
-        w = cell_len(ch)
-        if used + w > width - 1:
-            break
-        kept.append(ch)
-        used += w
-    return "…" + "".join(reversed(kept))
 
 
 def fit_right(text: str, width: int) -> str:

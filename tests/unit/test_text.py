@@ -126,13 +126,22 @@ def test_relative_to_watch_rejoins(root_parts: list[bytes], rest: list[bytes]) -
 @settings(max_examples=500)
 @given(st.text(max_size=200), st.integers(0, 250))
 def test_elide_left_keeps_end_and_width(text: str, width: int) -> None:
+    # Width is in terminal cells; a wide character that does not fit leaves one cell unused.
+    from rich.cells import cell_len
     out = elide_left(text, width)
-    assert len(out) == min(len(text), width)
-    if len(text) <= width:
+    assert cell_len(out) <= max(width, 0)
+    if cell_len(text) <= width:
         assert out == text
     elif width >= 1:
         assert out.startswith("…")
         assert text.endswith(out[1:])
+        assert cell_len(out) >= width - 1
+    if text.isascii():
+        assert len(out) == min(len(text), max(width, 0))
+
+
+def test_elide_left_counts_wide_characters_as_two_cells() -> None:
+    assert elide_left("/docs/報告書.txt", 9) == "…告書.txt"
 
 
 def test_elide_left_examples() -> None:
