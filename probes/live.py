@@ -78,6 +78,7 @@ class LiveSource:
         self.rate_limit = rate_limit
         self.coalescer = Coalescer()
         self.proc_listeners: list = []   # called (worker thread) with every fork/exec/exit
+        self._worker_done: Optional[threading.Event] = None
         self.debug = 0                   # -v level: 2 records kept, 3 every record, 4 maps
         self.log = lambda line: None
         self._gone: set[int] = set()     # exited processes whose counters are still in the map
@@ -104,7 +105,13 @@ class LiveSource:
         self._data_offset = event_class.data.offset
         self.probes["events"].open_ring_buffer(self._on_event)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 60.0) -> None:
+        """Free the probes, once the worker (if any) has left BCC: freeing them under a
+        running ring_buffer_poll crashes the process. A worker that does not finish in time
+        keeps them; the kernel frees them when the process exits."""
+        if self._worker_done is not None and not self._worker_done.wait(timeout):
+            self.log("probe worker did not stop; leaving the probes to process exit")
+            return
         if self.probes is not None:
             self.probes.close()
             self.probes = None
@@ -128,6 +135,15 @@ class LiveSource:
     # ---- worker ------------------------------------------------------------------------
 
     def run(self, feed, stop: threading.Event) -> None:
+        self._worker_done = threading.Event()
+        try:
+            self._run(feed, stop)
+        finally:
+            self._worker_done.set()
+
+    def _run(self, feed, stop: threading.Event) -> None:
+        if self.probes is None:     # closed before the worker got going
+            return
         self._feed = feed
         bpf = self.probes.bpf
         next_harvest = time.monotonic() + self.interval
