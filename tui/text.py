@@ -52,14 +52,16 @@ def elide_left(text: str, width: int) -> str:
     """Keep the end of a path (the file name matters most); mark the cut with an ellipsis.
     Width is in terminal cells: wide characters (CJK, emoji) take two, so they cannot push
     the end of a path past its column, where the terminal would cut it."""
-    if width <= 0:
-        return ""
-    if text.isascii():
+    if text.isascii() and text.isprintable():    # one cell per character
         if len(text) <= width:
             return text
+        if width <= 0:
+            return ""
         return "…" if width == 1 else "…" + text[len(text) - width + 1:]
     if cell_len(text) <= width:
         return text
+    if width <= 0:
+        return ""
     if width == 1:
         return "…"
     kept: list[str] = []
@@ -72,6 +74,3 @@ def elide_left(text: str, width: int) -> str:
         used += w
     return "…" + "".join(reversed(kept))
 
-
-def fsdecode_arg(path: str) -> bytes:
-    return os.fsencode(path)
