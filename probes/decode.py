@@ -201,7 +201,7 @@ class Decoder:
                      path=b"", fd=ev.fd if ev.fd >= 0 else None)
         if ev.ret < 0:
             rec.err = errno.errorcode.get(-ev.ret, str(-ev.ret))
-        if names[0].str_len == 0 and names[0].ncomp >= 0 and names[0].watch:
+        if names[0].str_len == 0 and names[0].watch:
             # About an open file: placed by the kernel.
             w = self.watches.by_id.get(names[0].watch)
             if w is None:
