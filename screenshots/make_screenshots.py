@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from probes.filters import Filters  # noqa: E402
 from tui.app import SniffApp  # noqa: E402
-from tui.replay import ReplaySource  # noqa: E402
+from probes.replay import ReplaySource  # noqa: E402
 
 DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
 WATCH = b"/home/dev/proj"

@@ -31,7 +31,7 @@ from textual.widgets import Footer
 
 from probes.filters import FilterError, Filters
 from probes.source import Source
-from tui.feed import Feed
+from probes.feed import Feed
 from tui.state import Limits, SessionRecording, SessionState
 from tui.text import visible
 from widgets.event_stream import EventStream, EventStreamPane

@@ -21,7 +21,7 @@ import pytest
 
 from probes.filters import Filters
 from probes.record import Record
-from tui.feed import Feed
+from probes.feed import Feed
 
 PY = "/usr/bin/python3"
 

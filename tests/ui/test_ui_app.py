@@ -16,8 +16,8 @@ from textual.widgets import DataTable
 from probes.filters import FilterError, Filters
 from probes.record import OPS
 from tui.app import KEYMAP, SniffApp
-from tui.feed import Feed
-from tui.replay import ReplaySource
+from probes.feed import Feed
+from probes.replay import ReplaySource
 from widgets.event_stream import EventStream, EventStreamPane, render_row
 from widgets.header import DashboardHeader
 from widgets.help_screen import HelpScreen

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from probes.filters import Filters
-from tui.feed import Feed
-from tui.replay import MAX_ERRORS_KEPT, ReplaySource
+from probes.feed import Feed
+from probes.replay import MAX_ERRORS_KEPT, ReplaySource
 from ui_support import DEMO, WATCH, rec
 
 

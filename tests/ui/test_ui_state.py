@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from probes.filters import Filters
 from probes.record import OPS, Record
 from probes.source import MapHealth, SourceStats
-from tui.replay import ReplaySource
+from probes.replay import ReplaySource
 from tui.state import Limits, SessionRecording, SessionState
 from ui_support import rec
 

@@ -14,7 +14,7 @@ from probes.filters import Filters
 from probes.record import Record
 from probes.source import MapHealth, SourceStats
 from tui.app import SniffApp
-from tui.replay import ReplaySource
+from probes.replay import ReplaySource
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO = DATA / "demo.jsonl"
