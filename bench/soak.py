@@ -102,13 +102,15 @@ def soak(minutes: float, work: Path) -> dict:
             elif rec["op"] == "write" and "/child-" not in rec["path"]:
                 writes_reported += rec["bytes"]
             elif rec["op"] == "open" and "/child-" in rec["path"]:
-                child_opens += 1
+                child_opens += rec["count"]
     last = stats[-1]
     counters = last["counters"]
-    lost = counters["ringbuf_drops"] + last.get("feed_dropped", 0) + counters["agg_full"]
+    # In syscalls: what the kernel could not queue, and anything dropped after the output closed.
+    lost = counters["lost_calls"] + last.get("feed_dropped", 0)
     first_minute = [kb for t, kb in rss if t >= 60] or [kb for _, kb in rss]
     baseline = first_minute[0]
-    peak_util = {name: max(s["maps"][name]["utilization"] for s in stats) for name in last["maps"]}
+    peak_util = {m["name"]: max(x["utilization"] for s in stats for x in s["maps"] if x["name"] == m["name"])
+                 for m in last["maps"]}
     writes_done = sum(counts.values())
     return {
         "minutes": minutes, "exit": proc.returncode, "stderr": err.strip()[-500:],

@@ -286,6 +286,7 @@ KERNEL_OFFSETS = {
     "FS_ROOT_DENTRY": ("fs_struct", "root.dentry"),
     "DENTRY_PARENT": ("dentry", "d_parent"),
     "DENTRY_NAME_LEN": ("dentry", "d_name.len"),
+    "DENTRY_NAME_HASH": ("dentry", "d_name.hash"),
     "DENTRY_NAME_PTR": ("dentry", "d_name.name"),
     "DENTRY_INODE": ("dentry", "d_inode"),
     "DENTRY_SB": ("dentry", "d_sb"),

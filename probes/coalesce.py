@@ -1,11 +1,16 @@
 """Turning the kernel's coalescing counters into records, exactly.
 
-The kernel keeps, per (process, open file, op), totals that only grow, plus a serial (creation
-time). The first read/write of a counter, and the first after a rename or watch change, arrives
-as a named record (path walked in the kernel); later ones only add to the totals. We read the
-totals every interval and emit what grew since the last read (a watermark per counter and
-serial), so every byte is emitted once: at the next harvest, at close (the kernel sends the
-final totals, then deletes the counter) or after the process exits (we delete the counter).
+The kernel keeps, per (process, op, file identity) — or, for a path that names no open file
+(a failed open, a truncate by path), per (process, op, string, result) — totals that only grow,
+plus a serial (creation time). A counter's first syscall arrives as a named record (the kernel
+walked the path); later ones only add to the totals. We read the totals every interval, at
+process exit and at stop, and emit what grew since the last read (a watermark per counter), so
+every syscall is emitted once. When a counter's path changes (its file or a directory above it
+was renamed), the kernel sends the totals before the change with the new name: what grew
+before it is emitted under the old name, the rest under the new one.
+
+Counters are known here by the kernel's key bytes, so that any of them can be read or deleted
+one by one (at a process's exit) without scanning the map.
 """
 from __future__ import annotations
 
@@ -15,66 +20,80 @@ from typing import Iterable, Optional
 
 from .record import Record
 
-Key = tuple[int, int, str]          # (tgid, struct file address, op)
 
-
-@dataclass
+@dataclass(slots=True)
 class Counter:
     serial: int
-    template: Record                # the last named record: path, comm, fd, type...
+    template: Optional[Record]      # the last named record: path, comm, fd...; None: out of scope
     count: int = 0                  # emitted so far (watermark)
     bytes: int = 0
+    idle: int = 0                   # harvests in a row that found it unchanged
 
 
 class Coalescer:
     def __init__(self) -> None:
-        self.counters: dict[Key, Counter] = {}
-        self.unnamed = 0            # totals whose name we never received (ring buffer drop)
+        self.counters: dict[bytes, Counter] = {}
+        self.by_tgid: dict[int, set[bytes]] = {}
+        self.unnamed = 0            # counters whose name we never received (counted, not emitted)
 
-    def named(self, key: Key, serial: int, rec: Record) -> None:
-        """A named read/write: it is emitted as is; it also names the counter."""
-        current = self.counters.get(key)
-        if current is not None and current.serial == serial:
-            current.template = rec
-        else:
-            self.counters[key] = Counter(serial, rec)
+    def named(self, key: bytes, tgid: int, serial: int, rec: Optional[Record]) -> None:
+        """A counter's first syscall (emitted as is by the caller); it also names the counter."""
+        self.counters[key] = Counter(serial, rec)
+        self.by_tgid.setdefault(tgid, set()).add(key)
 
-    def _delta(self, key: Key, serial: int, count: int, nbytes: int, ts: float, tid: Optional[int],
-               final: bool) -> Optional[Record]:
+    def renamed(self, key: bytes, serial: int, rec: Optional[Record], count: int, nbytes: int,
+                ts: float) -> Optional[Record]:
+        """The counter's path changed; count/nbytes are its totals before the change. Returns
+        what grew before it, under the old name."""
+        counter = self.counters.get(key)
+        if counter is None or counter.serial != serial:
+            return None
+        out = self._delta(counter, count, nbytes, ts, None)
+        counter.template = rec
+        return out
+
+    @staticmethod
+    def _delta(counter: Counter, count: int, nbytes: int, ts: float, tid: Optional[int]) -> Optional[Record]:
+        dc, db = count - counter.count, nbytes - counter.bytes
+        if dc <= 0 and db <= 0:
+            counter.idle += 1
+            return None
+        counter.count, counter.bytes, counter.idle = count, nbytes, 0
+        if counter.template is None:
+            return None
+        changes = {"ts": ts, "count": dc}
+        if counter.template.bytes is not None:
+            changes["bytes"] = db
+        if tid is not None:
+            changes["tid"] = tid
+        return dataclasses.replace(counter.template, **changes)
+
+    def update(self, key: bytes, serial: int, count: int, nbytes: int, ts: float,
+               tid: Optional[int]) -> Optional[Record]:
+        """Totals read from the kernel: the record of what grew since the last read, if any."""
         counter = self.counters.get(key)
         if counter is None or counter.serial != serial:
             if count:
                 self.unnamed += 1
             return None
-        dc, db = count - counter.count, nbytes - counter.bytes
-        counter.count, counter.bytes = count, nbytes
-        if final:
-            del self.counters[key]
-        if dc <= 0 and db <= 0:
-            return None
-        changes = {"ts": ts, "count": dc, "bytes": db}
-        if tid is not None:
-            changes["tid"] = tid
-        return dataclasses.replace(counter.template, **changes)
+        return self._delta(counter, count, nbytes, ts, tid)
 
-    def flush(self, key: Key, serial: int, count: int, nbytes: int, ts: float) -> Optional[Record]:
-        """The kernel's final totals of a counter (the file was closed)."""
-        return self._delta(key, serial, count, nbytes, ts, None, final=True)
+    def keys_of(self, tgid: int) -> set[bytes]:
+        return self.by_tgid.get(tgid, set())
 
-    def harvest(self, entries: Iterable[tuple[Key, int, int, int, float, int]],
-                gone: set[int]) -> tuple[list[Record], list[Key]]:
-        """entries: (key, serial, count, bytes, last_ts, tid) read from the kernel's map.
-        Returns the records to emit and the keys to delete (processes that are gone)."""
-        out, delete = [], []
-        for key, serial, count, nbytes, ts, tid in entries:
-            final = key[0] in gone
-            rec = self._delta(key, serial, count, nbytes, ts, tid, final)
-            if rec is not None:
-                out.append(rec)
-            if final:
-                delete.append(key)
-        return out, delete
+    def forget(self, key: bytes, tgid: int) -> None:
+        self.counters.pop(key, None)
+        keys = self.by_tgid.get(tgid)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.by_tgid[tgid]
 
     def forget_process(self, tgid: int) -> None:
-        for key in [k for k in self.counters if k[0] == tgid]:
-            del self.counters[key]
+        for key in self.by_tgid.pop(tgid, ()):
+            self.counters.pop(key, None)
+
+    def evictable(self, min_idle: int) -> Iterable[tuple[bytes, Counter]]:
+        """Counters not worth keeping in the kernel: out of scope, or unchanged for min_idle
+        harvests (a new syscall just creates and names them again)."""
+        return [(k, c) for k, c in self.counters.items() if c.template is None or c.idle >= min_idle]

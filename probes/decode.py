@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from . import abi
+from .layout import layout
 from .record import Record
 
 C = abi.C
@@ -113,6 +114,7 @@ class ScopeResolver:
         self.watches = watches
         self.ttl = ttl
         self._cache: dict[bytes, tuple[float, Optional[tuple[int, int]]]] = {}
+        self._real: dict[bytes, tuple[float, bytes]] = {}
 
     def _identity(self, path: bytes, now: float) -> Optional[tuple[int, int]]:
         hit = self._cache.get(path)
@@ -128,15 +130,27 @@ class ScopeResolver:
         self._cache[path] = (now, ident)
         return ident
 
+    def _realpath(self, path: bytes, now: float) -> bytes:
+        # A storm of renames or failed opens in one directory resolves it once per ttl, not
+        # once per record (realpath costs a syscall per component).
+        hit = self._real.get(path)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        if len(self._real) > 4096:
+            self._real.clear()
+        real = os.path.realpath(path)
+        self._real[path] = (now, real)
+        return real
+
     def place(self, path: bytes) -> Optional[tuple[Watch, bytes]]:
         """(watch, canonical path under it) or None when out of scope."""
         for w in self.watches.by_id.values():
             if path == w.path:       # the watched directory itself (e.g. removed)
                 return w, path
         parent, _, leaf = path.rpartition(b"/")
-        real_parent = os.path.realpath(parent or b"/")
-        ids = self.watches.by_identity()
         now = time.monotonic()
+        real_parent = self._realpath(parent or b"/", now)
+        ids = self.watches.by_identity()
         below: list[bytes] = [leaf] if leaf else []
         current = real_parent
         while True:
@@ -152,13 +166,18 @@ class ScopeResolver:
 
 
 @dataclass
-class Flush:
-    """A coalescing counter's final totals (see probes/coalesce.py)."""
-    key: tuple[int, int, str]
+class Named:
+    """A record that names a coalescing counter (see probes/coalesce.py): the counter's first
+    syscall (rename False; rec carries it), or a change of its path (rename True; rec is the
+    new template and carries no syscall; count/bytes are the counter's totals before it).
+    rec is None when the name lies outside every watched directory."""
+    key: bytes            # the kernel's struct sniff_agg_key, as raw bytes
+    tgid: int
     serial: int
-    count: int
-    bytes: int
-    ts: float
+    rec: Optional[Record]
+    rename: bool = False
+    count: int = 0
+    bytes: int = 0
 
 
 @dataclass
@@ -170,9 +189,37 @@ class ProcEvent:
     ts: float
 
 
+_HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "count", "serial",
+                  "key.tgid", "mode", "flags", "data_len", "comm",
+                  "names.0.watch", "names.0.str_len", "names.0.walk_len", "names.0.flags",
+                  "names.1.watch", "names.1.str_len", "names.1.walk_len", "names.1.flags")
+_EVENT = layout("sniff_event")
+_HEADER = _EVENT.reader(_HEADER_FIELDS)
+_KEY_AT = _EVENT.offset("key.id")
+_KEY_SIZE = layout("sniff_agg_key").size
+_DATA_AT = _EVENT.offset("data")
+_OP_NAMES = abi.OP_NAMES
+_PROC_OPS = abi.PROC_OPS
+_EV_AGG_NAME = C["SNIFF_EV_AGG_NAME"]
+_EV_AGG_RENAME = C["SNIFF_EV_AGG_RENAME"]
+_EV_DIR = C["SNIFF_EV_DIR"]
+_NAME_TRUNCATED = C["SNIFF_NAME_TRUNCATED"]
+_STR_TRUNCATED = C["SNIFF_NAME_STR_TRUNCATED"]
+_AT_ROOT = C["SNIFF_NAME_AT_ROOT"]
+_ERRNO = errno.errorcode
+
+
+class _Name:
+    """One sniff_name of a record, with its string and walk bytes."""
+    __slots__ = ("watch", "flags", "string", "walk")
+
+    def __init__(self, watch: int, flags: int, string: bytes, walk: bytes) -> None:
+        self.watch, self.flags, self.string, self.walk = watch, flags, string, walk
+
+
 class Decoder:
-    """Turns one ring-buffer record (BCC ctypes view + its size) into a Record, a ProcEvent, or
-    None (out of scope)."""
+    """Turns one ring-buffer record (its bytes) into a Record, a Named, a ProcEvent, or None
+    (out of scope, or not ours)."""
 
     def __init__(self, watches: Watches, all_types: Callable[[], bool] = lambda: False) -> None:
         self.watches = watches
@@ -180,81 +227,98 @@ class Decoder:
         self.all_types = all_types
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
         self.mono_offset = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
+        # The same file is named again and again under --no-coalesce: its reassembled path
+        # is kept by (watch, walk bytes). Bounded: cleared when full.
+        self._paths: dict[tuple[int, bytes], bytes] = {}
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
 
-    def decode(self, ev, data: bytes) -> Optional[Record | ProcEvent | Flush]:
-        op = ev.op
-        ts = self.wall(ev.ts)
-        comm = bytes(ev.comm).split(b"\0", 1)[0]
-        if op in abi.PROC_OPS:
-            return ProcEvent(abi.PROC_OPS[op], ev.pid, ev.ppid, comm, ts)
-        name = abi.OP_NAMES.get(op)
+    def decode(self, buf, off: int = 0, length: Optional[int] = None):
+        """buf[off:off+length] is one struct sniff_event as the kernel sent it (its data cut to
+        data_len). Never raises on bad input: a record that does not parse is None."""
+        if length is None:
+            length = len(buf) - off
+        if length < _DATA_AT:
+            return None
+        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, key_tgid, mode, flags,
+         data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
+        nul = comm.find(b"\0")
+        if nul >= 0:
+            comm = comm[:nul]
+        ts = self.mono_offset + ts / 1e9
+        if op in _PROC_OPS:
+            return ProcEvent(_PROC_OPS[op], pid, ppid, comm, ts)
+        name = _OP_NAMES.get(op)
         if name is None:
             return None
-        if ev.flags & C["SNIFF_EV_FLUSH"]:
-            return Flush((ev.pid, ev.file, name), ev.serial, ev.count, ev.ret, ts)
-        names = [ev.names[0], ev.names[1]]
-        parts = self._split(names, data)
-        rec = Record(ts=ts, op=name, pid=ev.pid, tid=ev.tid, ppid=ev.ppid, uid=ev.uid, comm=comm,
-                     path=b"", fd=ev.fd if ev.fd >= 0 else None)
-        if ev.ret < 0:
-            rec.err = errno.errorcode.get(-ev.ret, str(-ev.ret))
-        if names[0].str_len == 0 and names[0].watch:
+        start = off + _DATA_AT
+        data = bytes(buf[start:start + min(data_len, length - _DATA_AT)])
+        rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
+                     fd=fd if fd >= 0 else None, count=count)
+        if ret < 0:
+            rec.err = _ERRNO.get(-ret, str(-ret))
+        if s0 == 0 and w0:
             # About an open file: placed by the kernel.
-            w = self.watches.by_id.get(names[0].watch)
-            if w is None:
-                return None      # a watch removed while this record was in flight
-            rec.path = join(w.path, walk_components(parts[0][1]))
-            rec.watch = w.path
-            rec.truncated = bool(names[0].flags & C["SNIFF_NAME_TRUNCATED"])
-            rec.file_type = file_type(ev.mode)
-            rec.dev, rec.ino = dev_text(ev.dev), ev.ino
-            if name in ("read", "write"):
-                rec.bytes = ev.ret
-                rec.count = ev.count
-            return rec
-        return self._named(rec, ev, names, parts)
+            rec = self._placed(rec, name, w0, f0, data[:k0], ret, mode, dev, ino)
+        else:
+            n0 = _Name(w0, f0, data[:s0], data[s0:s0 + k0])
+            rest = data[s0 + k0:]
+            n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
+            rec = self._named(rec, flags, n0, n1)
+        if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
+            key = bytes(buf[off + _KEY_AT:off + _KEY_AT + _KEY_SIZE])
+            if flags & _EV_AGG_RENAME:
+                return Named(key, key_tgid, serial, rec, True, count, ret)
+            return Named(key, key_tgid, serial, rec)
+        return rec
 
-    @staticmethod
-    def _split(names, data: bytes) -> list[tuple[bytes, bytes]]:
-        out, pos = [], 0
-        for nm in names:
-            s = data[pos:pos + nm.str_len]
-            pos += nm.str_len
-            w = data[pos:pos + nm.walk_len]
-            pos += nm.walk_len
-            out.append((s, w))
-        return out
+    def _placed(self, rec: Record, op: str, watch: int, flags: int, walk: bytes, ret: int, mode: int,
+                dev: int, ino: int) -> Optional[Record]:
+        w = self.watches.by_id.get(watch)
+        if w is None:
+            return None      # a watch removed while this record was in flight
+        cache_key = (watch, walk)
+        path = self._paths.get(cache_key)
+        if path is None:
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            path = self._paths[cache_key] = join(w.path, walk_components(walk))
+        rec.path = path
+        rec.watch = w.path
+        rec.truncated = bool(flags & _NAME_TRUNCATED)
+        rec.file_type = file_type(mode)
+        rec.dev, rec.ino = dev_text(dev), ino
+        if op == "read" or op == "write":
+            rec.bytes = ret
+        return rec
 
-    def _base(self, nm, walk: bytes) -> Optional[bytes]:
-        rel = walk_components(walk)
+    def _base(self, nm: _Name) -> Optional[bytes]:
+        rel = walk_components(nm.walk)
         if nm.watch:
             w = self.watches.by_id.get(nm.watch)
             return join(w.path, rel) if w else None
-        if nm.flags & C["SNIFF_NAME_AT_ROOT"]:
+        if nm.flags & _AT_ROOT:
             return b"/" + rel
         return None
 
-    def _resolve(self, nm, part: tuple[bytes, bytes]) -> tuple[Optional[bytes], bool]:
-        string, walk = part
-        truncated = bool(nm.flags & (C["SNIFF_NAME_TRUNCATED"] | C["SNIFF_NAME_STR_TRUNCATED"]))
-        base = self._base(nm, walk)
+    def _resolve(self, nm: _Name) -> tuple[Optional[bytes], bool]:
+        truncated = bool(nm.flags & (_NAME_TRUNCATED | _STR_TRUNCATED))
+        base = self._base(nm)
         if base is None:
-            if string.startswith(b"/"):
+            if nm.string.startswith(b"/"):
                 base = b"/"
             else:
                 return None, True
         # An absolute string was placed relative to the task's root, so joining is right for both.
-        return normalize(join(base, string)), truncated
+        return normalize(join(base, nm.string)), truncated
 
-    def _named(self, rec: Record, ev, names, parts) -> Optional[Record]:
-        old, trunc_old = self._resolve(names[0], parts[0])
+    def _named(self, rec: Record, flags: int, n0: _Name, n1: _Name) -> Optional[Record]:
+        old, trunc_old = self._resolve(n0)
         placed_old = self.scope.place(old) if old else None
         placed_new = None
         if rec.op == "rename":
-            new, trunc_new = self._resolve(names[1], parts[1])
+            new, trunc_new = self._resolve(n1)
             placed_new = self.scope.place(new) if new else None
             if placed_old is None and placed_new is None:
                 return None
@@ -271,7 +335,7 @@ class Decoder:
             return None
         rec.watch, rec.path = placed_old[0].path, placed_old[1]
         rec.truncated = trunc_old
-        rec.file_type = "dir" if ev.flags & C["SNIFF_EV_DIR"] else "file"
+        rec.file_type = "dir" if flags & _EV_DIR else "file"
         return rec
 
     @staticmethod

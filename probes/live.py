@@ -3,6 +3,7 @@ the stream command and the dashboard call. Filters are BPF map updates: nothing 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import stat
 import threading
@@ -13,13 +14,21 @@ import time
 
 from . import abi, loader
 from .coalesce import Coalescer
-from .decode import Decoder, Flush, ProcEvent, Watches, kernel_dev
+from .decode import Decoder, Named, ProcEvent, Watches, kernel_dev
+from .layout import check_against, layout
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .record import Record
-from .source import MapHealth, SourceStats
+from .ringbuf import RingBuffer
+from .record import MapHealth, SourceStats
 
 C = abi.C
+_KEY_TGID = layout("sniff_agg_key").offset("tgid")
+
+
+def k_tgid(key: bytes) -> int:
+    """The tgid in a struct sniff_agg_key's bytes."""
+    return int.from_bytes(key[_KEY_TGID:_KEY_TGID + 4], "little")
 
 
 class WatchError(ValueError):
@@ -68,8 +77,9 @@ def mount_kdev(path: bytes) -> Optional[int]:
 
 class LiveSource:
     live = True
+    BATCH = 4096                     # records consumed from the ring buffer per step
 
-    def __init__(self, dirs: list[str | bytes], filters: Filters = Filters(), ringbuf_pages: int = 2048,
+    def __init__(self, dirs: list[str | bytes], filters: Filters = Filters(), ringbuf_pages: int = 1024,
                  coalesce: bool = True, interval: float = 1.0, rate_limit: int = 100_000) -> None:
         self.filters = filters
         self.ringbuf_pages = ringbuf_pages
@@ -86,44 +96,44 @@ class LiveSource:
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
         self.probes: Optional[loader.Probes] = None
+        self.ring: Optional[RingBuffer] = None
         self._lock = threading.Lock()
         self._dirs = [canonical_dir(d) for d in dirs]
         self.records = 0
         self.filtered_out = 0
+        self.truncated = 0               # delivered records whose path could not be completed
+        self._out: list[Record] = []     # records of the step in progress
+        self._harvest_asked = threading.Event()
+        self._harvest_done = threading.Event()
+        self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
+        self._agg_entries_seen = 0
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
         self.probes = loader.load(self.ringbuf_pages)
+        problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
+        if problems:
+            self.close()
+            raise loader.LoadError("record layout of sniff.h and the compiled program differ: "
+                                   + "; ".join(problems[:3]))
         self.set_filters(self.filters)
         self.set_watches(self._dirs)
-        # The record's ctypes layout is BCC's rendering of struct sniff_event (via the scratch
-        # map's value type): the C header stays the only definition.
-        event_class = self.probes["scratch"].Leaf
-        self._event_ptr = ctypes.POINTER(event_class)
-        self._data_offset = event_class.data.offset
-        self.probes["events"].open_ring_buffer(self._on_event)
+        self.ring = RingBuffer(self.probes["events"].map_fd, self.ringbuf_pages * mmap.PAGESIZE)
 
     def close(self, timeout: float = 60.0) -> None:
-        """Free the probes, once the worker (if any) has left BCC: freeing them under a
-        running ring_buffer_poll crashes the process. A worker that does not finish in time
-        keeps them; the kernel frees them when the process exits."""
+        """Free the probes, once the worker (if any) is done with them. A worker that does not
+        finish in time keeps them; the kernel frees them when the process exits."""
         if self._worker_done is not None and not self._worker_done.wait(timeout):
             self.log("probe worker did not stop; leaving the probes to process exit")
             return
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
         if self.probes is not None:
             self.probes.close()
             self.probes = None
-
-    def stop_and_drain(self) -> None:
-        """Detach every program, then deliver what is still in the ring buffer and in the
-        counters: nothing recorded is lost on the way out."""
-        if self.probes is None:
-            return
-        self.probes.detach()
-        self.probes.bpf.ring_buffer_consume()
-        self.harvest(final=True)
 
     def __enter__(self) -> "LiveSource":
         self.open()
@@ -145,16 +155,58 @@ class LiveSource:
         if self.probes is None:     # closed before the worker got going
             return
         self._feed = feed
-        bpf = self.probes.bpf
         next_harvest = time.monotonic() + self.interval
         self._refresh_stats()
+        ring = self.ring
         while not stop.is_set():
-            bpf.ring_buffer_poll(100)
-            if time.monotonic() >= next_harvest:
+            ring.wait(0.05)
+            while not stop.is_set() and ring.consume(self._on_record, self.BATCH):
+                self._deliver_step()
+                if time.monotonic() >= next_harvest:
+                    break
+            self._deliver_step()
+            if time.monotonic() >= next_harvest or self._harvest_asked.is_set():
+                asked = self._harvest_asked.is_set()
                 self.harvest()
+                self._deliver_step()
                 self._refresh_stats()
                 next_harvest = time.monotonic() + self.interval
+                if asked:
+                    self._harvest_asked.clear()
+                    self._harvest_done.set()
         self.stop_and_drain()
+
+    def detach(self) -> None:
+        """Stop the probes from taking anything new; what they took stays to be delivered.
+        Safe from any thread (a signal handler calls it), and more than once."""
+        with self._lock:
+            if self.probes is not None and self.stopped_at is None:
+                self.probes.detach()
+                self.stopped_at = time.monotonic()
+
+    def stop_and_drain(self) -> None:
+        """Detach every program first (nothing new is taken after a stop), then deliver what
+        the ring buffer and the counters still hold: nothing recorded is lost on the way out."""
+        if self.probes is None:
+            return
+        self.detach()
+        while self.ring.consume(self._on_record, self.BATCH):
+            self._deliver_step()
+        self._deliver_step()
+        self.harvest(final=True)
+        self._deliver_step()
+        self._refresh_stats()
+
+    def harvest_now(self, timeout: float = 10.0) -> bool:
+        """Ask the worker for a harvest and wait until it is delivered (tests, exports)."""
+        self._harvest_done.clear()
+        self._harvest_asked.set()
+        return self._harvest_done.wait(timeout)
+
+    def _deliver_step(self) -> None:
+        out, self._out = self._out, []
+        if out:
+            self._feed.push_many(out)
 
     def _agg_entries(self):
         table = self.probes["agg"]
@@ -163,56 +215,98 @@ class LiveSource:
         except Exception:  # kernels without batch map operations
             items = table.items()
         for k, v in items:
-            op = abi.OP_NAMES.get(k.op)
-            if op:
-                yield (k.tgid, k.file, op), v.serial, v.count, v.bytes, self.decoder.wall(v.last_ts), v.tid
+            yield bytes(k), k.tgid, v
 
     def harvest(self, final: bool = False) -> None:
-        """Emit what the counters gained since the last harvest; drop the counters of
-        processes that are gone (all of them when final)."""
+        """Emit what the counters gained since the last harvest; drop the counters of processes
+        that are gone (all of them when final), and idle ones when the map fills up."""
         if self.probes is None:
             return
-        entries = list(self._agg_entries())
-        gone = {key[0] for key, *_ in entries} if final else self._gone
-        records, delete = self.coalescer.harvest(entries, gone)
-        for rec in records:
-            self._deliver(rec)
         table = self.probes["agg"]
-        for tgid, file, op in delete:
-            try:
-                del table[table.Key(file=file, tgid=tgid, op=abi.OP_CODES[op])]
-            except KeyError:
-                pass
-        live_tgids = {key[0] for key, *_ in entries}
+        wall = self.decoder.wall
+        present = set()
+        deletes: list[tuple[bytes, int]] = []
+        seen = 0
+        for key, tgid, v in self._agg_entries():
+            seen += 1
+            present.add(tgid)
+            rec = self.coalescer.update(key, v.serial, v.count, v.bytes, wall(v.last_ts), v.tid)
+            if rec is not None:
+                self._deliver(rec)
+            if final or tgid in self._gone:
+                deletes.append((key, tgid))
+        self._agg_entries_seen = seen
+        if not final:
+            # Out of scope (a failed open elsewhere): never worth keeping. Idle: only when the
+            # map fills up (a new syscall creates and names the counter again).
+            full = seen > table.max_entries // 2
+            deletes += [(k, k_tgid(k)) for k, c in self.coalescer.evictable(2)
+                        if full or c.template is None]
+        for key, tgid in deletes:
+            self._delete_counter(key, tgid)
         for tgid in list(self._gone):
-            if tgid not in live_tgids or tgid in gone:
+            if tgid not in present or final:
                 self._gone.discard(tgid)
                 self.coalescer.forget_process(tgid)
 
-    def _on_event(self, _ctx, data, size) -> None:
-        ev = ctypes.cast(data, self._event_ptr).contents
-        raw = ctypes.string_at(data + self._data_offset, min(ev.data_len, size - self._data_offset))
-        out = self.decoder.decode(ev, raw)
+    def _delete_counter(self, key: bytes, tgid: int) -> None:
+        table = self.probes["agg"]
+        try:
+            del table[table.Key.from_buffer_copy(key)]
+        except KeyError:
+            pass
+        self.coalescer.forget(key, tgid)
+
+    def _harvest_process(self, tgid: int) -> None:
+        """A process exited: its counters are final. Emit and drop them now, so that its last
+        records come before anything that happens after its exit."""
+        table = self.probes["agg"]
+        wall = self.decoder.wall
+        for key in list(self.coalescer.keys_of(tgid)):
+            k = table.Key.from_buffer_copy(key)
+            try:
+                v = table[k]
+            except KeyError:
+                self.coalescer.forget(key, tgid)
+                continue
+            rec = self.coalescer.update(key, v.serial, v.count, v.bytes, wall(v.last_ts), v.tid)
+            if rec is not None:
+                self._deliver(rec)
+            self._delete_counter(key, tgid)
+        # Counters it may still have that were never named (a lost record) go at the next harvest.
+        self._gone.add(tgid)
+
+    def _on_record(self, buf, off: int, length: int) -> None:
+        out = self.decoder.decode(buf, off, length)
         if out is None:
             return
-        if isinstance(out, ProcEvent):
+        cls = out.__class__
+        if cls is Record:
+            self.procs.seen(out.pid, out.ppid, out.comm)
+            self._deliver(out)
+        elif cls is Named:
+            self._on_named(out)
+        elif cls is ProcEvent:
             if out.op == "exit":
                 self.procs.exit(out.pid)
-                self._gone.add(out.pid)
+                self._harvest_process(out.pid)
             else:
                 getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
             for listener in self.proc_listeners:
                 listener(out)
+
+    def _on_named(self, named: Named) -> None:
+        rec = named.rec
+        if named.rename:
+            before = self.coalescer.renamed(named.key, named.serial, rec, named.count, named.bytes,
+                                            rec.ts if rec is not None else time.time())
+            if before is not None:
+                self._deliver(before)
             return
-        if isinstance(out, Flush):
-            rec = self.coalescer.flush(out.key, out.serial, out.count, out.bytes, out.ts)
-            if rec is not None:
-                self._deliver(rec)
-            return
-        if ev.flags & C["SNIFF_EV_AGG_NAME"]:
-            self.coalescer.named((out.pid, ev.file, out.op), ev.serial, out)
-        self.procs.seen(out.pid, out.ppid, out.comm)
-        self._deliver(out)
+        self.coalescer.named(named.key, named.tgid, named.serial, rec)
+        if rec is not None:
+            self.procs.seen(rec.pid, rec.ppid, rec.comm)
+            self._deliver(rec)
 
     def _deliver(self, out: Record) -> None:
         if self.debug >= 3:
@@ -221,11 +315,13 @@ class LiveSource:
             self.filtered_out += 1
             return
         self.records += 1
+        if out.truncated:
+            self.truncated += 1
         if self.debug >= 2:
             info = self.procs.info(out.pid)
             self.log(f"kept: {out.op} pid={out.pid} ppid={out.ppid} user={info.get('user', '')!r} "
                      f"cmdline={info.get('cmdline', '')!r} path={out.path!r}")
-        self._feed.push(out)
+        self._out.append(out)
 
     # ---- the probes API ----------------------------------------------------------------
 
@@ -308,20 +404,14 @@ class LiveSource:
         return {name.decode() if isinstance(name, bytes) else name: fn.fd
                 for name, fn in self.probes.bpf.funcs.items()}
 
-    def stats_dict(self) -> dict:
-        """Everything --stats reports: map fill levels, loss counters, program costs."""
+    def stats_dict(self, programs: bool = True) -> dict:
+        """Everything --stats reports, as the stats line kind (record.SourceStats): map fill
+        levels, losses, and (programs) the probes' cost."""
         from .selfcost import program_costs
-        st = self.stats()
-        counters = self.counters()
-        return {
-            "maps": {m.name: {"entries": m.entries, "max": m.max_entries,
-                              "utilization": round(m.entries / m.max_entries, 4)} for m in st.maps},
-            "counters": counters,
-            "records": self.records,
-            "filtered_out": self.filtered_out,
-            "unnamed_counters": self.coalescer.unnamed,
-            "programs": program_costs(self.program_fds()),
-        }
+        stats = self._measure_stats()
+        if programs:
+            stats.programs = program_costs(self.program_fds())
+        return stats.to_dict()
 
     def dump_maps(self) -> dict:
         """-vvvv: the contents of the small maps (the big ones are summarized by size)."""
@@ -346,9 +436,16 @@ class LiveSource:
         maps = []
         for name in self.HEALTH_MAPS:
             table = self.probes[name]
-            maps.append(MapHealth(name, len(table), table.max_entries,
+            # The counter map can hold tens of thousands of entries: counted during the harvest
+            # (one batch read) rather than one syscall per entry here.
+            entries = self._agg_entries_seen if name == "agg" else len(table)
+            maps.append(MapHealth(name, entries, table.max_entries,
                                   evictions=counters["agg_full"] if name == "agg" else 0))
+        feed = getattr(self, "_feed", None)
         return SourceStats(records=self.records, ringbuf_drops=counters["ringbuf_drops"],
-                           truncated_paths=counters["truncated"], evictions=counters["agg_full"],
-                           maps=maps)
-
+                           lost_calls=counters["lost_calls"], proc_drops=counters["proc_drops"],
+                           name_drops=counters["name_drops"],
+                           truncated_paths=self.truncated, evictions=counters["agg_full"],
+                           unplaced=counters["unplaced"],
+                           feed_dropped=feed.dropped if feed is not None else 0,
+                           filtered_out=self.filtered_out, maps=maps, counters=counters)

@@ -55,7 +55,12 @@ ENTER_PROGRAMS = {
 # enum sniff_shape -> the exit program that finishes it
 EXIT_PROGRAMS = {"SNIFF_SHAPE_FD": "exit_fd", "SNIFF_SHAPE_FD_PAIR": "exit_pair",
                  "SNIFF_SHAPE_OPEN": "exit_open", "SNIFF_SHAPE_PATH": "exit_path",
-                 "SNIFF_SHAPE_RENAME": "exit_rename"}
+                 "SNIFF_SHAPE_RENAME": "exit_rename", "SNIFF_SHAPE_NAME_COUNTED": "exit_name_counted"}
+# The path walk that places an open file, and the programs it runs again once it has.
+RESUME_PROGRAMS = {"SNIFF_RESUME_WALKER": "verdict_walk", "SNIFF_RESUME_RAW_ENTER": "raw_enter",
+                   "SNIFF_RESUME_CLOSE": "enter_close", "SNIFF_RESUME_CLOSE_RANGE": "close_range_step",
+                   "SNIFF_RESUME_EXIT_OPEN": "exit_open", "SNIFF_RESUME_EXIT_FD": "exit_fd",
+                   "SNIFF_RESUME_EXIT_PAIR": "exit_pair"}
 SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
 
 # Clang 14 warns a lot about recent kernel headers; none of it is ours to fix.
@@ -236,6 +241,9 @@ def _attach(bcc, probes: Probes) -> None:
     for shape, program in EXIT_PROGRAMS.items():
         exit_tail[ctypes.c_int(abi.C[shape])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
     bpf["step_tail"][ctypes.c_int(0)] = ctypes.c_int(_load_func(bcc, probes, "close_range_step", raw).fd)
+    walk_tail = bpf["walk_tail"]
+    for slot, program in RESUME_PROGRAMS.items():
+        walk_tail[ctypes.c_int(abi.C[slot])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
     for tp, fn in (("sys_enter", "raw_enter"), ("sys_exit", "raw_exit"), *SCHED.items()):
         _load_func(bcc, probes, fn, raw)
         bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)

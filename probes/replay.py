@@ -13,6 +13,7 @@ A bad line is skipped and kept in ``errors`` as (line number, reason); the repla
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -21,7 +22,7 @@ from typing import Any, Callable, Optional
 
 from probes.filters import Filters
 from probes.record import Record, decode_name
-from probes.source import MapHealth, SourceStats
+from probes.record import SourceStats
 
 MAX_ERRORS_KEPT = 1_000       # `errors` is bounded; `error_count` keeps counting
 MAX_PROCESSES = 65_536        # process lines remembered (the oldest are forgotten)
@@ -67,14 +68,13 @@ class ReplaySource:
 
     def stats(self) -> SourceStats:
         with self._lock:
-            base = self._stats
-            return SourceStats(
-                records=self._delivered,
-                ringbuf_drops=base.ringbuf_drops,
-                truncated_paths=max(base.truncated_paths, self._truncated),
-                evictions=base.evictions,
-                maps=[MapHealth(m.name, m.entries, m.max_entries, m.evictions) for m in base.maps],
-            )
+            return dataclasses.replace(self._stats, records=self._delivered,
+                                       truncated_paths=max(self._stats.truncated_paths, self._truncated),
+                                       maps=list(self._stats.maps))
+
+    def detach(self) -> None:
+        # A recording takes nothing from the kernel: the stop event alone ends the replay.
+        pass
 
     def set_filters(self, filters: Filters) -> None:
         # Nothing to push down: the dashboard filters replayed records in userspace, and
@@ -154,14 +154,7 @@ class ReplaySource:
             self.errors.append((lineno, reason))
 
     def _take_stats(self, obj: dict[str, Any]) -> None:
-        maps = [MapHealth(name=str(m["name"]), entries=int(m.get("entries", 0)),
-                          max_entries=int(m.get("max_entries", 0)),
-                          evictions=int(m.get("evictions", 0)))
-                for m in obj.get("maps") or []]
-        stats = SourceStats(records=int(obj.get("records", 0)),
-                            ringbuf_drops=int(obj.get("ringbuf_drops", 0)),
-                            truncated_paths=int(obj.get("truncated_paths", 0)),
-                            evictions=int(obj.get("evictions", 0)), maps=maps)
+        stats = SourceStats.from_dict(obj)
         with self._lock:
             self._stats = stats
 

@@ -4,28 +4,13 @@ a Feed; it never touches the UI."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from .filters import Filters
+from .record import MapHealth, SourceStats  # noqa: F401  (part of the source contract)
 
 
-@dataclass
-class MapHealth:
-    name: str
-    entries: int
-    max_entries: int
-    evictions: int = 0
-
-
-@dataclass
-class SourceStats:
-    """A snapshot, safe to hand to another thread."""
-    records: int = 0                  # records delivered to the feed
-    ringbuf_drops: int = 0            # records the kernel could not reserve
-    truncated_paths: int = 0
-    evictions: int = 0                # un-harvested counters evicted (aggregation)
-    maps: list[MapHealth] = field(default_factory=list)
+# The stats line is one of the JSONL line kinds: defined with the others in record.py.
 
 
 class Source(Protocol):
@@ -36,6 +21,10 @@ class Source(Protocol):
         """Push Records into ``feed`` until ``stop`` is set or the source ends. Worker thread."""
 
     def stats(self) -> SourceStats: ...
+
+    def detach(self) -> None:
+        """Take nothing new from now on (what was taken is still delivered by run). Any
+        thread; idempotent. A stop calls it first, so that a stop under a flood is quick."""
 
     def set_filters(self, filters: Filters) -> None:
         """Apply filters where they are cheapest (kernel maps for a live source)."""

@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--stats", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
                         help="report map use, losses and probe cost every SECONDS (default 2): "
                              "to stderr, or as {\"op\": \"stats\"} records in jsonl")
-    stream.add_argument("--ringbuf-pages", type=_id, default=2048, help=argparse.SUPPRESS)
+    stream.add_argument("--ringbuf-pages", type=_id, default=1024, help=argparse.SUPPRESS)
+    stream.add_argument("--rate-limit", type=_id, default=100_000, metavar="N",
+                        help="with --no-coalesce: records per second per CPU the kernel sends, the "
+                             "rest counted as rate_limited (default 100000; 0: no limit)")
     replay = sub.add_parser("replay", help="open the dashboard on a JSONL recording (no root needed)")
     replay.add_argument("file", metavar="FILE.jsonl")
     replay.add_argument("--speed", type=_nonneg_float, default=0.0,

@@ -766,7 +766,7 @@ class SessionRecording:
                 out.write("\n")
                 n += 1
             if stats is not None:
-                line = {"op": "stats", "ts": time.time(), **asdict(stats)}
+                line = {**stats.to_dict(), "ts": time.time()}
                 out.write(json.dumps(line, separators=(",", ":")) + "\n")
         return n
 

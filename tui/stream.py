@@ -19,7 +19,8 @@ def open_live(args, filters: Filters):
     from probes.loader import LoadError
     try:
         source = LiveSource(args.dirs or [os.getcwd()], filters,
-                            ringbuf_pages=getattr(args, "ringbuf_pages", 2048),
+                            ringbuf_pages=getattr(args, "ringbuf_pages", 1024),
+                            rate_limit=getattr(args, "rate_limit", 100_000),
                             coalesce=not args.no_coalesce, interval=args.interval)
     except WatchError as exc:
         return None, _fail(str(exc), EXIT_USAGE)
@@ -35,14 +36,34 @@ def open_live(args, filters: Filters):
 
 
 def _stats_line(stats: dict) -> str:
-    maps = " ".join(f"{name}={m['entries']}/{m['max']}" for name, m in stats["maps"].items())
+    """The stats line kind (record.SourceStats.to_dict), in one line for a human."""
+    maps = " ".join(f"{m['name']}={m['entries']}/{m['max_entries']}" for m in stats["maps"])
     c = stats["counters"]
     progs = " ".join(f"{name}={p['ns_per_run']:.0f}ns" for name, p in sorted(stats["programs"].items())
                      if p["runs"])
     return (f"stats: records={stats['records']} ringbuf_drops={c['ringbuf_drops']} "
-            f"truncated={c['truncated']} agg_full={c['agg_full']} rate_limited={c['rate_limited']} "
+            f"lost_calls={c['lost_calls']} proc_drops={c['proc_drops']} name_drops={c['name_drops']} "
+            f"truncated={stats['truncated_paths']} agg_full={c['agg_full']} rate_limited={c['rate_limited']} "
             f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
-            f"maps: {maps}" + (f" cost: {progs}" if progs else ""))
+            f"unplaced={c['unplaced']} maps: {maps}" + (f" cost: {progs}" if progs else ""))
+
+
+def loss_line(stats) -> str:
+    """One line saying what was lost and where, or "" when nothing was."""
+    parts = []
+    if stats.ringbuf_drops or stats.lost_calls:
+        parts.append(f"{stats.ringbuf_drops} records ({stats.lost_calls} syscalls) lost in the kernel's "
+                     "ring buffer (the output could not keep up)")
+    if stats.proc_drops:
+        parts.append(f"{stats.proc_drops} process records lost in the ring buffer")
+    if stats.name_drops:
+        parts.append(f"{stats.name_drops} records of paths given as strings (failed opens, unlinks, "
+                     "renames; in scope or not) lost in the ring buffer")
+    if stats.feed_dropped:
+        parts.append(f"{stats.feed_dropped} records dropped after the output closed")
+    if stats.unplaced:
+        parts.append(f"{stats.unplaced} syscalls on files that could not be placed")
+    return "; ".join(parts)
 
 
 def open_user_file(path: str, mode: int = 0o644):
@@ -83,14 +104,15 @@ def _trim_to_whole_lines(out) -> None:
         pass
 
 
-def _install_stop_handlers(stop: threading.Event) -> None:
-    """First SIGINT/SIGTERM/SIGHUP: stop cleanly (detach, flush). A second: leave now; the
-    kernel drops our programs and maps with our file descriptors."""
+def _install_stop_handlers(stop: threading.Event, on_stop=lambda: None) -> None:
+    """First SIGINT/SIGTERM/SIGHUP: stop cleanly (detach at once, then flush). A second: leave
+    now; the kernel drops our programs and maps with our file descriptors."""
     def handler(signum, _frame):
         if stop.is_set():
             os.write(2, b"sniff-tui: second signal, exiting without flushing\n")
             os._exit(130)
         stop.set()
+        on_stop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
 
@@ -112,8 +134,10 @@ def run_stream(args, filters: Filters) -> int:
     if source is None:
         return code
     stop = threading.Event()
-    _install_stop_handlers(stop)
-    feed: Feed = Feed(maxsize=1_000_000)
+    _install_stop_handlers(stop, source.detach)
+    # About a second of the writer's rate: when it falls behind, the worker waits and the
+    # kernel counts what it cannot queue (see probes/feed.py).
+    feed: Feed = Feed(maxsize=65_536)
     writer = make_writer(args.format, out, source.watches)
     worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
     worker.start()
@@ -130,7 +154,6 @@ def run_stream(args, filters: Filters) -> int:
 
     def report_stats() -> None:
         stats = source.stats_dict()
-        stats["feed_dropped"] = feed.dropped
         if args.stats and args.format == "jsonl":
             writer.write_stats(stats)
         else:
@@ -145,38 +168,37 @@ def run_stream(args, filters: Filters) -> int:
                 report_stats()
                 next_stats = time.monotonic() + stats_every
             batch = feed.drain()
-            for rec in batch:
-                writer.write(rec)
             if batch:
+                writer.write_many(batch)
                 writer.flush()
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            if deadline is not None and time.monotonic() >= deadline:
                 stop.set()
-                if not worker.is_alive():
-                    break
-                worker.join(timeout=5)
-                continue
+            if stop.is_set() and not worker.is_alive() and not len(feed):
+                break
             if not batch:
-                stop.wait(0.05)
-        for rec in feed.drain(limit=len(feed)):
-            writer.write(rec)
+                feed.wait(0.05)
         if stats_every:
             report_stats()
         writer.flush()
     except BrokenPipeError:
         # The reader went away (`| head`): say so once, and stop quietly.
         stop.set()
+        feed.close()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         print("sniff-tui: output closed by the reader; stopping", file=sys.stderr)
     except OSError as exc:
         stop.set()
+        feed.close()
         where = args.output or "standard output"
         status = _fail(f"writing {where} failed: {exc.strerror}; stopping")
         if args.output:
             _trim_to_whole_lines(out)
     finally:
         stop.set()
+        feed.close()
         worker.join(timeout=5)
+        lost = loss_line(source.stats()) if source.probes is not None else ""
         source.close()
         if bpf_stats is not None:
             bpf_stats.restore()
@@ -185,6 +207,6 @@ def run_stream(args, filters: Filters) -> int:
                 out.close()
             except OSError:
                 pass
-    if feed.dropped:
-        print(f"sniff-tui: {feed.dropped} records dropped between probe thread and writer", file=sys.stderr)
+    if lost:
+        print(f"sniff-tui: {lost}", file=sys.stderr)
     return status

@@ -27,25 +27,32 @@ static __always_inline u16 kread_u16(const void *base, u32 off)
 
 #define KPTR(base, off) ((void *)kread_u64((base), (off)))
 
-/* task->files->fdt->fd[fd], or NULL. Works for any fd the task holds, however it got it
- * (opened before we started, inherited, dup'ed, received over a socket). */
-static __always_inline void *task_fd_file(void *task, s64 fd)
+/* task->files->fdt: the task's current fd table (it is replaced when it grows). */
+static __always_inline void *task_fdt(void *task)
 {
-    if (fd < 0)
-        return 0;
     void *files = KPTR(task, OFF_TASK_FILES);
-    if (!files)
-        return 0;
-    void *fdt = KPTR(files, OFF_FILES_FDT);
-    if (!fdt)
-        return 0;
-    u32 max_fds = kread_u32(fdt, OFF_FDT_MAX_FDS);
-    if ((u64)fd >= max_fds)
+    return files ? KPTR(files, OFF_FILES_FDT) : 0;
+}
+
+/* fdt->fd[fd], or NULL; *fds_out gets the fd array it was read from (the verdict cache
+ * remembers it: a grown table means a new array). */
+static __always_inline void *fdt_slot(void *fdt, s64 fd, u64 *fds_out)
+{
+    if (!fdt || fd < 0 || (u64)fd >= kread_u32(fdt, OFF_FDT_MAX_FDS))
         return 0;
     void *fds = KPTR(fdt, OFF_FDT_FD);
     if (!fds)
         return 0;
+    *fds_out = (u64)fds;
     return KPTR(fds, (u32)fd * 8);
+}
+
+/* task->files->fdt->fd[fd], or NULL. Works for any fd the task holds, however it got it
+ * (opened before we started, inherited, dup'ed, received over a socket). */
+static __always_inline void *task_fd_file(void *task, s64 fd)
+{
+    u64 fds = 0;
+    return fdt_slot(task_fdt(task), fd, &fds);
 }
 
 static __always_inline u32 task_tgid(void *task)

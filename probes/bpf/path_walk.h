@@ -19,6 +19,16 @@
 #define WALK_BASE 1
 /* A scope verdict needs no names: WALK_NAMES off skips copying them. */
 #define WALK_NAMES 2
+/* WALK_HASH: fold each component's dentry and name hash into *hash: the path's identity. A
+ * coalescing counter is named again only when it changes (the file or a directory above it
+ * was renamed), not after every rename on the machine. */
+#define WALK_HASH 4
+
+static __always_inline u64 path_hash_step(u64 h, void *dentry)
+{
+    u64 name_hash = kread_u32(dentry, OFF_DENTRY_NAME_HASH);
+    return (h ^ (u64)dentry ^ (name_hash << 32)) * 0x9E3779B97F4A7C15ull;
+}
 
 struct walk_pos {
     void *dentry;
@@ -44,11 +54,12 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
 
 /* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
  * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
+ * hash: see WALK_HASH (unused without it).
  * stop_at (WALK_BASE only) is the task's root, so chroots end where the process sees '/'. */
 static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
-                                      int how, struct walk_pos stop_at)
+                                      int how, struct walk_pos stop_at, u64 *hash)
 {
-    int mode = how & ~WALK_NAMES;
+    int mode = how & ~(WALK_NAMES | WALK_HASH);
     void *mnt_sb = KPTR(p.vfsmnt, OFF_VFSMOUNT_SB);
     struct sniff_watch_key key = { .dev = sb_dev(mnt_sb) };
     int in_mount = 1;    /* still below the mount's root (not above a bind mount's root) */
@@ -93,6 +104,8 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
             nm->flags |= SNIFF_NAME_AT_ROOT;
             return;
         }
+        if (how & WALK_HASH)
+            *hash = path_hash_step(*hash, p.dentry);
         if ((how & WALK_NAMES) && !(nm->flags & SNIFF_NAME_TRUNCATED) &&
             walk_copy_name(ev, nm, p.dentry) < 0) {
             /* Too long to name in full: say so, and keep walking to decide scope. */

@@ -8,30 +8,27 @@
  * +0.50 s per 2M syscalls with empty programs, against +0.35 s for the raw pair alone). The
  * syscall number picks the work: an inlined array lookup (sys_slot, filled by Python from
  * the per-architecture syscall table) sends reads and writes down the fast path and the rarer
- * file syscalls, by tail call, to their own programs. */
+ * file syscalls, by tail call, to their own programs.
+ *
+ * Every op is coalesced (unless --no-coalesce): per (process, op, file identity) the kernel
+ * counts calls and bytes; only a counter's first syscall, and a change of its path, cross the
+ * ring buffer. Python reads the totals every interval, at process exit and at stop.
+ *
+ * Contents, in order:
+ *   maps
+ *   small steps     is_self, count, cfg, wanted, type_wanted, scope_gen, forget_verdict
+ *   records         event_begin, event_submit, fill_file_identity, name_from_string
+ *   verdicts        file_verdict (dentry cache), rw_scope ((tgid, fd) cache)
+ *   counters        account (find or create the counter; say whether a record must name it)
+ *   open files      file_op (open, close, ftruncate), emit_named
+ *   hot path        raw_enter, raw_exit (read/write family)
+ *   enter programs  one per syscall family (tail-called from raw_enter)
+ *   exit programs   one per shape (tail-called from raw_exit)
+ *   process table   on_fork, on_exec, on_exit
+ */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
-
-
-/* Raw sys_enter/sys_exit context: (struct pt_regs *regs, long id) and (regs, long ret). */
-struct raw_sys_ctx {
-    u64 args[2];
-};
-
-/* Syscall argument i, read from the user registers the raw tracepoint hands over. */
-static __always_inline u64 sysarg(struct raw_sys_ctx *ctx, int i)
-{
-    u64 v = 0;
-    u32 off = i == 0 ? OFF_REGS_PARM1 : i == 1 ? OFF_REGS_PARM2 : i == 2 ? OFF_REGS_PARM3
-            : i == 3 ? OFF_REGS_PARM4 : OFF_REGS_PARM5;
-    bpf_probe_read_kernel(&v, sizeof(v), (char *)ctx->args[0] + off);
-    return v;
-}
-
-static __always_inline s64 sysret(struct raw_sys_ctx *ctx)
-{
-    return (s64)ctx->args[1];
-}
+#include "sysargs.h"
 
 BPF_RINGBUF_OUTPUT(events, SNIFF_RINGBUF_PAGES);
 BPF_ARRAY(config, struct sniff_config, 1);
@@ -44,22 +41,28 @@ BPF_TABLE("lru_hash", u32, struct sniff_pending, pending, SNIFF_PENDING_MAX);
 BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MAX);
 /* Array maps: lookups are inlined by the verifier, which keeps the out-of-scope path cheap. */
 BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
+BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
 BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
-/* Slot 0: in-scope reads/writes in flight anywhere; while 0, exits return without a helper call. */
+/* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
 BPF_ARRAY(rw_inflight, u64, 1);
 BPF_ARRAY(gens, u64, 2);
 BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
-/* Plain hash, not LRU: an evicted counter would lose bytes silently; when full we fall back
+/* Plain hash, not LRU: an evicted counter would lose calls silently; when full we fall back
  * to one record per syscall and count it. */
 BPF_HASH(agg, struct sniff_agg_key, struct sniff_agg, SNIFF_AGG_MAX);
 BPF_HASH(pidset, u32, u8, SNIFF_PIDSET_MAX);
 BPF_PERCPU_ARRAY(rate, struct sniff_rate, 1);
 BPF_PERCPU_ARRAY(close_cursor, struct sniff_close_cursor, 1);
+/* A path walk's running hash: in map memory, which the verifier does not track by value, so
+ * that hashing adds no states to the walk (on the stack it tripled the verifier's work). */
+BPF_PERCPU_ARRAY(walk_hash, u64, 1);
 /* syscall nr -> 0 (not ours), SNIFF_SLOT_READ, SNIFF_SLOT_WRITE, or an enter_tail index */
 BPF_ARRAY(sys_slot, u8, SNIFF_SYS_SLOTS);
 BPF_PROG_ARRAY(enter_tail, SNIFF_TAIL_SLOTS);
 BPF_PROG_ARRAY(exit_tail, SNIFF_TAIL_SLOTS);    /* by enum sniff_shape */
 BPF_PROG_ARRAY(step_tail, 1);                  /* close_range_step */
+BPF_PROG_ARRAY(walk_tail, SNIFF_RESUME_SLOTS);  /* verdict_walk, and the programs it resumes */
+BPF_PERCPU_ARRAY(walk_job, struct sniff_walk_job, 1);
 
 static __always_inline u32 *lookup_watch(struct sniff_watch_key *key)
 {
@@ -68,11 +71,18 @@ static __always_inline u32 *lookup_watch(struct sniff_watch_key *key)
 
 #include "path_walk.h"
 
-static __always_inline void count(u32 slot)
+/* ---- small steps -------------------------------------------------------------------------- */
+
+static __always_inline void count_n(u32 slot, u64 n)
 {
     u64 *c = counters.lookup(&slot);
     if (c)
-        *c += 1;
+        *c += n;
+}
+
+static __always_inline void count(u32 slot)
+{
+    count_n(slot, 1);
 }
 
 static __always_inline struct sniff_config *cfg(void)
@@ -81,13 +91,19 @@ static __always_inline struct sniff_config *cfg(void)
     return config.lookup(&zero);
 }
 
+/* Our own file activity (writing the output) is never reported. */
+static __always_inline int is_self(struct sniff_config *c, u32 tgid)
+{
+    return tgid == c->self_tgid;
+}
+
 /* The filters that need nothing but the current task: checked before any other work. */
 static __always_inline int wanted_id(struct sniff_config *c, u32 op, u64 id)
 {
     if (!c || !(c->ops_mask & (1u << op)))
         return 0;
     u32 tgid = id >> 32;
-    if (tgid == c->self_tgid)
+    if (is_self(c, tgid))
         return 0;
     if (c->pid && c->pid != tgid)
         return 0;
@@ -122,115 +138,26 @@ static __always_inline int type_wanted(struct sniff_config *c, u16 mode, u32 op)
     return fmt == S_IFDIR_ && (op == SNIFF_OP_RENAME || op == SNIFF_OP_UNLINK);
 }
 
-static __always_inline struct sniff_event *event_begin(u32 op)
-{
-    u32 cpu = bpf_get_smp_processor_id();
-    struct sniff_event *ev = scratch.lookup(&cpu);
-    if (!ev)
-        return 0;
-    u64 id = bpf_get_current_pid_tgid();
-    void *task = (void *)bpf_get_current_task();
-    ev->ts = bpf_ktime_get_ns();
-    ev->op = op;
-    ev->pid = id >> 32;
-    ev->tid = (u32)id;
-    ev->ppid = task_ppid(task);
-    ev->uid = (u32)bpf_get_current_uid_gid();
-    ev->fd = -1;
-    ev->ret = 0;
-    ev->ino = 0;
-    ev->dev = 0;
-    ev->mode = 0;
-    ev->flags = 0;
-    ev->count = 1;
-    ev->file = 0;
-    ev->serial = 0;
-    ev->data_len = 0;
-    __builtin_memset(ev->names, 0, sizeof(ev->names));
-    bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
-    return ev;
-}
-
-static __always_inline void event_submit(struct sniff_event *ev)
-{
-    u32 len = ev->data_len;
-    if (len > SNIFF_DATA_MASK)
-        len = SNIFF_DATA_MASK;
-    if (ev->names[0].flags & SNIFF_NAME_TRUNCATED || ev->names[1].flags & SNIFF_NAME_TRUNCATED)
-        count(SNIFF_CNT_TRUNCATED);
-    if (events.ringbuf_output(ev, offsetof(struct sniff_event, data) + len, 0) < 0)
-        count(SNIFF_CNT_RINGBUF_DROPS);
-    else
-        count(SNIFF_CNT_EVENTS);
-}
-
-/* A record about an open file: typed and placed from the struct file itself. */
-static __always_inline int emit_file(struct sniff_config *c, u32 op, s64 fd, void *file, s64 ret)
-{
-    if (!file)
-        return 0;
-    void *inode = file_inode(file);
-    u16 mode = inode_mode(inode);
-    if (!type_wanted(c, mode, op))
-        return 0;
-    struct sniff_event *ev = event_begin(op);
-    if (!ev)
-        return 0;
-    ev->fd = fd;
-    ev->ret = ret;
-    ev->mode = mode;
-    ev->ino = kread_u64(inode, OFF_INODE_INO);
-    ev->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
-    struct walk_pos none = {0};
-    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none);
-    if (ev->names[0].flags & SNIFF_NAME_TOO_DEEP)
-        count(SNIFF_CNT_TOO_DEEP);
-    if (!ev->names[0].watch)
-        return 0;    /* not under a watched directory */
-    event_submit(ev);
-    return 0;
-}
-
-/* A path the process passed as a string: copy the string, then place the directory it is
- * relative to (dirfd, cwd, or the task's root for an absolute path). Python joins the two and
- * decides scope from the resolved location. */
-static __always_inline void name_from_string(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                             s64 dirfd, const char *ustr)
-{
-    u32 pos = ev->data_len;
-    if (pos > SNIFF_DATA_MASK)
-        return;
-    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
-    if (n <= 0)
-        return;
-    if (n >= SNIFF_PATH_MAX)
-        nm->flags |= SNIFF_NAME_STR_TRUNCATED;
-    nm->str_len = n - 1;
-    ev->data_len = pos + (u32)(n - 1);
-
-    struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
-    struct walk_pos base;
-    char first = ev->data[pos & SNIFF_DATA_MASK];
-    if (first == '/') {
-        base = root;
-    } else if (dirfd == SNIFF_AT_FDCWD) {
-        base = fs_pos(task, OFF_FS_PWD_MNT, OFF_FS_PWD_DENTRY);
-    } else {
-        void *dfile = task_fd_file(task, dirfd);
-        if (!dfile)
-            return;
-        base = file_pos(dfile);
-    }
-    if (!base.dentry || !base.vfsmnt)
-        return;
-    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, root);
-}
-
 static __always_inline u64 scope_gen(void)
 {
     u32 k0 = SNIFF_GEN_RENAME, k1 = SNIFF_GEN_USER;
     u64 *a = gens.lookup(&k0), *b = gens.lookup(&k1);
     return (a ? *a : 0) + (b ? *b : 0);
+}
+
+static __always_inline u32 verdict_slot(u32 tgid, s64 fd)
+{
+    return (tgid * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
+}
+
+/* The (tgid, fd) verdict dies with the fd: the next file there may reuse the struct file's
+ * address. */
+static __always_inline void forget_verdict(u32 tgid, s64 fd)
+{
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (v)
+        v->tag = 0;
 }
 
 /* Exits return at once unless something is in flight: a global count first (no helper
@@ -247,130 +174,7 @@ static __always_inline void mark_inflight(u32 tid, int delta)
         __sync_fetch_and_add(hint, delta);
 }
 
-/* ---- the hot path: read/write family on raw sys_enter/sys_exit ---------------------------
- * Most reads and writes on a busy machine are out of scope; for them the cost must approach an
- * empty probe: one inlined array lookup for the cached verdict, then two kernel reads to check
- * the fd still holds the same file on the same dentry. A path walk happens only on a miss. */
-
-static __always_inline u32 verdict_slot(u32 tgid, s64 fd)
-{
-    return (tgid * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
-}
-
-/* Fills p and returns 1 when (tgid, fd) is an in-scope file of a wanted type. */
-static __always_inline int rw_scope(struct sniff_config *c, u32 tgid, s64 fd, struct sniff_rw_pending *p)
-{
-    if (fd < 0)
-        return 0;
-    u32 slot = verdict_slot(tgid, fd);
-    struct sniff_verdict *v = verdicts.lookup(&slot);
-    if (!v)
-        return 0;
-    u64 tag = ((u64)tgid << 32) | (u32)fd;
-    u64 gen = scope_gen();
-    u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
-    u32 *eg = exec_gens.lookup(&eslot);
-    u32 exec_gen = eg ? *eg : 0;
-    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds) {
-        void *file = KPTR((void *)v->fds, (u32)fd * 8);
-        if (file && (u64)file == v->file) {
-            p->file = v->file;
-            p->watch = v->watch;
-            p->mode = v->mode;
-            return v->watch != 0;
-        }
-    }
-    count(SNIFF_CNT_VERDICT_MISS);
-    void *task = (void *)bpf_get_current_task();
-    void *files = KPTR(task, OFF_TASK_FILES);
-    void *fdt = files ? KPTR(files, OFF_FILES_FDT) : 0;
-    if (!fdt || (u64)fd >= kread_u32(fdt, OFF_FDT_MAX_FDS))
-        return 0;
-    void *fds = KPTR(fdt, OFF_FDT_FD);
-    void *file = fds ? KPTR(fds, (u32)fd * 8) : 0;
-    if (!file)
-        return 0;
-    u16 mode = inode_mode(file_inode(file));
-    u32 watch = 0;
-    if (type_wanted(c, mode, SNIFF_OP_READ)) {
-        u32 cpu = bpf_get_smp_processor_id();
-        struct sniff_event *ev = scratch.lookup(&cpu);
-        if (!ev)
-            return 0;
-        struct sniff_name nm = {};
-        struct walk_pos none = {0};
-        ev->data_len = 0;
-        walk_path(ev, &nm, file_pos(file), WALK_SCOPE, none);
-        watch = nm.watch;
-        if (nm.flags & SNIFF_NAME_TOO_DEEP)
-            count(SNIFF_CNT_TOO_DEEP);
-    }
-    v->tag = tag;
-    v->fds = (u64)fds;
-    v->file = (u64)file;
-    v->gen = gen;
-    v->exec_gen = exec_gen;
-    v->watch = watch;
-    v->mode = mode;
-    p->file = (u64)file;
-    p->watch = watch;
-    p->mode = mode;
-    return watch != 0;
-}
-
-int raw_enter(struct raw_sys_ctx *ctx)
-{
-    u64 nr = ctx->args[1];
-    if (nr >= SNIFF_SYS_SLOTS)
-        return 0;
-    u32 key = nr;
-    u8 *slot = sys_slot.lookup(&key);
-    if (!slot || !*slot)
-        return 0;
-    if (*slot > SNIFF_SLOT_WRITE) {
-        enter_tail.call(ctx, *slot);
-        return 0;
-    }
-    u32 op = *slot == SNIFF_SLOT_READ ? SNIFF_OP_READ : SNIFF_OP_WRITE;
-    struct sniff_config *c = cfg();
-    u64 id = bpf_get_current_pid_tgid();
-    if (!wanted_id(c, op, id))
-        return 0;
-    s64 fd = (s64)(s32)sysarg(ctx, 0);
-    struct sniff_rw_pending p = { .fd = fd, .op = op };
-    if (!rw_scope(c, id >> 32, fd, &p))
-        return 0;
-    u32 tid = (u32)id;
-    if (rw_pending.update(&tid, &p) < 0) {
-        count(SNIFF_CNT_PENDING_FULL);
-        return 0;
-    }
-    mark_inflight(tid, 1);
-    return 0;
-}
-
-/* A named record for one read/write of an in-scope file (path walked now). */
-static __always_inline void emit_rw(struct sniff_rw_pending *p, s64 ret, u64 serial, u16 flags)
-{
-    struct sniff_event *ev = event_begin(p->op);
-    if (!ev)
-        return;
-    void *file = (void *)p->file;
-    void *inode = file_inode(file);
-    ev->fd = p->fd;
-    ev->ret = ret;
-    ev->mode = p->mode;
-    ev->file = p->file;
-    ev->serial = serial;
-    ev->flags = flags;
-    ev->ino = kread_u64(inode, OFF_INODE_INO);
-    ev->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
-    struct walk_pos none = {0};
-    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none);
-    if (ev->names[0].watch)
-        event_submit(ev);
-}
-
+/* --no-coalesce: records per second per CPU, the rest counted. */
 static __always_inline int rate_ok(struct sniff_config *c)
 {
     u32 zero = 0;
@@ -390,87 +194,442 @@ static __always_inline int rate_ok(struct sniff_config *c)
     return 1;
 }
 
-/* Report a counter's totals since it was created, and drop it. */
-static __always_inline void flush_counter(struct sniff_agg_key *key, struct sniff_agg *e)
+/* ---- records ------------------------------------------------------------------------------ */
+
+static __always_inline struct sniff_event *scratch_event(void)
 {
-    struct sniff_event *ev = event_begin(key->op);
+    u32 cpu = bpf_get_smp_processor_id();
+    return scratch.lookup(&cpu);
+}
+
+static __always_inline struct sniff_event *event_begin(u32 op)
+{
+    struct sniff_event *ev = scratch_event();
     if (!ev)
-        return;
-    ev->file = key->file;
-    ev->serial = e->serial;
-    ev->count = e->count;
-    ev->ret = e->bytes;
-    ev->flags = SNIFF_EV_FLUSH;
-    agg.delete(key);
-    event_submit(ev);
-}
-
-/* Before a file leaves a process: report its counters' totals and drop them. */
-static __always_inline void flush_counters(void *file)
-{
-    u32 tgid = bpf_get_current_pid_tgid() >> 32;
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        struct sniff_agg_key key = { .file = (u64)file, .tgid = tgid,
-                                     .op = i ? SNIFF_OP_WRITE : SNIFF_OP_READ };
-        struct sniff_agg *e = agg.lookup(&key);
-        if (e)
-            flush_counter(&key, e);
-    }
-}
-
-/* Count a completed in-scope read/write: add to its counter, or name a new counter. Decides
- * first and walks the path at most once: each inlined walk costs the verifier dearly. */
-static __always_inline void account_rw(struct sniff_config *c, struct sniff_rw_pending *p, s64 ret)
-{
-    u64 serial = 0;
-    u16 flags = 0;
-    if (!c->coalesce) {
-        if (rate_ok(c))
-            emit_rw(p, ret, 0, 0);
-        return;
-    }
+        return 0;
     u64 id = bpf_get_current_pid_tgid();
-    struct sniff_agg_key key = { .file = p->file, .tgid = id >> 32, .op = p->op };
-    u64 gen = scope_gen();
-    u64 dentry = kread_u64((void *)p->file, OFF_FILE_PATH_DENTRY);
-    struct sniff_agg *e = agg.lookup(&key);
-    if (e && e->dentry != dentry) {
-        /* The counter belongs to a file released without close (dup2 over it, exec) whose
-         * struct file address came back: report its totals, then start afresh. */
-        flush_counter(&key, e);
-        e = 0;
-    }
-    if (e && e->gen == gen) {
-        __sync_fetch_and_add(&e->count, 1);
-        __sync_fetch_and_add(&e->bytes, ret);
-        e->last_ts = bpf_ktime_get_ns();
-        e->tid = (u32)id;
-        return;
-    }
-    if (e) {
-        /* A rename or watch change since it was named: name it again from here. */
-        e->gen = gen;
-        serial = e->serial;
-        flags = SNIFF_EV_AGG_NAME;
-    } else {
-        u64 now = bpf_ktime_get_ns();
-        struct sniff_agg fresh = { .dentry = dentry, .first_ts = now, .last_ts = now,
-                                   .serial = now, .gen = gen, .tid = (u32)id,
-                                   .uid = (u32)bpf_get_current_uid_gid() };
-        if (agg.insert(&key, &fresh) == 0) {
-            serial = now;
-            flags = SNIFF_EV_AGG_NAME;
-        } else if ((e = agg.lookup(&key))) {
-            /* another thread of the process created it first */
-            __sync_fetch_and_add(&e->count, 1);
-            __sync_fetch_and_add(&e->bytes, ret);
-            return;
+    void *task = (void *)bpf_get_current_task();
+    ev->ts = bpf_ktime_get_ns();
+    ev->op = op;
+    ev->pid = id >> 32;
+    ev->tid = (u32)id;
+    ev->ppid = task_ppid(task);
+    ev->uid = (u32)bpf_get_current_uid_gid();
+    ev->fd = -1;
+    ev->ret = 0;
+    ev->ino = 0;
+    ev->dev = 0;
+    ev->mode = 0;
+    ev->flags = 0;
+    ev->count = 1;
+    ev->serial = 0;
+    ev->data_len = 0;
+    __builtin_memset(&ev->key, 0, sizeof(ev->key));
+    __builtin_memset(ev->names, 0, sizeof(ev->names));
+    bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
+    return ev;
+}
+
+/* Returns 0 when the record went out. A lost file record is counted with the syscalls it
+ * stood for, so the loss can be checked against what is missing from the output. */
+static __always_inline int event_submit(struct sniff_event *ev)
+{
+    u32 len = ev->data_len;
+    if (len > SNIFF_DATA_MASK)
+        len = SNIFF_DATA_MASK;
+    if (events.ringbuf_output(ev, offsetof(struct sniff_event, data) + len, 0) < 0) {
+        if (ev->op >= SNIFF_OP_FORK) {
+            count(SNIFF_CNT_PROC_DROPS);
+        } else if (ev->names[0].str_len) {
+            count(SNIFF_CNT_NAME_DROPS);    /* scope unknown: maybe not even ours */
         } else {
-            count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
+            count(SNIFF_CNT_RINGBUF_DROPS);
+            count_n(SNIFF_CNT_LOST_CALLS, ev->flags & SNIFF_EV_AGG_RENAME ? 0 : ev->count);
+        }
+        return -1;
+    }
+    if (ev->names[0].flags & SNIFF_NAME_TRUNCATED || ev->names[1].flags & SNIFF_NAME_TRUNCATED)
+        count(SNIFF_CNT_TRUNCATED);
+    count(SNIFF_CNT_EVENTS);
+    return 0;
+}
+
+static __always_inline void fill_file_identity(struct sniff_event *ev, struct sniff_file_id *id)
+{
+    ev->ino = id->ino;
+    ev->dev = id->dev;
+    ev->mode = id->mode;
+}
+
+/* A path the process passed as a string: copy the string, then place the directory it is
+ * relative to (dirfd, cwd, or the task's root for an absolute path). Python joins the two and
+ * decides scope from the resolved location. Returns the base directory's dentry (0 if none). */
+static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+{
+    u32 pos = ev->data_len;
+    if (pos > SNIFF_DATA_MASK)
+        return 0;
+    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
+    if (n <= 0)
+        return 0;
+    if (n >= SNIFF_PATH_MAX)
+        nm->flags |= SNIFF_NAME_STR_TRUNCATED;
+    nm->str_len = n - 1;
+    ev->data_len = pos + (u32)(n - 1);
+    char first = ev->data[pos & SNIFF_DATA_MASK];
+    if (first == '/') {
+        *base = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
+    } else if (dirfd == SNIFF_AT_FDCWD) {
+        *base = fs_pos(task, OFF_FS_PWD_MNT, OFF_FS_PWD_DENTRY);
+    } else {
+        void *dfile = task_fd_file(task, dirfd);
+        if (!dfile)
+            return 0;
+        *base = file_pos(dfile);
+    }
+    return base->dentry && base->vfsmnt ? base->dentry : 0;
+}
+
+static __always_inline void name_from_string(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                             s64 dirfd, const char *ustr)
+{
+    struct walk_pos base = {0};
+    if (!string_base(ev, nm, task, dirfd, ustr, &base))
+        return;
+    struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
+    u64 unused = 0;
+    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, root, &unused);
+}
+
+/* Hash of the string just copied by string_base (at data[0..str_len)) and its base directory. */
+static __always_inline u64 string_hash(struct sniff_event *ev, struct sniff_name *nm, void *base_dentry)
+{
+    u64 h = (u64)base_dentry * 0x9E3779B97F4A7C15ull;
+    u32 len = nm->str_len;
+#pragma clang loop unroll(disable)
+    for (u32 i = 0; i < SNIFF_NAME_HASH_MAX; i++) {
+        if (i >= len)
+            break;
+        h = (h ^ (u8)ev->data[i & (SNIFF_NAME_HASH_MAX - 1)]) * 0x100000001B3ull;
+    }
+    return h | 1;    /* never 0 */
+}
+
+/* ---- verdicts: is this open file under a watched directory? ------------------------------ */
+
+static __always_inline u32 dverdict_slot(void *dentry)
+{
+    u64 d = (u64)dentry;
+    return (u32)((d >> 6) ^ (d >> 20)) & (SNIFF_DVERDICT_SLOTS - 1);
+}
+
+/* The dentry cache's verdict for an open file, if still valid (same dentry and inode, no
+ * rename or watch change since). */
+static __always_inline struct sniff_dverdict *dverdict_get(void *dentry, void *inode, u64 gen,
+                                                           struct sniff_file_id *out, int *valid)
+{
+    u32 slot = dverdict_slot(dentry);
+    struct sniff_dverdict *v = dverdicts.lookup(&slot);
+    *valid = 0;
+    if (!v)
+        return 0;
+    if (v->dentry == (u64)dentry && v->inode == (u64)inode && v->gen == gen) {
+        *out = v->id;
+        *valid = 1;
+        if (out->flags & SNIFF_ID_TOO_DEEP)
+            count(SNIFF_CNT_TOO_DEEP);    /* every syscall on such a file is counted */
+    }
+    return v;
+}
+
+/* Identity of the file behind inode (the parts a path walk does not give). */
+static __always_inline void inode_identity(void *inode, struct sniff_file_id *id)
+{
+    id->mode = inode_mode(inode);
+    id->ino = kread_u64(inode, OFF_INODE_INO);
+    id->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
+}
+
+/* After a walk: complete id from it and remember it for the dentry. */
+static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry, void *inode, u64 gen,
+                                         struct sniff_file_id *id, struct sniff_name *nm, u64 hash)
+{
+    id->flags = 0;
+    if (nm->flags & SNIFF_NAME_TOO_DEEP) {
+        count(SNIFF_CNT_TOO_DEEP);
+        id->flags = SNIFF_ID_TOO_DEEP;
+    }
+    id->watch = nm->watch;
+    id->path_hash = id->watch ? hash | 1 : 0;
+    if (v) {
+        v->dentry = (u64)dentry;
+        v->inode = (u64)inode;
+        v->gen = gen;
+        v->id = *id;
+    }
+}
+
+/* Scope, identity and path hash of an open file: the answer of a walk just made for it, or the
+ * dentry cache's. Returns 1 (in scope), 0 (out of scope) or, when neither knows, asks
+ * verdict_walk to walk the path and to run the calling program (resume) again from its start,
+ * which then finds the answer here; -1 only if that tail call failed (counted). */
+static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file_id *out, u32 resume)
+{
+    u32 zero = 0;
+    struct sniff_walk_job *job = walk_job.lookup(&zero);
+    if (!job)
+        return -1;
+    if (job->done && job->file == (u64)file) {
+        job->done = 0;
+        *out = job->id;
+        return out->watch != 0;
+    }
+    void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
+    void *inode = file_inode(file);
+    int valid;
+    dverdict_get(dentry, inode, scope_gen(), out, &valid);
+    if (valid)
+        return out->watch != 0;
+    job->file = (u64)file;
+    job->resume = resume;
+    job->done = 0;
+    walk_tail.call(ctx, SNIFF_RESUME_WALKER);
+    count(SNIFF_CNT_UNPLACED);
+    return -1;
+}
+
+/* The path walk that places an open file (see file_verdict), in a program of its own. */
+int verdict_walk(struct raw_sys_ctx *ctx)
+{
+    u32 zero = 0;
+    struct sniff_walk_job *job = walk_job.lookup(&zero);
+    struct sniff_event *ev = scratch_event();
+    u64 *hash = walk_hash.lookup(&zero);
+    if (!job || !ev || !hash)
+        return 0;
+    void *file = (void *)job->file;
+    void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
+    void *inode = file_inode(file);
+    u64 gen = scope_gen();
+    count(SNIFF_CNT_DVERDICT_MISS);
+    /* The walk's name and hash live in map memory, which the verifier does not track by
+     * value: the states after the walk then merge. */
+    struct sniff_name *nm = &ev->names[1];
+    __builtin_memset(nm, 0, sizeof(*nm));
+    *hash = 0;
+    struct walk_pos none = {0};
+    ev->data_len = 0;
+    walk_path(ev, nm, file_pos(file), WALK_SCOPE | WALK_HASH, none, hash);
+    struct sniff_file_id id = {}, cached;
+    int valid;
+    struct sniff_dverdict *v = dverdict_get(dentry, inode, gen, &cached, &valid);
+    inode_identity(inode, &id);
+    dverdict_put(v, dentry, inode, gen, &id, nm, *hash);
+    job->id = id;
+    job->done = 1;
+    walk_tail.call(ctx, job->resume);
+    /* Could not resume: an exit program's syscall state must not outlive its syscall. */
+    job->done = 0;
+    count(SNIFF_CNT_UNPLACED);
+    if (job->resume >= SNIFF_RESUME_EXIT_OPEN) {
+        u32 tid = (u32)bpf_get_current_pid_tgid();
+        if (pending.lookup(&tid)) {
+            pending.delete(&tid);
+            mark_inflight(tid, -1);
         }
     }
-    emit_rw(p, ret, serial, flags);
+    return 0;
+}
+
+/* Scope of (tgid, fd) for the read/write hot path. Most reads and writes on a busy machine
+ * are out of scope; for them the cost must approach an empty probe: one inlined array lookup
+ * for the cached verdict, then one kernel read to check the fd still holds the same file.
+ * On a miss, file_verdict (the dentry cache: a file reopened, else a walk). */
+static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config *c, u32 tgid, s64 fd,
+                                    struct sniff_rw_pending *p)
+{
+    if (fd < 0)
+        return 0;
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (!v)
+        return 0;
+    u64 tag = ((u64)tgid << 32) | (u32)fd;
+    u64 gen = scope_gen();
+    u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
+    u32 *eg = exec_gens.lookup(&eslot);
+    u32 exec_gen = eg ? *eg : 0;
+    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds) {
+        void *file = KPTR((void *)v->fds, (u32)fd * 8);
+        if (file && (u64)file == v->file) {
+            p->file = v->file;
+            p->id = v->id;
+            if (v->id.flags & SNIFF_ID_TOO_DEEP)
+                count(SNIFF_CNT_TOO_DEEP);
+            return v->id.watch != 0;
+        }
+    }
+    count(SNIFF_CNT_VERDICT_MISS);
+    u64 fds = 0;
+    void *file = fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
+    if (!file)
+        return 0;
+    struct sniff_file_id id = {};
+    id.mode = inode_mode(file_inode(file));
+    if (type_wanted(c, id.mode, SNIFF_OP_READ) && file_verdict(ctx, file, &id, SNIFF_RESUME_RAW_ENTER) < 0)
+        return 0;
+    v->tag = tag;
+    v->fds = fds;
+    v->file = (u64)file;
+    v->gen = gen;
+    v->exec_gen = exec_gen;
+    v->id = id;
+    p->file = (u64)file;
+    p->id = id;
+    return id.watch != 0;
+}
+
+/* ---- counters ------------------------------------------------------------------------------ */
+
+enum account_result {
+    COUNTED = 0,         /* added to its counter: nothing to send */
+    NAME_NEW = 1,        /* a new counter: send a named record carrying this syscall */
+    NAME_AGAIN = 2,      /* the counter's path changed: send a named record (no syscall of its own) */
+    ALONE = 3,           /* no counter (map full or coalescing off): send this syscall on its own */
+};
+
+/* Find or create the counter for key and count one syscall of `bytes`. path_hash 0 means the
+ * caller does not know the path's identity yet (a verdict from the (tgid, fd) cache always
+ * does; a name counter has none). On NAME_AGAIN, *before gets the totals before this call. */
+static __always_inline int account(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                   u64 path_hash, u64 *serial, struct sniff_agg *before)
+{
+    if (!c->coalesce)
+        return rate_ok(c) ? ALONE : COUNTED;
+    u64 id = bpf_get_current_pid_tgid();
+    struct sniff_agg *e = agg.lookup(key);
+    if (e) {
+        if (path_hash && e->path_hash != path_hash) {
+            *before = *e;
+            e->path_hash = path_hash;
+            *serial = e->serial;
+        }
+        __sync_fetch_and_add(&e->count, 1);
+        if (bytes > 0)
+            __sync_fetch_and_add(&e->bytes, bytes);
+        e->last_ts = bpf_ktime_get_ns();
+        e->tid = (u32)id;
+        return *serial ? NAME_AGAIN : COUNTED;
+    }
+    u64 now = bpf_ktime_get_ns();
+    struct sniff_agg fresh = { .first_ts = now, .last_ts = now, .serial = now,
+                               .path_hash = path_hash, .tid = (u32)id,
+                               .uid = (u32)bpf_get_current_uid_gid() };
+    if (agg.insert(key, &fresh) == 0) {
+        *serial = now;
+        return NAME_NEW;
+    }
+    e = agg.lookup(key);
+    if (e) {
+        /* another thread of the process created it first */
+        __sync_fetch_and_add(&e->count, 1);
+        if (bytes > 0)
+            __sync_fetch_and_add(&e->bytes, bytes);
+        return COUNTED;
+    }
+    count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
+    return ALONE;
+}
+
+/* After account(): fill the record's counter fields. On NAME_AGAIN the record carries the
+ * totals before the change instead of a syscall. */
+static __always_inline void mark_named(struct sniff_event *ev, struct sniff_agg_key *key, int how,
+                                       u64 serial, struct sniff_agg *before)
+{
+    if (how == NAME_NEW || how == NAME_AGAIN) {
+        ev->key = *key;
+        ev->serial = serial;
+        ev->flags |= how == NAME_NEW ? SNIFF_EV_AGG_NAME : SNIFF_EV_AGG_RENAME;
+    }
+    if (how == NAME_AGAIN) {
+        ev->count = before->count;
+        ev->ret = before->bytes;
+    }
+}
+
+/* Send a record prepared by mark_named(). A new counter whose named record was lost would
+ * never be named: drop it, so that the next syscall names it again (the lost one is counted
+ * by event_submit). Reads everything from the record (map memory): nothing the verifier must
+ * track stays live across the path walk before it. */
+static __always_inline void submit_counted(struct sniff_event *ev)
+{
+    if (event_submit(ev) < 0 && (ev->flags & SNIFF_EV_AGG_NAME))
+        agg.delete(&ev->key);
+}
+
+/* ---- operations on open files: open, close, ftruncate, and both sides of sendfile & co ---- */
+
+/* Count op on an open file whose verdict (id) is known; send a record when account() says
+ * so. */
+static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                   struct sniff_file_id *id, s64 ret, s64 bytes)
+{
+    if (!id->watch || !type_wanted(c, id->mode, op))
+        return 0;
+    struct sniff_agg_key key = { .id = id->ino, .dev = id->dev, .tgid = bpf_get_current_pid_tgid() >> 32,
+                                 .op = op, .kind = SNIFF_AGG_FILE };
+    u64 serial = 0;
+    struct sniff_agg before = {};
+    int how = account(c, &key, bytes, id->path_hash, &serial, &before);
+    if (how == COUNTED)
+        return 0;
+    struct sniff_event *ev = event_begin(op);
+    if (!ev)
+        return 0;
+    ev->fd = fd;
+    ev->ret = ret;
+    fill_file_identity(ev, id);
+    mark_named(ev, &key, how, serial, &before);
+    u64 unused = 0;
+    struct walk_pos none = {0};
+    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none, &unused);
+    if (ev->names[0].watch)
+        submit_counted(ev);
+    return 0;
+}
+
+/* ---- the hot path: read/write family on raw sys_enter/sys_exit --------------------------- */
+
+int raw_enter(struct raw_sys_ctx *ctx)
+{
+    u64 nr = sysnr(ctx);
+    if (nr >= SNIFF_SYS_SLOTS)
+        return 0;
+    u32 key = nr;
+    u8 *slot = sys_slot.lookup(&key);
+    if (!slot || !*slot)
+        return 0;
+    if (*slot > SNIFF_SLOT_WRITE) {
+        enter_tail.call(ctx, *slot);
+        return 0;
+    }
+    u32 op = *slot == SNIFF_SLOT_READ ? SNIFF_OP_READ : SNIFF_OP_WRITE;
+    struct sniff_config *c = cfg();
+    u64 id = bpf_get_current_pid_tgid();
+    if (!wanted_id(c, op, id))
+        return 0;
+    s64 fd = sysarg_int(ctx, 0);
+    struct sniff_rw_pending p = { .fd = fd, .op = op };
+    if (!rw_scope(ctx, c, id >> 32, fd, &p))
+        return 0;
+    u32 tid = (u32)id;
+    if (rw_pending.update(&tid, &p) < 0) {
+        count(SNIFF_CNT_PENDING_FULL);
+        return 0;
+    }
+    mark_inflight(tid, 1);
+    return 0;
 }
 
 int raw_exit(struct raw_sys_ctx *ctx)
@@ -503,23 +662,8 @@ int raw_exit(struct raw_sys_ctx *ctx)
     struct sniff_config *c = cfg();
     if (ret <= 0 || !c)
         return 0;
-    account_rw(c, &p, ret);
+    file_op(c, p.op, p.fd, (void *)p.file, &p.id, ret, ret);
     return 0;
-}
-
-static __always_inline int close_file(struct sniff_config *c, s64 fd, void *file)
-{
-    if (!file)
-        return 0;
-    flush_counters(file);
-    /* The slot's verdict dies with the fd: the next file there may reuse this address. */
-    u32 slot = verdict_slot(bpf_get_current_pid_tgid() >> 32, fd);
-    struct sniff_verdict *v = verdicts.lookup(&slot);
-    if (v)
-        v->tag = 0;
-    if (!wanted(c, SNIFF_OP_CLOSE))
-        return 0;
-    return emit_file(c, SNIFF_OP_CLOSE, fd, file, 0);
 }
 
 static __always_inline int save_pending(struct sniff_pending *p)
@@ -540,7 +684,7 @@ static __always_inline int enter_fd(struct raw_sys_ctx *ctx, u32 op)
     struct sniff_config *c = cfg();
     if (!wanted(c, op))
         return 0;
-    struct sniff_pending p = { .op = op, .shape = SNIFF_SHAPE_FD, .a = (s64)sysarg(ctx, 0) };
+    struct sniff_pending p = { .op = op, .shape = SNIFF_SHAPE_FD, .a = sysarg_int(ctx, 0) };
     return save_pending(&p);
 }
 
@@ -557,9 +701,9 @@ static __always_inline int enter_pair(s64 in_fd, s64 out_fd)
 }
 
 /* sendfile(out_fd, in_fd, ...) */
-int enter_sendfile(struct raw_sys_ctx *ctx) { return enter_pair((s64)sysarg(ctx, 1), (s64)sysarg(ctx, 0)); }
+int enter_sendfile(struct raw_sys_ctx *ctx) { return enter_pair(sysarg_int(ctx, 1), sysarg_int(ctx, 0)); }
 /* copy_file_range(fd_in, off_in, fd_out, ...), splice(fd_in, off_in, fd_out, ...) */
-int enter_copy(struct raw_sys_ctx *ctx) { return enter_pair((s64)sysarg(ctx, 0), (s64)sysarg(ctx, 2)); }
+int enter_copy(struct raw_sys_ctx *ctx) { return enter_pair(sysarg_int(ctx, 0), sysarg_int(ctx, 2)); }
 
 static __always_inline int enter_named(u32 op, u32 shape, s64 dirfd, u64 path, u64 flags)
 {
@@ -576,7 +720,7 @@ int enter_open(struct raw_sys_ctx *ctx)
 }
 int enter_openat(struct raw_sys_ctx *ctx)
 {
-    return enter_named(SNIFF_OP_OPEN, SNIFF_SHAPE_OPEN, (s64)(s32)sysarg(ctx, 0), sysarg(ctx, 1), 0);
+    return enter_named(SNIFF_OP_OPEN, SNIFF_SHAPE_OPEN, sysarg_int(ctx, 0), sysarg(ctx, 1), 0);
 }
 int enter_unlink(struct raw_sys_ctx *ctx)
 {
@@ -590,11 +734,11 @@ int enter_unlinkat(struct raw_sys_ctx *ctx)
 {
     /* AT_REMOVEDIR = 0x200 */
     u64 dir = (sysarg(ctx, 2) & 0x200) ? SNIFF_EV_DIR : 0;
-    return enter_named(SNIFF_OP_UNLINK, SNIFF_SHAPE_PATH, (s64)(s32)sysarg(ctx, 0), sysarg(ctx, 1), dir);
+    return enter_named(SNIFF_OP_UNLINK, SNIFF_SHAPE_PATH, sysarg_int(ctx, 0), sysarg(ctx, 1), dir);
 }
 int enter_truncate(struct raw_sys_ctx *ctx)
 {
-    return enter_named(SNIFF_OP_TRUNCATE, SNIFF_SHAPE_PATH, SNIFF_AT_FDCWD, sysarg(ctx, 0), 0);
+    return enter_named(SNIFF_OP_TRUNCATE, SNIFF_SHAPE_NAME_COUNTED, SNIFF_AT_FDCWD, sysarg(ctx, 0), 0);
 }
 
 /* Every rename is followed, wanted or not: a successful one may move files in or out of scope,
@@ -602,7 +746,7 @@ int enter_truncate(struct raw_sys_ctx *ctx)
 static __always_inline int enter_rename_common(s64 olddir, u64 oldpath, s64 newdir, u64 newpath)
 {
     struct sniff_config *c = cfg();
-    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
+    if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
     struct sniff_pending p = { .op = SNIFF_OP_RENAME, .shape = SNIFF_SHAPE_RENAME,
                                .report = wanted(c, SNIFF_OP_RENAME),
@@ -617,39 +761,42 @@ int enter_rename(struct raw_sys_ctx *ctx)
 /* renameat and renameat2 share their first four arguments. */
 int enter_renameat(struct raw_sys_ctx *ctx)
 {
-    return enter_rename_common((s64)(s32)sysarg(ctx, 0), sysarg(ctx, 1), (s64)(s32)sysarg(ctx, 2), sysarg(ctx, 3));
+    return enter_rename_common(sysarg_int(ctx, 0), sysarg(ctx, 1), sysarg_int(ctx, 2), sysarg(ctx, 3));
 }
 
-/* close happens at enter: after it, the fd no longer leads to the file. */
-/* Counters are flushed at every close, wanted or not, so their totals are never stranded. */
+/* close happens at enter: after it, the fd no longer leads to the file. The fd's verdict is
+ * forgotten whether or not closes are wanted. Returns -1 when a walk was asked for and the
+ * program is to be run again (see file_verdict): nothing may change before that. */
+static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd, void *file, u32 resume)
+{
+    if (!file)
+        return 0;
+    struct sniff_file_id id = {};
+    if (wanted(c, SNIFF_OP_CLOSE) && file_verdict(ctx, file, &id, resume) < 0)
+        return -1;
+    forget_verdict(bpf_get_current_pid_tgid() >> 32, fd);
+    return file_op(c, SNIFF_OP_CLOSE, fd, file, &id, 0, 0);
+}
+
 int enter_close(struct raw_sys_ctx *ctx)
 {
     struct sniff_config *c = cfg();
-    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
+    if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
-    s64 fd = (s64)(s32)sysarg(ctx, 0);
-    void *task = (void *)bpf_get_current_task();
-    return close_file(c, fd, task_fd_file(task, fd));
+    s64 fd = sysarg_int(ctx, 0);
+    close_file(ctx, c, fd, task_fd_file((void *)bpf_get_current_task(), fd), SNIFF_RESUME_CLOSE);
+    return 0;
 }
 
-/* dup2(old, new), dup3(old, new, flags): the file at new is released without a close. Treat it
- * like one for bookkeeping: flush its counters and forget the slot's verdict (its struct file
- * address may come back for another file at the same fd). */
+/* dup2(old, new), dup3(old, new, flags): the file at new is released without a close; its
+ * struct file address may come back for another file at the same fd. */
 int enter_dup(struct raw_sys_ctx *ctx)
 {
     struct sniff_config *c = cfg();
-    u64 id = bpf_get_current_pid_tgid();
-    if (!c || (id >> 32) == c->self_tgid)
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!c || is_self(c, tgid))
         return 0;
-    s64 newfd = (s64)(s32)sysarg(ctx, 1);
-    void *file = task_fd_file((void *)bpf_get_current_task(), newfd);
-    if (!file)
-        return 0;
-    flush_counters(file);
-    u32 slot = verdict_slot(id >> 32, newfd);
-    struct sniff_verdict *v = verdicts.lookup(&slot);
-    if (v)
-        v->tag = 0;
+    forget_verdict(tgid, sysarg_int(ctx, 1));
     return 0;
 }
 
@@ -664,25 +811,27 @@ int close_range_step(struct raw_sys_ctx *ctx)
         return 0;
     void *file = 0;
     u32 fd = 0;
+    /* The cursor moves past an fd only once its close is accounted: a walk runs this program
+     * again from the start (see file_verdict), and must find the same fd. */
 #pragma clang loop unroll(disable)
     for (int i = 0; i < SNIFF_CLOSE_RANGE_BATCH; i++) {
         if (cur->next > cur->last)
             break;
         fd = cur->next;
-        cur->next = fd + 1;
         file = KPTR((void *)cur->fds, fd * 8);
         if (file)
             break;
+        cur->next = fd + 1;
     }
-    if (file)
-        close_file(c, fd, file);
+    if (file) {
+        /* Returns only once the close is accounted (or could not be placed, counted). */
+        close_file(ctx, c, fd, file, SNIFF_RESUME_CLOSE_RANGE);
+        cur->next = fd + 1;
+    }
     if (cur->next <= cur->last) {
         step_tail.call(ctx, 0);
         /* Out of tail calls: say how many fd slots were not examined. */
-        u32 slot = SNIFF_CNT_CLOSE_RANGE_SKIPPED;
-        u64 *cnt = counters.lookup(&slot);
-        if (cnt)
-            *cnt += cur->last - cur->next + 1;
+        count_n(SNIFF_CNT_CLOSE_RANGE_SKIPPED, cur->last - cur->next + 1);
     }
     return 0;
 }
@@ -690,13 +839,11 @@ int close_range_step(struct raw_sys_ctx *ctx)
 int enter_close_range(struct raw_sys_ctx *ctx)
 {
     struct sniff_config *c = cfg();
-    if (!c || (bpf_get_current_pid_tgid() >> 32) == c->self_tgid)
+    if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
     if (sysarg(ctx, 2) & 4)    /* CLOSE_RANGE_CLOEXEC only marks the fds */
         return 0;
-    void *task = (void *)bpf_get_current_task();
-    void *files = KPTR(task, OFF_TASK_FILES);
-    void *fdt = files ? KPTR(files, OFF_FILES_FDT) : 0;
+    void *fdt = task_fdt((void *)bpf_get_current_task());
     u32 max = fdt ? kread_u32(fdt, OFF_FDT_MAX_FDS) : 0;
     u64 last = sysarg(ctx, 1);
     if (!max)
@@ -728,66 +875,133 @@ static __always_inline int take_pending(struct sniff_pending *out)
     return 1;
 }
 
-/* read/write family and ftruncate: bytes are what the syscall returned. */
-int exit_fd(struct raw_sys_ctx *ctx)
+/* The syscall state an exit program works from, left in place: a walk (see file_verdict)
+ * runs the program again from its start. */
+static __always_inline struct sniff_pending *peek_pending(void)
 {
-    struct sniff_pending p;
-    s64 ret = sysret(ctx);
-    if (!take_pending(&p) || ret < 0)
-        return 0;
-    if (p.op != SNIFF_OP_TRUNCATE && ret == 0)
-        return 0;    /* nothing transferred (EOF, empty write) */
-    struct sniff_config *c = cfg();
-    if (!c)
-        return 0;
-    void *task = (void *)bpf_get_current_task();
-    return emit_file(c, p.op, p.a, task_fd_file(task, p.a), ret);
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    return pending.lookup(&tid);
 }
 
+/* Scope of the file an exit program is about, if its type is wanted at all (sockets and pipes
+ * are not walked). Returns -1 when the program must give up (no walk could run: counted). */
+static __always_inline int exit_verdict(void *ctx, struct sniff_config *c, u32 op, void *file,
+                                        struct sniff_file_id *id, u32 resume)
+{
+    if (!file || !type_wanted(c, inode_mode(file_inode(file)), op))
+        return 0;
+    return file_verdict(ctx, file, id, resume);
+}
+
+/* ftruncate: by the file the fd holds. */
+int exit_fd(struct raw_sys_ctx *ctx)
+{
+    s64 ret = sysret(ctx);
+    struct sniff_config *c = cfg();
+    struct sniff_pending *pp = peek_pending();
+    if (!pp || !c)
+        return 0;
+    struct sniff_pending p = *pp;
+    void *file = ret < 0 ? 0 : task_fd_file((void *)bpf_get_current_task(), p.a);
+    struct sniff_file_id id = {};
+    int in = exit_verdict(ctx, c, p.op, file, &id, SNIFF_RESUME_EXIT_FD);
+    take_pending(&p);
+    if (in > 0)
+        file_op(c, p.op, p.a, file, &id, ret, 0);
+    return 0;
+}
+
+/* sendfile, copy_file_range, splice: bytes are what the syscall returned, on both files. One
+ * side per run (two inlined path walks are too much for the verifier): the read side, then
+ * the program runs again for the write side. */
 int exit_pair(struct raw_sys_ctx *ctx)
+{
+    s64 ret = sysret(ctx);
+    struct sniff_config *c = cfg();
+    struct sniff_pending *pp = peek_pending();
+    if (!pp || !c)
+        return 0;
+    struct sniff_pending p = *pp;
+    int reading = p.a >= 0;
+    s64 fd = reading ? p.a : p.b;
+    u32 op = reading ? SNIFF_OP_READ : SNIFF_OP_WRITE;
+    void *file = ret > 0 && fd >= 0 ? task_fd_file((void *)bpf_get_current_task(), fd) : 0;
+    struct sniff_file_id id = {};
+    if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_EXIT_PAIR) > 0)
+        file_op(c, op, fd, file, &id, ret, ret);
+    if (reading && p.b >= 0) {
+        pp->a = -1;
+        walk_tail.call(ctx, SNIFF_RESUME_EXIT_PAIR);
+        count(SNIFF_CNT_UNPLACED);
+    }
+    take_pending(&p);
+    return 0;
+}
+
+/* A failed open, or a truncate by path: there is no open file, only the name the process
+ * passed. Counted per (process, op, string and base directory, result), like open files;
+ * Python decides scope when the first one arrives. */
+int exit_name_counted(struct raw_sys_ctx *ctx)
 {
     struct sniff_pending p;
     s64 ret = sysret(ctx);
-    if (!take_pending(&p) || ret <= 0)
+    if (!take_pending(&p))
         return 0;
     struct sniff_config *c = cfg();
-    if (!c)
+    struct sniff_event *ev = event_begin(p.op);
+    if (!ev || !c)
         return 0;
+    ev->ret = ret;
     void *task = (void *)bpf_get_current_task();
-    if (p.a >= 0)
-        emit_file(c, SNIFF_OP_READ, p.a, task_fd_file(task, p.a), ret);
-    if (p.b >= 0)
-        emit_file(c, SNIFF_OP_WRITE, p.b, task_fd_file(task, p.b), ret);
+    struct walk_pos base = {0};
+    void *base_dentry = string_base(ev, &ev->names[0], task, p.a, (const char *)p.s1, &base);
+    struct sniff_agg_key key = { .id = string_hash(ev, &ev->names[0], base_dentry),
+                                 .tgid = ev->pid, .err = (s32)(ret < 0 ? ret : 0), .op = p.op,
+                                 .kind = SNIFF_AGG_NAME };
+    u64 serial = 0;
+    struct sniff_agg before = {};
+    int how = account(c, &key, 0, 0, &serial, &before);
+    if (how == COUNTED)
+        return 0;
+    mark_named(ev, &key, how, serial, &before);
+    if (base_dentry) {
+        struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
+        u64 unused = 0;
+        walk_path(ev, &ev->names[0], base, WALK_BASE | WALK_NAMES, root, &unused);
+    }
+    submit_counted(ev);
     return 0;
 }
 
 int exit_open(struct raw_sys_ctx *ctx)
 {
-    struct sniff_pending p;
     s64 ret = sysret(ctx);
-    if (!take_pending(&p))
+    struct sniff_pending p;
+    if (ret < 0) {
+        exit_tail.call(ctx, SNIFF_SHAPE_NAME_COUNTED);
+        take_pending(&p);    /* no program for it: do not leak the state */
         return 0;
+    }
     struct sniff_config *c = cfg();
-    if (!c)
+    if (!peek_pending() || !c)
         return 0;
-    void *task = (void *)bpf_get_current_task();
-    if (ret >= 0)
-        return emit_file(c, SNIFF_OP_OPEN, ret, task_fd_file(task, ret), 0);
-    /* Failed: there is no file, only the name the process asked for. */
-    struct sniff_event *ev = event_begin(SNIFF_OP_OPEN);
-    if (!ev)
-        return 0;
-    ev->ret = ret;
-    name_from_string(ev, &ev->names[0], task, p.a, (const char *)p.s1);
-    event_submit(ev);
+    void *file = task_fd_file((void *)bpf_get_current_task(), ret);
+    struct sniff_file_id id = {};
+    int in = exit_verdict(ctx, c, SNIFF_OP_OPEN, file, &id, SNIFF_RESUME_EXIT_OPEN);
+    take_pending(&p);
+    if (in > 0)
+        file_op(c, SNIFF_OP_OPEN, ret, file, &id, 0, 0);
     return 0;
 }
 
-/* unlink, rmdir, truncate by path */
+/* unlink, rmdir: one record each */
 int exit_path(struct raw_sys_ctx *ctx)
 {
     struct sniff_pending p;
     if (!take_pending(&p))
+        return 0;
+    struct sniff_config *c = cfg();
+    if (!c || (!c->coalesce && !rate_ok(c)))
         return 0;
     struct sniff_event *ev = event_begin(p.op);
     if (!ev)
@@ -810,7 +1024,8 @@ int exit_rename(struct raw_sys_ctx *ctx)
         if (g)
             __sync_fetch_and_add(g, 1);
     }
-    if (!p.report)
+    struct sniff_config *c = cfg();
+    if (!p.report || !c || (!c->coalesce && !rate_ok(c)))
         return 0;
     struct sniff_event *ev = event_begin(SNIFF_OP_RENAME);
     if (!ev)
@@ -831,7 +1046,7 @@ static __always_inline int emit_proc(u32 op, void *task, u32 ppid)
     if (!c)
         return 0;
     u32 tgid = task_tgid(task);
-    if (tgid == c->self_tgid)
+    if (is_self(c, tgid))
         return 0;
     struct sniff_event *ev = event_begin(op);
     if (!ev)

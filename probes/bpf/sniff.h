@@ -17,6 +17,8 @@
 #define SNIFF_CLOSE_RANGE_BATCH 1024  /* fd slots examined per close_range tail call */
 #define SNIFF_AT_FDCWD -100
 #define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
+#define SNIFF_DVERDICT_SLOTS 16384    /* direct-mapped scope cache, dentry -> verdict (reopens) */
+#define SNIFF_NAME_HASH_MAX 4096      /* bytes of a path string hashed to key a name counter */
 #define SNIFF_HINT_SLOTS 4096         /* per-tid "has an in-scope read/write pending" counters */
 #define SNIFF_EXEC_GEN_SLOTS 65536    /* per-tgid (direct-mapped) exec/exit generations */
 #define SNIFF_SYS_SLOTS 1024          /* syscall numbers covered by the dispatch table */
@@ -44,11 +46,27 @@ enum sniff_op {
 
 /* How a syscall names its file(s); decides what the exit handler resolves. */
 enum sniff_shape {
-    SNIFF_SHAPE_FD = 1,          /* a = fd */
+    SNIFF_SHAPE_FD = 1,          /* a = fd (ftruncate) */
     SNIFF_SHAPE_FD_PAIR = 2,     /* a = fd read from, b = fd written to (sendfile, splice...) */
     SNIFF_SHAPE_OPEN = 3,        /* a = dirfd, s1 = path */
     SNIFF_SHAPE_PATH = 4,        /* a = dirfd, s1 = path (unlink, truncate) */
     SNIFF_SHAPE_RENAME = 5,      /* a = old dirfd, s1 = old path, b = new dirfd, s2 = new path */
+    SNIFF_SHAPE_NAME_COUNTED = 6,/* a = dirfd, s1 = path, coalesced by the string (failed open,
+                                  * truncate by path) */
+};
+
+/* A path walk to decide an open file's scope runs in a program of its own (verdict_walk),
+ * which then tail-calls back into the program that asked: inlined into every program that
+ * needs it, the walk made the verifier's work explode. Slots of the walk_tail prog array. */
+enum sniff_resume {
+    SNIFF_RESUME_WALKER = 0,     /* verdict_walk itself */
+    SNIFF_RESUME_RAW_ENTER = 1,
+    SNIFF_RESUME_CLOSE = 2,
+    SNIFF_RESUME_CLOSE_RANGE = 3,
+    SNIFF_RESUME_EXIT_OPEN = 4,  /* from here on: exit programs (a syscall's state is pending) */
+    SNIFF_RESUME_EXIT_FD = 5,
+    SNIFF_RESUME_EXIT_PAIR = 6,
+    SNIFF_RESUME_SLOTS = 8,
 };
 
 /* sniff_name.flags */
@@ -62,9 +80,18 @@ enum sniff_name_flag {
 /* sniff_event.flags */
 enum sniff_event_flag {
     SNIFF_EV_DIR = 1,            /* rmdir / unlinkat(AT_REMOVEDIR) */
-    SNIFF_EV_AGG_NAME = 2,       /* read/write that (re)names a coalescing counter: serial set;
-                                  * the syscall itself is in count/ret and not in the counter */
-    SNIFF_EV_FLUSH = 4,          /* a counter's totals since it was created (at close); no path */
+    SNIFF_EV_AGG_NAME = 2,       /* the first syscall of a new coalescing counter (key, serial set):
+                                  * the syscall itself is in count/ret, not in the counter */
+    SNIFF_EV_AGG_RENAME = 4,     /* a counter's path changed (its file or a directory above it was
+                                  * renamed): count/ret hold the counter's totals before the change;
+                                  * no syscall of its own */
+};
+
+/* What a coalescing counter is keyed by, besides the process and the op. */
+enum sniff_agg_kind {
+    SNIFF_AGG_FILE = 1,          /* an open file: id = inode number, dev = its filesystem */
+    SNIFF_AGG_NAME = 2,          /* a path string that names no open file (failed open, truncate by
+                                  * path): id = hash of the string and its base directory, err set */
 };
 
 /* Which generation slot a scope change bumps (cached verdicts older than the sum are stale). */
@@ -75,16 +102,35 @@ enum sniff_gen_slot {
 
 /* Slots of the per-CPU counters map. */
 enum sniff_counter {
-    SNIFF_CNT_RINGBUF_DROPS = 0,     /* records the ring buffer had no room for */
+    SNIFF_CNT_RINGBUF_DROPS = 0,     /* file records the ring buffer had no room for */
     SNIFF_CNT_TRUNCATED = 1,         /* paths that could not be completed */
     SNIFF_CNT_PENDING_FULL = 2,      /* syscalls whose enter state found no room */
     SNIFF_CNT_CLOSE_RANGE_SKIPPED = 3, /* fd slots a close_range closed that we could not examine */
     SNIFF_CNT_EVENTS = 4,            /* records submitted */
-    SNIFF_CNT_AGG_FULL = 5,          /* reads/writes sent one by one because the counter map was full */
+    SNIFF_CNT_AGG_FULL = 5,          /* syscalls sent one by one because the counter map was full */
     SNIFF_CNT_RATE_LIMITED = 6,      /* --no-coalesce records dropped by the rate limit */
     SNIFF_CNT_VERDICT_MISS = 7,      /* scope decided by a path walk (cache miss) */
     SNIFF_CNT_TOO_DEEP = 8,          /* files whose scope could not be decided: too deep to walk */
+    SNIFF_CNT_LOST_CALLS = 9,        /* syscalls the lost records of in-scope files stood for */
+    SNIFF_CNT_PROC_DROPS = 10,       /* process-table records (fork/exec/exit) the ring buffer lost */
+    SNIFF_CNT_DVERDICT_MISS = 11,    /* scope of an open file decided by a path walk */
+    SNIFF_CNT_UNPLACED = 12,         /* syscalls on open files whose scope could not be decided
+                                      * (the walk's tail call failed) */
+    SNIFF_CNT_NAME_DROPS = 13,       /* lost records of paths given as strings (failed open, unlink,
+                                      * rename...): their scope was still to be decided */
     SNIFF_CNT_MAX = 16,
+};
+
+/* Coalescing counter key: per process, op and file identity (or path string), so that reopening
+ * a file finds the same counter. Totals only grow; Python deletes a counter once its process is
+ * gone, or when it has been idle and the map fills. */
+struct sniff_agg_key {
+    u64 id;              /* SNIFF_AGG_FILE: inode number; SNIFF_AGG_NAME: hash of the path */
+    u32 dev;             /* SNIFF_AGG_FILE: kernel dev_t of the inode's filesystem */
+    u32 tgid;
+    s32 err;             /* SNIFF_AGG_NAME: the syscall's -errno (0: it succeeded) */
+    u16 op;
+    u16 kind;            /* enum sniff_agg_kind */
 };
 
 /* One resolved location. In the record's data it is laid out as the string the process passed
@@ -112,8 +158,9 @@ struct sniff_event {
     s32 fd;
     u32 dev;             /* kernel dev_t: major << 20 | minor */
     u64 count;           /* syscalls this record stands for */
-    u64 file;            /* struct file address: identifies a coalescing counter, never shown */
-    u64 serial;          /* the counter's creation time: tells a reused address apart */
+    u64 serial;          /* AGG_NAME/AGG_RENAME: the counter's creation time (a deleted and
+                          * re-created counter is another one) */
+    struct sniff_agg_key key;  /* AGG_NAME/AGG_RENAME: the counter */
     u16 mode;            /* i_mode: file type bits */
     u16 flags;           /* enum sniff_event_flag */
     u32 data_len;
@@ -131,9 +178,25 @@ struct sniff_config {
     u32 all_types;       /* 0: regular files (and directories for rename/unlink) only */
     u32 use_comm;
     u32 use_pidset;      /* only processes in the pidset map (a process tree, followed at fork) */
-    u32 coalesce;        /* 1: count reads/writes per (process, file, op) in the kernel */
+    u32 coalesce;        /* 1: count every op per (process, file, op) in the kernel */
     u32 rate_limit;      /* coalesce off: records per second per CPU, the rest counted */
     char comm[SNIFF_COMM_LEN];
+};
+
+/* sniff_file_id.flags */
+enum sniff_id_flag {
+    SNIFF_ID_TOO_DEEP = 1,
+};
+
+/* What a scope verdict says about an open file. */
+struct sniff_file_id {
+    u64 ino;
+    u64 path_hash;       /* see WALK_HASH; 0 when out of scope */
+    u32 dev;
+    u32 watch;           /* 0: out of scope */
+    u16 mode;
+    u16 flags;           /* SNIFF_ID_TOO_DEEP: out of scope because too deep to place */
+    u16 pad[2];
 };
 
 /* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file and
@@ -146,27 +209,27 @@ struct sniff_verdict {
     u64 file;
     u64 gen;
     u32 exec_gen;
-    u32 watch;           /* 0: out of scope */
-    u16 mode;
-    u16 pad[3];
+    u32 pad;
+    struct sniff_file_id id;
 };
 
-/* Coalescing counter: per process, open file and op. Totals only grow; the counter is deleted
- * by the kernel at close (after a FLUSH record) or by Python once the process is gone. */
-struct sniff_agg_key {
-    u64 file;
-    u32 tgid;
-    u32 op;
+/* Scope verdict for one dentry, so that reopening a file costs no path walk: valid while the
+ * dentry still has the same inode and no rename or watch change happened since (gen). */
+struct sniff_dverdict {
+    u64 dentry;
+    u64 inode;
+    u64 gen;
+    struct sniff_file_id id;
 };
+
 
 struct sniff_agg {
     u64 count;
     u64 bytes;
-    u64 dentry;          /* a struct file freed without close (dup2, exec) and reused: not ours */
     u64 first_ts;
     u64 last_ts;
     u64 serial;
-    u64 gen;             /* scope generation when last named */
+    u64 path_hash;       /* identity of the path it was last named by (see WALK_HASH) */
     u32 tid;
     u32 uid;
 };
@@ -176,9 +239,8 @@ struct sniff_rw_pending {
     u64 file;
     s64 fd;
     u32 op;
-    u32 watch;
-    u16 mode;
-    u16 pad[3];
+    u32 pad;
+    struct sniff_file_id id;
 };
 
 /* --no-coalesce rate limit, per CPU. */
@@ -205,6 +267,15 @@ struct sniff_pending {
     u64 s1;              /* user pointers to path strings */
     u64 s2;
     u64 flags;
+};
+
+/* Per CPU: the open file verdict_walk is asked to place, and its answer for the program it
+ * resumes. */
+struct sniff_walk_job {
+    u64 file;
+    u32 resume;          /* enum sniff_resume */
+    u32 done;            /* 1: id holds the walk's answer for file */
+    struct sniff_file_id id;
 };
 
 /* close_range walks one fd per tail call; this is where it is up to. */

@@ -82,6 +82,8 @@ class Sniff:
                 raise AssertionError("no exit record for the marker process: the probes are not reporting")
             time.sleep(0.005)
         self.exited.discard(marker.pid)
+        # Counters of processes still running are read every interval: read them now.
+        assert self.source.harvest_now(timeout), "the worker did not harvest"
         return self.feed.drain(limit=len(self.feed) + 1)
 
     def flush(self) -> None:

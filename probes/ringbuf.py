@@ -1,0 +1,76 @@
+"""Reading the BPF ring buffer straight from its memory mapping.
+
+BCC's ring_buffer_poll calls a Python function per record through ctypes, which costs about
+4 µs a record here before any work is done (a callback that does nothing drained 250k
+records/s); reading the mapping from Python hands out whole batches for the price of a slice.
+The layout is the kernel's (kernel/bpf/ringbuf.c): page 0 holds the consumer position (ours to
+write), page 1 the producer position, then the data pages, mapped twice in a row so that a
+record that wraps around the end is still contiguous. Each record has an 8-byte header: its
+length with two flag bits (busy: still being written; discard), and a page offset we ignore.
+Records are 8-byte aligned.
+"""
+from __future__ import annotations
+
+import mmap
+import select
+import struct
+from typing import Callable
+
+BUSY = 1 << 31
+DISCARD = 1 << 30
+HEADER = 8
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+
+
+class RingBuffer:
+    def __init__(self, map_fd: int, size: int) -> None:
+        if size & (size - 1):
+            raise ValueError("ring buffer size must be a power of two")
+        page = mmap.PAGESIZE
+        self.size = size
+        self.mask = size - 1
+        self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        self._data = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+        self._base = page            # data pages start after the producer page
+        self._epoll = select.epoll()
+        self._epoll.register(map_fd, select.EPOLLIN)
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the kernel says there is data, or timeout (seconds)."""
+        if self.pending():
+            return True
+        return bool(self._epoll.poll(timeout))
+
+    def pending(self) -> int:
+        """Bytes written by the kernel and not yet consumed."""
+        return _U64.unpack_from(self._data, 0)[0] - _U64.unpack_from(self._consumer, 0)[0]
+
+    def consume(self, handle: Callable[[mmap.mmap, int, int], None], limit: int = 1 << 30) -> int:
+        """Call handle(buffer, offset, length) for each committed record, oldest first, at most
+        limit of them; returns how many were handled. The consumer position advances after each
+        batch, which frees the space for the kernel."""
+        data, base, mask = self._data, self._base, self.mask
+        cons = _U64.unpack_from(self._consumer, 0)[0]
+        prod = _U64.unpack_from(data, 0)[0]
+        n = 0
+        unpack_u32 = _U32.unpack_from
+        while cons < prod and n < limit:
+            off = base + (cons & mask)
+            header = unpack_u32(data, off)[0]
+            if header & BUSY:
+                break                # being written: the next records wait for it
+            length = header & ~(BUSY | DISCARD)
+            if not header & DISCARD:
+                handle(data, off + HEADER, length)
+                n += 1
+            cons += (length + HEADER + 7) & ~7
+        _U64.pack_into(self._consumer, 0, cons)
+        return n
+
+    def close(self) -> None:
+        for thing in (self._epoll, self._consumer, self._data):
+            try:
+                thing.close()
+            except (OSError, ValueError, BufferError):
+                pass
