@@ -55,6 +55,7 @@ class Watches:
     def __init__(self) -> None:
         self.by_id: dict[int, Watch] = {}
         self._next = 1
+        self.version = 0           # bumped on every change: cached placements are then stale
 
     def add(self, path: bytes, kdev: int, st: os.stat_result) -> Watch:
         for w in self.by_id.values():
@@ -62,12 +63,14 @@ class Watches:
                 return w
         w = Watch(self._next, path, st.st_dev, st.st_ino, kdev)
         self._next += 1
+        self.version += 1
         self.by_id[w.id] = w
         return w
 
     def remove(self, path: bytes) -> Optional[Watch]:
         for wid, w in list(self.by_id.items()):
             if w.path == path:
+                self.version += 1
                 return self.by_id.pop(wid)
         return None
 
@@ -115,6 +118,7 @@ class ScopeResolver:
         self.ttl = ttl
         self._cache: dict[bytes, tuple[float, Optional[tuple[int, int]]]] = {}
         self._real: dict[bytes, tuple[float, bytes]] = {}
+        self._dirs: dict[bytes, tuple[float, int, Optional[tuple[Watch, bytes]]]] = {}
 
     def _identity(self, path: bytes, now: float) -> Optional[tuple[int, int]]:
         hit = self._cache.get(path)
@@ -149,20 +153,36 @@ class ScopeResolver:
                 return w, path
         parent, _, leaf = path.rpartition(b"/")
         now = time.monotonic()
-        real_parent = self._realpath(parent or b"/", now)
+        placed = self._place_dir(parent or b"/", now)
+        if placed is None:
+            return None
+        w, rel = placed
+        return w, join(w.path, join(rel, leaf) if rel else leaf)
+
+    def _place_dir(self, directory: bytes, now: float) -> Optional[tuple[Watch, bytes]]:
+        """(watch, the directory's path below it) or None. Cached per directory for ttl: a storm
+        of renames or failed opens in one directory is placed once, not once per record."""
+        hit = self._dirs.get(directory)
+        if hit and now - hit[0] < self.ttl and hit[1] == self.watches.version:
+            return hit[2]
+        if len(self._dirs) > 4096:
+            self._dirs.clear()
         ids = self.watches.by_identity()
-        below: list[bytes] = [leaf] if leaf else []
-        current = real_parent
+        below: list[bytes] = []
+        current = self._realpath(directory, now)
+        placed = None
         while True:
             ident = self._identity(current, now)
             if ident is not None and ident in ids:
-                w = ids[ident]
-                return w, join(w.path, b"/".join(reversed(below)))
+                placed = (ids[ident], b"/".join(reversed(below)))
+                break
             if current == b"/":
-                return None
+                break
             current, _, name = current.rpartition(b"/")
             current = current or b"/"
             below.append(name)
+        self._dirs[directory] = (now, self.watches.version, placed)
+        return placed
 
 
 @dataclass

@@ -311,7 +311,12 @@ class LiveSource:
     def _deliver(self, out: Record) -> None:
         if self.debug >= 3:
             self.log(f"record: {out.to_json()}")
-        if not self.filters.matches(out, self.procs.is_descendant):
+        f = self.filters
+        # The kernel applied ops, pid, uid, exact comm, tree and types; only what it cannot do
+        # (globs, exclusions, text) and counters older than a filter change need the full check.
+        if (f.pid is not None and out.pid != f.pid) or out.op not in f.ops or (
+                f.comm is not None or f.exclude_comm or f.text or f.tree is not None or f.uid is not None
+                ) and not f.matches(out, self.procs.is_descendant):
             self.filtered_out += 1
             return
         self.records += 1
