@@ -5,8 +5,8 @@ by a newer sniff-tui) becomes a ``HistoryError`` whose message is one line for t
 
 Layout, designed for ``query``:
 
-- ``names``: every distinct name (path, rename destination, process name) once, as the exact
-  bytes (BLOB). Records point at names by id, so a path index is an index of small integers,
+- ``names``: every distinct path (or rename destination) once, as the exact bytes (BLOB);
+  ``comms`` likewise for process names. Records point at names by id, so a path index is an index of small integers,
   a path glob is matched once per distinct name instead of once per record, and a record row
   stays small.
 - ``records``: one row per Record, in arrival order (``id``); ``count`` is the number of
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS names (
     id   INTEGER PRIMARY KEY,
     name BLOB NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS comms (
+    id   INTEGER PRIMARY KEY,
+    name BLOB NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS sessions (
     id             INTEGER PRIMARY KEY,
     started        REAL NOT NULL,       -- Unix time
@@ -64,7 +68,7 @@ CREATE TABLE IF NOT EXISTS records (
     tid       INTEGER NOT NULL,
     ppid      INTEGER NOT NULL,
     uid       INTEGER NOT NULL,
-    comm      INTEGER NOT NULL REFERENCES names(id),
+    comm      INTEGER NOT NULL REFERENCES comms(id),
     path      INTEGER NOT NULL REFERENCES names(id),
     new_path  INTEGER REFERENCES names(id),
     bytes     INTEGER,
@@ -79,12 +83,14 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
 CREATE INDEX IF NOT EXISTS records_pid ON records(pid);
 CREATE INDEX IF NOT EXISTS records_path ON records(path);
+-- Rename targets, for path queries; partial, so only renames pay for it.
+CREATE INDEX IF NOT EXISTS records_new_path ON records(new_path) WHERE new_path IS NOT NULL;
 -- For people reading the file with the sqlite3 shell: names joined in.
 CREATE VIEW IF NOT EXISTS records_named AS
     SELECT r.id, r.session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, c.name AS comm,
            p.name AS path, n.name AS new_path, r.bytes, r.count, r.fd, r.file_type, r.dev,
            r.ino, r.truncated, r.err
-    FROM records r JOIN names c ON c.id = r.comm JOIN names p ON p.id = r.path
+    FROM records r JOIN comms c ON c.id = r.comm JOIN names p ON p.id = r.path
     LEFT JOIN names n ON n.id = r.new_path;
 """
 
@@ -128,7 +134,7 @@ def _check_ours(conn: sqlite3.Connection, path: str, *, allow_empty: bool) -> bo
         if allow_empty:
             return False
         raise HistoryError(f"{path}: an empty database, not a sniff-tui history")
-    if app_id != APPLICATION_ID or not {"names", "sessions", "records"} <= tables:
+    if app_id != APPLICATION_ID or not {"names", "comms", "sessions", "records"} <= tables:
         raise HistoryError(f"{path}: not a sniff-tui history database")
     if version > SCHEMA_VERSION:
         raise HistoryError(f"{path}: written by a newer sniff-tui (schema {version}, "

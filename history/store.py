@@ -88,6 +88,7 @@ class HistoryStore:
         self._closing = False
         self._thread: Optional[threading.Thread] = None
         self._names: dict[bytes, int] = {}
+        self._comms: dict[bytes, int] = {}
 
     # ------------------------------------------------------------------ producer side
     def begin_session(self, watches: list[bytes], filters: Optional[Filters],
@@ -223,10 +224,10 @@ class HistoryStore:
     def _rows(self, conn: sqlite3.Connection, batch: list[Record]):
         session = self.session
         name_id = self._name_id
-        names = self._names
+        names, comms = self._names, self._comms
         for r in batch:
             # Inline dict look-ups: this loop is the store's hot path.
-            comm = names.get(r.comm) or name_id(conn, r.comm)
+            comm = comms.get(r.comm) or self._comm_id(conn, r.comm)
             path = names.get(r.path) or name_id(conn, r.path)
             new_path = None if r.new_path is None else (names.get(r.new_path) or name_id(conn, r.new_path))
             yield (session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, comm, path, new_path,
@@ -234,13 +235,10 @@ class HistoryStore:
                    r.err)
 
     def _name_id(self, conn: sqlite3.Connection, name: bytes) -> int:
-        row = conn.execute("SELECT id FROM names WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            row = (conn.execute("INSERT INTO names(name) VALUES (?)", (name,)).lastrowid,)
-        if len(self._names) >= NAME_CACHE_MAX:
-            self._names.clear()
-        self._names[name] = row[0]
-        return row[0]
+        return _intern(conn, "names", self._names, name)
+
+    def _comm_id(self, conn: sqlite3.Connection, name: bytes) -> int:
+        return _intern(conn, "comms", self._comms, name)
 
     def _write_session(self, conn: sqlite3.Connection, stored_extra: int = 0,
                        ended: Optional[float] = None, first_id: Optional[int] = None,
@@ -273,3 +271,13 @@ class HistoryStore:
             self.dropped += lost + self._pending_count
             self._pending.clear()
             self._pending_count = 0
+
+
+def _intern(conn: sqlite3.Connection, table: str, cache: dict[bytes, int], name: bytes) -> int:
+    row = conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        row = (conn.execute(f"INSERT INTO {table}(name) VALUES (?)", (name,)).lastrowid,)
+    if len(cache) >= NAME_CACHE_MAX:
+        cache.clear()
+    cache[name] = row[0]
+    return row[0]

@@ -99,11 +99,15 @@ def run_stream(args, filters: Filters) -> int:
     from probes.live import WatchError, canonical_dir
     from probes.feed import Feed
     from tui.formats import make_writer
+    from history.stream_sinks import open_sinks
     try:    # bad directories are reported before anything is created
         for d in args.dirs or [os.getcwd()]:
             canonical_dir(d)
     except WatchError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    sinks, code = open_sinks(args, filters)      # history: --db, --metrics
+    if sinks is None:
+        return code
     try:
         out = open_user_file(args.output) if args.output else sys.stdout.buffer
     except OSError as exc:
@@ -114,7 +118,7 @@ def run_stream(args, filters: Filters) -> int:
     stop = threading.Event()
     _install_stop_handlers(stop)
     feed: Feed = Feed(maxsize=1_000_000)
-    writer = make_writer(args.format, out, source.watches)
+    writer = sinks.writer(make_writer(args.format, out, source.watches))   # history: --db alone
     worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
     worker.start()
     if args.ready_file:
@@ -145,6 +149,7 @@ def run_stream(args, filters: Filters) -> int:
                 report_stats()
                 next_stats = time.monotonic() + stats_every
             batch = feed.drain()
+            sinks.take(batch, source, feed)          # history
             for rec in batch:
                 writer.write(rec)
             if batch:
@@ -157,7 +162,9 @@ def run_stream(args, filters: Filters) -> int:
                 continue
             if not batch:
                 stop.wait(0.05)
-        for rec in feed.drain(limit=len(feed)):
+        rest = feed.drain(limit=len(feed))
+        sinks.take(rest, source, feed)               # history
+        for rec in rest:
             writer.write(rec)
         if stats_every:
             report_stats()
@@ -177,6 +184,7 @@ def run_stream(args, filters: Filters) -> int:
     finally:
         stop.set()
         worker.join(timeout=5)
+        status = sinks.close(source, feed, status)   # history: reads the probes' counters
         source.close()
         if bpf_stats is not None:
             bpf_stats.restore()
