@@ -126,8 +126,10 @@ def test_group_by_in_every_format(db):
 def test_since_until_relative_and_iso(db):
     p = query(db, "--since", "1h")
     assert [json.loads(x)["pid"] for x in p.stdout.decode().splitlines()] == [6, 6, 7]
-    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(NOW - 45))
-    p = query(db, "--since", iso, "--until", "15s")
+    p = query(db, "--until", "1h")
+    assert [json.loads(x)["pid"] for x in p.stdout.decode().splitlines()] == [5]
+    since, until = (time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(NOW + d)) for d in (-45, -20))
+    p = query(db, "--since", since, "--until", until)
     assert [json.loads(x)["op"] for x in p.stdout.decode().splitlines()] == ["rename"]
 
 
