@@ -29,9 +29,16 @@ MAX_TRANSACTION = 50_000       # records per transaction (bounds the time a comm
 IDLE_COMMIT_SECONDS = 0.5      # how long a few records may wait before they are committed
 NAME_CACHE_MAX = 500_000       # interned names remembered (then forgotten and looked up again)
 
+COLUMNS = 18
 INSERT_RECORD = ("INSERT INTO records (session, ts, op, pid, tid, ppid, uid, comm, path, "
-                 "new_path, bytes, count, fd, file_type, dev, ino, truncated, err) "
-                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                 "new_path, bytes, count, fd, file_type, dev, ino, truncated, err) VALUES ")
+ROW = "(" + ",".join("?" * COLUMNS) + ")"
+# Rows per INSERT statement. The sqlite3 module releases the GIL around each statement step;
+# one step per row makes the writer and the thread that drains the probes hand the GIL back and
+# forth per record (measured: both at once slower than one after the other). One step per
+# few hundred rows lets SQLite's B-tree work run beside the Python threads.
+ROWS_PER_INSERT = 500
+INSERT_MANY = INSERT_RECORD + ",".join([ROW] * ROWS_PER_INSERT)
 
 
 def names_json(names: Iterable[bytes]) -> str:
@@ -209,7 +216,7 @@ class HistoryStore:
                 conn.execute("BEGIN")
                 last = None
                 if batch:
-                    conn.executemany(INSERT_RECORD, self._rows(conn, batch))
+                    self._insert(conn, batch)
                     # One writer holds the write lock for the whole transaction, so the
                     # batch's ids are consecutive and end at the last rowid.
                     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -221,18 +228,32 @@ class HistoryStore:
                 self._fail(conn, exc, len(batch))
                 return
 
-    def _rows(self, conn: sqlite3.Connection, batch: list[Record]):
+    def _insert(self, conn: sqlite3.Connection, batch: list[Record]) -> None:
+        flat = self._flat_rows(conn, batch)
+        step = ROWS_PER_INSERT * COLUMNS
+        full = len(batch) // ROWS_PER_INSERT * step
+        for i in range(0, full, step):
+            conn.execute(INSERT_MANY, flat[i:i + step])
+        rest = flat[full:]
+        if rest:
+            conn.execute(INSERT_RECORD + ",".join([ROW] * (len(rest) // COLUMNS)), rest)
+
+    def _flat_rows(self, conn: sqlite3.Connection, batch: list[Record]) -> list:
+        flat: list = []
+        add = flat.extend
         session = self.session
-        name_id = self._name_id
         names, comms = self._names, self._comms
+        name_id, comm_id = self._name_id, self._comm_id
         for r in batch:
             # Inline dict look-ups: this loop is the store's hot path.
-            comm = comms.get(r.comm) or self._comm_id(conn, r.comm)
-            path = names.get(r.path) or name_id(conn, r.path)
-            new_path = None if r.new_path is None else (names.get(r.new_path) or name_id(conn, r.new_path))
-            yield (session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, comm, path, new_path,
-                   r.bytes, r.count, r.fd, r.file_type, r.dev, r.ino, 1 if r.truncated else 0,
-                   r.err)
+            new_path = r.new_path
+            add((session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid,
+                 comms.get(r.comm) or comm_id(conn, r.comm),
+                 names.get(r.path) or name_id(conn, r.path),
+                 None if new_path is None else (names.get(new_path) or name_id(conn, new_path)),
+                 r.bytes, r.count, r.fd, r.file_type, r.dev, r.ino, 1 if r.truncated else 0,
+                 r.err))
+        return flat
 
     def _name_id(self, conn: sqlite3.Connection, name: bytes) -> int:
         return _intern(conn, "names", self._names, name)
