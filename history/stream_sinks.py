@@ -31,13 +31,16 @@ def _say(message: str) -> None:
 
 
 class NullWriter:
-    """The stream writer when the database is the only output (`--db` without `-o`)."""
+    """The stream writer when the database is the only output (`--db` without `-o`). Records
+    go nowhere; `--stats` reports still reach the user, on stderr (they are also kept in the
+    session row)."""
 
     def write(self, record) -> None:
         pass
 
     def write_stats(self, stats) -> None:
-        pass
+        import json
+        _say("stats: " + json.dumps(stats, separators=(",", ":"), default=str))
 
     def flush(self) -> None:
         pass
