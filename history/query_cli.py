@@ -4,6 +4,7 @@ Needs no root: only read access to the database. Every problem is one line on st
 non-zero exit (2 for bad arguments, 1 for a database that cannot be read)."""
 from __future__ import annotations
 
+import io
 import sys
 from typing import Optional
 
@@ -33,8 +34,17 @@ def spec_from(args, filters: Filters) -> QuerySpec:
                      session=args.session, group_by=args.group_by, top=args.top, sort=args.sort)
 
 
+def _stdout():
+    """UTF-8 whatever the locale, and block-buffered even under PYTHONUNBUFFERED (one write
+    per line cost 40 µs a record on a large answer)."""
+    sys.stdout.flush()
+    raw = io.FileIO(sys.stdout.fileno(), "w", closefd=False)
+    return io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding="utf-8",
+                            errors="backslashreplace", newline="\n")
+
+
 def run_query(args, filters: Filters, out=None) -> int:
-    out = out or sys.stdout
+    out = out or _stdout()
     try:
         spec = spec_from(args, filters)
     except (TimeSpecError, ValueError) as exc:
