@@ -42,7 +42,7 @@ class DashboardStore:
 
     def close(self, source) -> int:
         """After the dashboard quit, before the probes are freed (their counters go into the
-        session row). Returns 1 if the store failed or lost records, after saying so."""
+        session row). Returns 1 if the store failed, after saying so."""
         stats = None
         try:
             stats = source.stats_dict()
@@ -56,7 +56,7 @@ class DashboardStore:
         if self.store.dropped:
             print(f"sniff-tui: history: {self.store.dropped} records were not stored in "
                   f"{self.store.path}", file=sys.stderr)
-        return EXIT_FAIL if error is not None or self.store.dropped else 0
+        return EXIT_FAIL if error is not None else 0
 
 
 def open_dashboard_store(args, filters: Filters) -> tuple[Optional[DashboardStore], int]:

@@ -20,6 +20,7 @@ from probes.record import OPS, Record, decode_name
 from .schema import HistoryError, describe_sqlite_error, open_for_reading
 
 GROUPS = ("file", "process", "op")
+MAX_NOTES = 10             # lines about sessions that lost records, after an answer
 SORTS = ("count", "bytes", "records")
 
 # Counters (from the stats dict) that mean something was not seen or not fully named.
@@ -294,6 +295,10 @@ class History:
             if s.ended is None and not _alive(s):
                 lines.append(f"session {s.id} did not end cleanly (killed?): its counters are "
                              f"as of its last commit")
+        if len(lines) > MAX_NOTES:
+            more = len(lines) - MAX_NOTES + 1
+            lines = lines[:MAX_NOTES - 1] + [f"... and {more} more notes (query --sessions lists "
+                                            f"every session with its losses)"]
         return lines
 
 

@@ -264,3 +264,27 @@ def test_replay_command_errors_are_one_line(tmp_path):
     store = HistoryStore(str(empty))
     store.close()
     one_line_error(replay(empty), 1, "no sessions")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to write as root and read as nobody")
+def test_a_user_reads_a_history_root_is_still_writing():
+    shared = Path("/tmp") / f"sniff-hist-live-{os.getpid()}"
+    shared.mkdir(mode=0o755)
+    try:
+        db = str(shared / "h.db")
+        store = HistoryStore(db)
+        store.begin_session([b"/w"], None)
+        store.add(RECORDS)
+        deadline = time.monotonic() + 10
+        while store.stored < len(RECORDS):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert os.path.exists(db + "-wal")                  # WAL mode, writer still open
+        p = query(db, "--group-by", "op", user="nobody")
+        assert p.returncode == 0, p.stderr
+        assert len(p.stdout.splitlines()) == 3
+        assert store.close() is None
+        p = query(db, user="nobody")
+        assert p.returncode == 0 and len(p.stdout.splitlines()) == len(RECORDS)
+    finally:
+        shutil.rmtree(shared)

@@ -254,3 +254,14 @@ def test_full_disk_is_one_line_and_keeps_earlier_data(tmp_path):
         conn.close()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_loss_notes_are_bounded(tmp_path):
+    db = str(tmp_path / "h.db")
+    for i in range(12):
+        write_all(db, [rec(i, b"/w/a")], {"counters": {"ringbuf_drops": i + 1}})
+    with History(db) as h:
+        notes = h.notes(QuerySpec())
+    assert len(notes) == 10
+    assert notes[0] == "session 1 did not see everything: ringbuf_drops=1"
+    assert notes[-1].startswith("... and 3 more notes")
