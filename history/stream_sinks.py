@@ -6,7 +6,8 @@
 
 The stream loop owns the feed and the writer; the sinks only read what it drained. ``take``
 never waits for the disk (the store has its own writer thread) and reads the probes' stats
-dict at most every ``STATS_SECONDS``, on the loop's thread, as ``--stats`` does.
+dict at most every ``STATS_SECONDS`` (``STORE_STATS_SECONDS`` without --metrics), on the
+loop's thread, as ``--stats`` does.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from .metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_ad
 from .schema import HistoryError
 from .store import HistoryStore
 
-STATS_SECONDS = 2.0
+STATS_SECONDS = 2.0          # with --metrics: how fresh the health figures are
+STORE_STATS_SECONDS = 10.0   # --db alone: how stale a killed session's counters can be
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 
@@ -94,7 +96,8 @@ class StreamSinks:
             self.metrics.observe(batch)
         now = time.monotonic()
         if now >= self._next_stats:
-            self._next_stats = now + STATS_SECONDS
+            # stats_dict() runs bpftool for the probe cost: not more often than needed.
+            self._next_stats = now + (STATS_SECONDS if self.metrics else STORE_STATS_SECONDS)
             self._poll(source, feed)
 
     def _poll(self, source, feed) -> Optional[dict]:
