@@ -167,7 +167,14 @@ class HistoryStore:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                if self.session is not None and self.error is None:
+                if self.session is not None and self.error is not None:
+                    # After a full disk the rollback may have freed enough room to close the
+                    # session with its loss count; if not, it stays open ("did not end").
+                    try:
+                        self._write_session(conn, ended=time.time())
+                    except sqlite3.Error:
+                        pass
+                elif self.session is not None:
                     self._write_session(conn, ended=time.time())
                 # Back to a rollback journal, so the file stands alone (no -wal/-shm beside it)
                 # and a reader without write access to the directory can open it.

@@ -241,3 +241,50 @@ def test_stream_refuses_bad_db_and_metrics_in_one_line(tmp_path):
     finally:
         taken.close()
     assert jsonl_file.read_text() == "{}\n"
+
+
+# Long, unique names: each record brings a new name into the database.
+FILLER = r"""
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+open("/proc/self/comm", "w").write("hist-fill")
+for i in range(n):
+    p = os.path.join(d, f"{i:06d}-" + "n" * 200)
+    with open(p, "wb") as f:
+        f.write(b"x")
+    os.unlink(p)
+"""
+
+
+def test_full_disk_under_the_database_is_one_line_and_keeps_what_was_committed(tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(small)], check=True)
+    try:
+        db, out = small / "h.db", tmp_path / "out.jsonl"
+        proc, watched = start(tmp_path, "--db", str(db))
+        try:
+            run_worker(watched, "hist-early", 3)
+            wait_done(out, ["hist-early"], proc)
+            deadline = time.monotonic() + 30
+            while not query(db, "--comm", "hist-early").stdout:    # committed
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            subprocess.run([PY, "-I", "-S", "-c", FILLER, str(watched), "4000"], check=True)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        text = err.decode()
+        assert proc.returncode == 1, text
+        assert "Traceback" not in text
+        full = [line for line in text.splitlines() if "disk is full" in line]
+        assert len(full) == 1 and "earlier ones are intact" in full[0], text
+        assert out.read_text().count("hist-fill") > 1000          # the stream itself went on
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        p = query(db, "--comm", "hist-early", "--group-by", "op")
+        assert p.returncode == 0, p.stderr
+        stored = [Record.from_dict(json.loads(x)) for x in query(db).stdout.decode().splitlines()]
+        assert stored == jsonl(out)[:len(stored)]                  # a prefix of the run, exact
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
