@@ -84,6 +84,8 @@ class StreamSinks:
             self._bpf_stats.enable()
 
     def take(self, batch: list, source, feed) -> None:
+        if self.store is None and self.metrics is None:
+            return           # neither option given: the stream must not pay (nor run bpftool)
         if not self._started:
             self._start(source)
         if self.store is not None:
