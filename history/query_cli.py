@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Optional
 
 from probes.filters import Filters
 

@@ -15,7 +15,6 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from probes.record import Record
