@@ -87,7 +87,7 @@ def run_store(records: list[Record], path: Path) -> float:
     t0 = time.perf_counter()
     for batch in batches(records):
         store.add(batch)
-    error = store.close()
+    error = store.close(timeout=3600)
     elapsed = time.perf_counter() - t0
     assert error is None and store.dropped == 0 and store.stored == len(records), error
     return elapsed
@@ -104,7 +104,7 @@ def run_both(records: list[Record], db: Path, out: Path) -> float:
             for rec in batch:
                 writer.write(rec)
             writer.flush()
-    error = store.close()
+    error = store.close(timeout=3600)
     elapsed = time.perf_counter() - t0
     assert error is None and store.dropped == 0, error
     return elapsed

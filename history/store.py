@@ -28,6 +28,7 @@ MAX_PENDING = 1_000_000        # records queued for the writer before new ones a
 MAX_TRANSACTION = 50_000       # records per transaction (bounds the time a commit takes)
 IDLE_COMMIT_SECONDS = 0.5      # how long a few records may wait before they are committed
 NAME_CACHE_MAX = 500_000       # interned names remembered (then forgotten and looked up again)
+IN_FLIGHT_SECONDS = 30.0       # at close, after the queue is given up: the last transaction
 
 COLUMNS = 18
 INSERT_RECORD = ("INSERT INTO records (session, ts, op, pid, tid, ppid, uid, comm, path, "
@@ -88,6 +89,7 @@ class HistoryStore:
         self.error: Optional[str] = None  # one line, once the writer has failed
         self._pending: deque[list[Record]] = deque()
         self._pending_count = 0
+        self._inflight = 0               # records in the transaction being written
         self._stats: Optional[dict] = None
         self._stats_dirty = False
         self._lock = threading.Lock()
@@ -160,9 +162,19 @@ class HistoryStore:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
+                # Too much queued to write in time: what is still queued is given up (and
+                # counted); the transaction in flight may still finish.
                 with self._lock:
+                    self.dropped += self._pending_count
+                    self._pending.clear()
+                    self._pending_count = 0
+                self._thread.join(IN_FLIGHT_SECONDS)
+            if self._thread.is_alive():
+                with self._lock:
+                    self.dropped += self._inflight
                     if self.error is None:
-                        self.error = f"{self.path}: the history writer did not finish in {timeout:.0f} s"
+                        self.error = (f"{self.path}: the history writer did not finish in "
+                                      f"{timeout + IN_FLIGHT_SECONDS:.0f} s")
                 return self.error
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -208,6 +220,7 @@ class HistoryStore:
                     chunk = chunk[:room]
                 taken.extend(chunk)
             self._pending_count -= len(taken)
+            self._inflight = len(taken)
             return taken
 
     def _run(self) -> None:
@@ -230,7 +243,9 @@ class HistoryStore:
                 self._write_session(conn, stored_extra=len(batch), last_id=last,
                                     first_id=None if last is None else last - len(batch) + 1)
                 conn.execute("COMMIT")
-                self.stored += len(batch)
+                with self._lock:
+                    self.stored += len(batch)
+                    self._inflight = 0
             except sqlite3.Error as exc:
                 self._fail(conn, exc, len(batch))
                 return
@@ -297,6 +312,7 @@ class HistoryStore:
         with self._lock:
             self.error = describe_sqlite_error(self.path, exc)
             self.dropped += lost + self._pending_count
+            self._inflight = 0
             self._pending.clear()
             self._pending_count = 0
 

@@ -265,3 +265,17 @@ def test_loss_notes_are_bounded(tmp_path):
     assert len(notes) == 10
     assert notes[0] == "session 1 did not see everything: ringbuf_drops=1"
     assert notes[-1].startswith("... and 3 more notes")
+
+
+def test_a_close_that_runs_out_of_time_counts_what_it_gives_up(tmp_path):
+    db = str(tmp_path / "h.db")
+    store = HistoryStore(db, max_transaction=5_000)
+    store.begin_session([b"/w"], None)
+    total = 200_000
+    store.add([rec(i, b"/w/%d" % (i % 300)) for i in range(total)])
+    assert store.close(timeout=0.05) is None              # the transaction in flight finishes
+    assert store.dropped > 0 and store.stored + store.dropped == total
+    assert len(stored(db)) == store.stored
+    with History(db) as h:
+        (s,) = h.sessions()
+        assert s.ended is not None and s.losses() == {"store_dropped": store.dropped}
