@@ -517,7 +517,8 @@ def _give_to_sudo_user(path: str) -> None:
             pass
 
 
-def run_dashboard(source: Source, filters: Filters, watches: list[bytes]) -> int:
+def run_dashboard(source: Source, filters: Filters, watches: list[bytes],
+                  feed: Optional[Feed] = None) -> int:
     """Run the dashboard until the user quits; returns the process exit code. Textual puts
     the terminal back on every way out (quit, SIGTERM/SIGHUP, an exception)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -525,7 +526,7 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes]) -> int
               file=sys.stderr)
         return 2
     try:
-        app = SniffApp(source, filters, watches, handle_signals=True)
+        app = SniffApp(source, filters, watches, feed=feed, handle_signals=True)
     except OSError as exc:
         print(f"sniff-tui: cannot create the session spool: {exc}", file=sys.stderr)
         return 1

@@ -83,10 +83,48 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
                         "record before filtering, -vvvv map contents (all to stderr)")
 
 
+def _positive_int(text: str) -> int:
+    value = _id(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _add_query_command(sub) -> None:
+    """`sniff-tui query DB`: the stream's filters (same names) over a history database."""
+    from history.output import FORMATS
+    from history.query import GROUPS, SORTS
+    q = sub.add_parser("query", help="answer questions from a history database (no root needed)")
+    q.add_argument("db", metavar="DB")
+    q.add_argument("--ops", default=",".join(OPS), help=f"operations (default: {','.join(OPS)})")
+    q.add_argument("--pid", type=_id, help="only this process")
+    q.add_argument("--tree", type=_id, metavar="PID", help="only this process and its descendants")
+    q.add_argument("--comm", help="only processes with this name (exact, or a glob)")
+    q.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
+                   help="never processes with this name (repeatable; glob allowed)")
+    q.add_argument("--uid", type=_id, help="only processes of this user id")
+    q.add_argument("--all-types", action="store_true",
+                   help="also pipes, sockets, devices... (default: regular files and directories)")
+    q.add_argument("--path", action="append", metavar="GLOB",
+                   help="only paths (or rename targets) matching GLOB; repeatable")
+    q.add_argument("--since", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
+    q.add_argument("--until", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
+    q.add_argument("--session", type=_positive_int, metavar="ID", help="only this session")
+    q.add_argument("--group-by", choices=GROUPS, help="totals per file, process or op")
+    q.add_argument("--sort", choices=SORTS, default="count",
+                   help="order of the groups, largest first (default: count)")
+    q.add_argument("--top", type=_positive_int, metavar="N",
+                   help="the N largest groups (or the first N records)")
+    q.add_argument("--format", choices=FORMATS, default="jsonl")
+    q.add_argument("--sessions", dest="list_sessions", action="store_true",
+                   help="list the recorded sessions instead")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sniff-tui", description="Which processes touch which files under a directory.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _add_filter_options(parser)
+    parser.add_argument("--db", metavar="FILE", help="also append every record to this SQLite history")
     stream = sub.add_parser("stream", help="print records, no dashboard")
     _add_filter_options(stream, sub=True)
     stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
@@ -100,8 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--rate-limit", type=_id, default=100_000, metavar="N",
                         help="with --no-coalesce: records per second per CPU the kernel sends, the "
                              "rest counted as rate_limited (default 100000; 0: no limit)")
-    replay = sub.add_parser("replay", help="open the dashboard on a JSONL recording (no root needed)")
-    replay.add_argument("file", metavar="FILE.jsonl")
+    stream.add_argument("--db", metavar="FILE", default=argparse.SUPPRESS,
+                        help="append every record to this SQLite history (alone: no stdout output)")
+    stream.add_argument("--metrics", metavar="[ADDR:]PORT",
+                        help="serve Prometheus metrics at http://ADDR:PORT/metrics (default ADDR 127.0.0.1)")
+    stream.add_argument("--metrics-names", type=_positive_int, default=50, metavar="N",
+                        help="process names with their own metrics label (then 'other'; default 50)")
+    _add_query_command(sub)
+    replay = sub.add_parser("replay", help="open the dashboard on a recording: JSONL or a history "
+                                           "database (no root needed)")
+    replay.add_argument("file", metavar="FILE")
+    replay.add_argument("--session", type=_positive_int, metavar="ID",
+                        help="history database: the session to replay (default: the latest)")
     replay.add_argument("--speed", type=_nonneg_float, default=0.0,
                         help="1 = real time, 0 = as fast as possible (default)")
     return parser
@@ -131,6 +179,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             return run_stream(args, filters)
         if args.command == "replay":
             return run_replay(args)
+        if args.command == "query":
+            from history.query_cli import run_query
+            return run_query(args, filters)
         return run_live_dashboard(args, filters)
     except KeyboardInterrupt:
         return 130
@@ -141,6 +192,17 @@ def run_replay(args) -> int:
     from probes.replay import ReplaySource
     if not os.path.isfile(args.file):
         return fail(f"{args.file}: no such file", EXIT_USAGE)
+    from history.schema import HistoryError, is_sqlite_file
+    if is_sqlite_file(args.file):
+        from history.replay_db import DbReplaySource
+        try:
+            source = DbReplaySource(args.file, session=args.session, speed=args.speed)
+        except HistoryError as exc:
+            return fail(str(exc))
+        return run_dashboard(source, Filters(), source.watches)
+    if args.session is not None:
+        return fail(f"{args.file}: --session is for a history database, not a JSONL recording",
+                    EXIT_USAGE)
     source = ReplaySource(args.file, speed=args.speed)
     return run_dashboard(source, Filters(), source.watches)
 
@@ -148,12 +210,19 @@ def run_replay(args) -> int:
 def run_live_dashboard(args, filters: Filters) -> int:
     from tui.app import run_dashboard
     from tui.stream import open_live as _open_live
+    from history.dashboard_sink import open_dashboard_store
+    store, code = open_dashboard_store(args, filters)     # --db: before the probes load
+    if code:
+        return code
     source, code = _open_live(args, filters)
     if source is None:
         return code
     try:
-        return run_dashboard(source, filters, source.watches)
+        return run_dashboard(source, filters, source.watches,
+                             feed=store.feed(source) if store else None)
     finally:
+        if store:
+            store.close(source)     # needs the probes' loss counters: before source.close()
         source.close()
 
 

@@ -121,11 +121,15 @@ def run_stream(args, filters: Filters) -> int:
     from probes.live import WatchError, canonical_dir
     from probes.feed import Feed
     from tui.formats import make_writer
+    from history.stream_sinks import open_sinks
     try:    # bad directories are reported before anything is created
         for d in args.dirs or [os.getcwd()]:
             canonical_dir(d)
     except WatchError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    sinks, code = open_sinks(args, filters)      # history: --db, --metrics
+    if sinks is None:
+        return code
     try:
         out = open_user_file(args.output) if args.output else sys.stdout.buffer
     except OSError as exc:
@@ -138,7 +142,7 @@ def run_stream(args, filters: Filters) -> int:
     # About a second of the writer's rate: when it falls behind, the worker waits and the
     # kernel counts what it cannot queue (see probes/feed.py).
     feed: Feed = Feed(maxsize=65_536)
-    writer = make_writer(args.format, out, source.watches)
+    writer = sinks.writer(make_writer(args.format, out, source.watches))   # history: --db alone
     worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
     worker.start()
     if args.ready_file:
@@ -168,6 +172,7 @@ def run_stream(args, filters: Filters) -> int:
                 report_stats()
                 next_stats = time.monotonic() + stats_every
             batch = feed.drain()
+            sinks.take(batch, source, feed)          # history
             if batch:
                 writer.write_many(batch)
                 writer.flush()
@@ -199,6 +204,7 @@ def run_stream(args, filters: Filters) -> int:
         feed.close()
         worker.join(timeout=5)
         lost = loss_line(source.stats()) if source.probes is not None else ""
+        status = sinks.close(source, feed, status)   # history: reads the probes' counters
         source.close()
         if bpf_stats is not None:
             bpf_stats.restore()
