@@ -249,7 +249,8 @@ class Decoder:
         self.mono_offset = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
         # The same file is named again and again under --no-coalesce: its reassembled path
         # is kept by (watch, walk bytes). Bounded: cleared when full.
-        self._paths: dict[tuple[int, bytes], bytes] = {}
+        self._paths: dict[tuple, tuple] = {}
+        self._paths_version = watches.version
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -273,15 +274,24 @@ class Decoder:
         if name is None:
             return None
         start = off + _DATA_AT
-        data = bytes(buf[start:start + min(data_len, length - _DATA_AT)])
-        rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
-                     fd=fd if fd >= 0 else None, count=count)
-        if ret < 0:
-            rec.err = _ERRNO.get(-ret, str(-ret))
+        end = start + min(data_len, length - _DATA_AT)
         if s0 == 0 and w0:
-            # About an open file: placed by the kernel.
-            rec = self._placed(rec, name, w0, f0, data[:k0], ret, mode, dev, ino)
+            # About an open file: placed by the kernel. The flood path: everything it needs
+            # about the file (path, watch, type, device) is cached by its walk bytes.
+            placed = self._place_walk(w0, f0, buf[start:min(end, start + k0)], mode, dev)
+            if placed is None:
+                return None
+            path, watch, truncated, ftype, devtext = placed
+            rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None,
+                         ret if name == "read" or name == "write" else None, count,
+                         fd if fd >= 0 else None, ftype, devtext, ino, truncated,
+                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch)
         else:
+            data = bytes(buf[start:end])
+            rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
+                         fd=fd if fd >= 0 else None, count=count)
+            if ret < 0:
+                rec.err = _ERRNO.get(-ret, str(-ret))
             n0 = _Name(w0, f0, data[:s0], data[s0:s0 + k0])
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
@@ -293,25 +303,24 @@ class Decoder:
             return Named(key, key_tgid, serial, rec)
         return rec
 
-    def _placed(self, rec: Record, op: str, watch: int, flags: int, walk: bytes, ret: int, mode: int,
-                dev: int, ino: int) -> Optional[Record]:
+    def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):
+        """(path, watch path, truncated, file type, device text) of a placed record, or None
+        when its watch is gone (removed while the record was in flight)."""
+        if self._paths_version != self.watches.version:
+            self._paths.clear()
+            self._paths_version = self.watches.version
+        cache_key = (watch, walk, flags, mode, dev)
+        hit = self._paths.get(cache_key)
+        if hit is not None:
+            return hit
         w = self.watches.by_id.get(watch)
         if w is None:
-            return None      # a watch removed while this record was in flight
-        cache_key = (watch, walk)
-        path = self._paths.get(cache_key)
-        if path is None:
-            if len(self._paths) >= 4096:
-                self._paths.clear()
-            path = self._paths[cache_key] = join(w.path, walk_components(walk))
-        rec.path = path
-        rec.watch = w.path
-        rec.truncated = bool(flags & _NAME_TRUNCATED)
-        rec.file_type = file_type(mode)
-        rec.dev, rec.ino = dev_text(dev), ino
-        if op == "read" or op == "write":
-            rec.bytes = ret
-        return rec
+            return None
+        if len(self._paths) >= 4096:
+            self._paths.clear()
+        hit = self._paths[cache_key] = (join(w.path, walk_components(walk)), w.path,
+                                        bool(flags & _NAME_TRUNCATED), file_type(mode), dev_text(dev))
+        return hit
 
     def _base(self, nm: _Name) -> Optional[bytes]:
         rel = walk_components(nm.walk)

@@ -107,6 +107,7 @@ class LiveSource:
         self._harvest_done = threading.Event()
         self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
         self._agg_entries_seen = 0
+        self._last_seen = 0              # pid of the last record (the process table knows it)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -282,7 +283,9 @@ class LiveSource:
             return
         cls = out.__class__
         if cls is Record:
-            self.procs.seen(out.pid, out.ppid, out.comm)
+            if out.pid != self._last_seen:
+                self._last_seen = out.pid
+                self.procs.seen(out.pid, out.ppid, out.comm)
             self._deliver(out)
         elif cls is Named:
             self._on_named(out)

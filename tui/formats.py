@@ -68,11 +68,16 @@ class JsonlWriter(Writer):
         return record.to_json()
 
     def write_many(self, records: list[Record]) -> None:
-        # The flood path: one write for the batch, bytes all the way (measured: this and
-        # orjson took the writer from 43k to over 150k records/s).
+        # The flood path: one write for the batch, bytes all the way.
+        # Appended to one buffer as they are made: keeping thousands of orjson's outputs alive
+        # at once (a join over a list) made each dumps three times slower (measured).
         if not self._binary:
             return super().write_many(records)
-        self._out.write(b"\n".join([r.to_json_bytes() for r in records]) + b"\n")
+        buf = bytearray()
+        for r in records:
+            buf += r.to_json_bytes()
+            buf += b"\n"
+        self._out.write(buf)
 
     def write_stats(self, stats: dict[str, Any]) -> None:
         body = {"op": "stats", **{k: _finite(v) for k, v in stats.items() if k != "op"}}
