@@ -264,9 +264,8 @@ class Decoder:
             return None
         (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, key_tgid, mode, flags,
          data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
-        nul = comm.find(b"\0")
-        if nul >= 0:
-            comm = comm[:nul]
+        if comm[-1] == 0:    # the kernel pads the name with NULs
+            comm = comm[:comm.find(b"\0")]
         ts = self.mono_offset + ts / 1e9
         if op in _PROC_OPS:
             return ProcEvent(_PROC_OPS[op], pid, ppid, comm, ts)

@@ -43,12 +43,19 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         # Written out field by field: this runs for every record written (150k/s under a flood).
-        out: dict[str, Any] = {"ts": self.ts, "op": self.op, "pid": self.pid, "tid": self.tid,
-                               "ppid": self.ppid, "uid": self.uid}
-        _put_name(out, "comm", self.comm)
-        _put_name(out, "path", self.path)
-        if self.new_path is not None:
-            _put_name(out, "new_path", self.new_path)
+        try:        # the common case: names that are UTF-8
+            out: dict[str, Any] = {"ts": self.ts, "op": self.op, "pid": self.pid, "tid": self.tid,
+                                   "ppid": self.ppid, "uid": self.uid, "comm": self.comm.decode(),
+                                   "path": self.path.decode()}
+            if self.new_path is not None:
+                out["new_path"] = self.new_path.decode()
+        except UnicodeDecodeError:
+            out = {"ts": self.ts, "op": self.op, "pid": self.pid, "tid": self.tid,
+                   "ppid": self.ppid, "uid": self.uid}
+            _put_name(out, "comm", self.comm)
+            _put_name(out, "path", self.path)
+            if self.new_path is not None:
+                _put_name(out, "new_path", self.new_path)
         if self.bytes is not None:
             out["bytes"] = self.bytes
         out["count"] = self.count
