@@ -110,8 +110,10 @@ def filters_from(args) -> Filters:
 
 
 def fail(message: str, code: int = EXIT_FAIL) -> int:
-    """One line on stderr, and the exit code to return."""
-    print(f"sniff-tui: {message}", file=sys.stderr)
+    """One short line on stderr (a 5,000-character directory name is cut in the middle),
+    and the exit code to return."""
+    from textfmt import one_line
+    print(f"sniff-tui: {one_line(message)}", file=sys.stderr)
     return code
 
 
@@ -134,22 +136,52 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def run_replay(args) -> int:
-    from tui.app import run_dashboard
     from probes.replay import ReplaySource
-    if not os.path.isfile(args.file):
-        return fail(f"{args.file}: no such file", EXIT_USAGE)
-    source = ReplaySource(args.file, speed=args.speed)
+    from tui.app import run_dashboard
+    problem = replay_problem(args.file)
+    if problem is not None:
+        return fail(f"{args.file}: {problem}", EXIT_USAGE)
+    try:
+        source = ReplaySource(args.file, speed=args.speed)
+    except OSError as exc:
+        return fail(f"{args.file}: cannot read ({exc.strerror or exc})", EXIT_USAGE)
     return run_dashboard(source, Filters(), source.watches)
 
 
+def replay_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be replayed, in a few words, or None."""
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                return "empty file (nothing to replay)"
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "is a directory, not a recording"
+    except PermissionError:
+        return "cannot read (permission denied)"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return None
+
+
 def run_live_dashboard(args, filters: Filters) -> int:
+    """The first frame at once: the probes load in the dashboard's worker ("loading
+    probes…"); a load failure ends the dashboard and prints the same line as ``stream``."""
+    from probes.loader import LoadError
     from tui.app import run_dashboard
     from tui.stream import open_live as _open_live
-    source, code = _open_live(args, filters)
+    source, code = _open_live(args, filters, load=False)
     if source is None:
         return code
     try:
-        return run_dashboard(source, filters, source.watches)
+        return run_dashboard(source, filters, source.watches, load=source.open)
+    except LoadError as exc:
+        if args.verbose and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return fail(str(exc))
+    except (OSError, ValueError) as exc:      # e.g. a watched directory gone meanwhile
+        return fail(str(exc))
     finally:
         source.close()
 

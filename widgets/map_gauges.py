@@ -8,10 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from probes.source import MapHealth
-from tui.state import SessionState
-from tui.text import visible
-from widgets.format import human_count
+from session import MapHealth, SessionState
+from textfmt import human_count, visible
 
 BAR_W = 10
 NAME_W = 10

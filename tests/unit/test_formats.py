@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from probes.record import OPS, Record
 from tui.formats import FORMATS, make_writer
-from tui.text import visible
+from textfmt import visible
 
 WATCH = b"/srv/watched"
 LONG = WATCH + b"/" + b"/".join([b"d" * 60] * 66) + b"/final-name.txt"  # ~4000 bytes

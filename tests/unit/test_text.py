@@ -6,7 +6,7 @@ import re
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tui.text import elide_left, relative_to_watch, visible
+from textfmt import elide_left, relative_to_watch, visible
 
 HOSTILE = [b"\x1b[31m", b"\x1b]0;title\x07", b"\n", b"\r", b"\t", b"\x00", b"\x7f", b"\xc2\x85",
            b"\xc2\x9b", b"\xe2\x80\xa8", b"\xff", b"\xed\xa0\x80", b"\\", b"\\x1b", b"[bold]",
