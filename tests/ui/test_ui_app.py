@@ -26,7 +26,7 @@ from widgets.map_gauges import MapGaugesPane
 from widgets.process_tree import ProcessTree
 from widgets.prompt import PromptScreen
 from widgets.top_files import MIN_FILE_W, TopFilesPane
-from ui_support import SIZE, WATCH, FakeSource, demo_app, rec, settle
+from ui_support import SIZE, WATCH, FakeSource, SpyApp, demo_app, rec, settle
 
 
 def plain(widget) -> str:
@@ -234,7 +234,7 @@ async def test_p_and_shift_p_filter_to_the_selected_process(tmp_path):
 
 
 async def test_p_without_a_selection_says_so(tmp_path):
-    app = SniffApp(FakeSource(), Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(FakeSource(), Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("p")
         assert app.notices[-1][0] == "warning" and "select a process" in app.notices[-1][1]
@@ -408,7 +408,7 @@ async def test_q_quits_with_zero(tmp_path):
 # ------------------------------------------------------------------ live updates, pause
 async def test_timer_drains_in_batches_not_per_record(tmp_path):
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         stream = app.dashboard.query_one(EventStream)
         shows = []
@@ -428,7 +428,7 @@ async def test_timer_drains_in_batches_not_per_record(tmp_path):
 
 async def test_space_pauses_the_view_while_counting_goes_on(tmp_path):
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         source.emit([rec(ts=1.0), rec(ts=2.0)])
         await settle(app, pilot)
@@ -449,7 +449,7 @@ async def test_space_pauses_the_view_while_counting_goes_on(tmp_path):
 async def test_a_failing_source_is_reported_not_raised(tmp_path):
     source = FakeSource()
     source.fail = RuntimeError("perf buffer lost")
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(100):
             if not app.source_running:
@@ -465,7 +465,7 @@ async def test_a_failing_source_is_reported_not_raised(tmp_path):
 
 async def test_a_refused_filter_keeps_the_old_one(tmp_path):
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         source.refuse = FilterError("too many comm filters for the kernel map")
         await pilot.press("w")
@@ -477,7 +477,7 @@ async def test_bad_replay_lines_are_notified_with_line_numbers(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(rec().to_json() + "\n{oops\n" + rec().to_json() + "\n[1]\n")
     source = ReplaySource(str(path), watches=[b"/w"])
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         warning = [m for s, m in app.notices if s == "warning"]
@@ -487,7 +487,7 @@ async def test_bad_replay_lines_are_notified_with_line_numbers(tmp_path):
 
 async def test_feed_drops_show_in_the_loss_pane(tmp_path):
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], feed=Feed(maxsize=10), test_mode=True,
+    app = SpyApp(source, Filters(), [b"/w"], feed=Feed(maxsize=10),
                    spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         source.emit([rec(ts=float(i)) for i in range(50)])
@@ -498,7 +498,7 @@ async def test_feed_drops_show_in_the_loss_pane(tmp_path):
 
 async def test_a_failing_refresh_is_notified_and_the_app_keeps_running(tmp_path, monkeypatch):
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         def boom(*a, **k):
             raise KeyError("oops")
@@ -536,9 +536,9 @@ def test_run_dashboard_refuses_without_a_terminal(capsys):
 
 
 async def test_scrolled_back_stream_keeps_its_rows_while_the_ring_rotates(tmp_path):
-    from tui.state import Limits
+    from session import Limits
     source = FakeSource()
-    app = SniffApp(source, Filters(), [b"/w"], test_mode=True, spool_dir=str(tmp_path),
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path),
                    limits=Limits(recent=200))
     async with app.run_test(size=SIZE) as pilot:
         source.emit([rec(ts=float(i)) for i in range(200)])
