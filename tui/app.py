@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from functools import partial
+from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from textual.app import App, SystemCommand
@@ -51,7 +52,7 @@ EXIT_CHECKS_PER_POLL = 4_096    # /proc look-ups per second for exited processes
 
 class SniffApp(ExportMixin, App[int]):
     TITLE = "sniff-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))   # absolute: subclasses live elsewhere
 
     def __init__(self, source: Source, filters: Filters, watches: list[bytes], *,
                  feed: Optional[Feed] = None, load: Optional[Callable[[], None]] = None,
@@ -112,9 +113,15 @@ class SniffApp(ExportMixin, App[int]):
         self._source_thread = threading.Thread(target=self._run_source, name="sniff-source",
                                                daemon=True)
         self._source_thread.start()
+        self.call_after_refresh(self._first_paint)
+        self.run_worker(self._pump, name="pump", group="pump", exit_on_error=False)
+
+    def _first_paint(self) -> None:
+        if not self.dashboard.query("#stream"):
+            self.call_after_refresh(self._first_paint)     # the panes are still composing
+            return
         self.dashboard.focus_pane(1)
         self.refresh_now()
-        self.run_worker(self._pump, name="pump", group="pump", exit_on_error=False)
 
     def _run_source(self) -> None:
         """Worker thread: load the source, then run it. The only code off the UI thread
@@ -124,7 +131,7 @@ class SniffApp(ExportMixin, App[int]):
                 self.load()
         except BaseException as exc:
             self.load_error = exc
-            self._call_ui(self.exit, 1)
+            self._call_ui(partial(self.exit, 1, 1))
             return
         self._loaded.set()
         if self._stop.is_set():

@@ -174,8 +174,11 @@ def run_live_dashboard(args, filters: Filters) -> int:
     source, code = _open_live(args, filters, load=False)
     if source is None:
         return code
+    from probes.live import canonical_dir
+    # The source names its watches once loaded; the first frame already shows them.
+    watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     try:
-        return run_dashboard(source, filters, source.watches, load=source.open)
+        return run_dashboard(source, filters, watches, load=source.open)
     except LoadError as exc:
         if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)

@@ -32,10 +32,10 @@ KEYMAP: tuple[Key, ...] = (
     Key("a", "a", "app.toggle_types", "File types",
         "Regular files and directories only / all file types (pipes, sockets, devices)"),
     Key("p", "p", "app.filter_process", "This process",
-        "Only the process selected in pane 2", footer=True),
+        "Only the process selected in pane 2"),
     Key("P", "P", "app.filter_tree", "This tree", "Only the selected process and its descendants"),
-    Key("c", "c", "app.clear_filters", "Clear filters", "Clear all filters", footer=True),
-    Key("d", "d", "app.watch_dir", "Watch dir",
+    Key("c", "c", "app.clear_filters", "Clear", "Clear all filters", footer=True),
+    Key("d", "d", "app.watch_dir", "Watch",
         "Watch another directory, in a fresh view (prefix + to add one to this view)", footer=True),
     Key("s", "s", "app.cycle_sort", "Sort",
         "Cycle the sort column of the processes (pane 2 focused) or of the top files", footer=True),
@@ -44,8 +44,7 @@ KEYMAP: tuple[Key, ...] = (
         footer=True),
     *(Key(str(n), str(n), f"app.focus_pane({n})", f"Pane {n}", f"Focus pane {n}: {name}")
       for n, name in PANE_NAMES),
-    Key("m", "m", "app.toggle_maximize", "Maximize", "Maximize or restore the focused pane",
-        footer=True),
+    Key("m", "m", "app.toggle_maximize", "Maximize", "Maximize or restore the focused pane"),
     Key("question_mark", "?", "app.help", "Help", "Show this help", footer=True),
 )
 HELP_NOTES = (

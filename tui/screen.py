@@ -55,13 +55,15 @@ class DashboardScreen(Screen):
                 with Vertical(id="health"):
                     yield MapGaugesPane(id="maps", classes="pane")
                     yield LossesPane(id="losses", classes="pane")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def compact(self) -> bool:
         return self.has_class("-compact")
 
     def on_resize(self) -> None:
+        if not self.query("#losses"):
+            return                      # not composed yet
         width, height = self.size
         self.set_class(width < WIDE[0] or height < WIDE[1], "-compact")
         self.show_pane(self.current)

@@ -18,7 +18,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from session import Record, SessionState
-from textfmt import OP_STYLES, clock, elide_left, fit_right, human_bytes, human_count, \
+from textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 # (time, process, op, bytes) widths: the wide set from WIDE_FROM cells on, else the narrow
@@ -48,7 +48,8 @@ def render_row(rec: Record, width: int, watches: list[bytes], utc: bool) -> Text
     """One stream row, at most ``width`` cells wide; the path keeps its end."""
     time_w, proc_w, op_w, bytes_w = widths(width)
     fixed = time_w + proc_w + op_w + bytes_w + 4
-    proc = fit_right(f"{visible(rec.comm)} ({rec.pid})", proc_w)
+    pid = f" ({rec.pid})"
+    proc = fit_right(clip_right(visible(rec.comm), max(proc_w - len(pid), 1)) + pid, proc_w)
     size = human_bytes(rec.bytes) if rec.bytes is not None else ""
     if rec.count > 1:
         with_count = f"{size} ×{human_count(rec.count)}".strip()
@@ -85,7 +86,7 @@ class EventStream(ScrollView, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    EventStream { overflow-x: hidden; }
+    EventStream { overflow-x: hidden; scrollbar-gutter: stable; }
     """
 
     def __init__(self, *, utc: bool = False, id: str | None = None) -> None:
@@ -173,18 +174,18 @@ class EventStreamPane(Vertical):
     EventStreamPane > EventStream { height: 1fr; }
     """
 
-    def __init__(self, *, utc: bool = False, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, utc: bool = False, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.utc = utc
         self.border_title = "1 Events"
         self._last_shift = 0
 
     def compose(self) -> ComposeResult:
         yield Static(column_header(), id="stream-columns")
+        yield EventStream(utc=self.utc, id="stream")
 
     def on_resize(self) -> None:
-        self.query_one("#stream-columns", Static).update(column_header(self.size.width - 2))
-        yield EventStream(utc=self.utc, id="stream")
+        self.query_one("#stream-columns", Static).update(column_header(self.stream.scrollable_content_region.width or self.size.width))
 
     @property
     def stream(self) -> EventStream:

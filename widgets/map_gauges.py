@@ -53,8 +53,8 @@ def gauge_line(m: MapHealth) -> Text:
 class MapGaugesPane(Static, can_focus=True):
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.border_title = "4 BPF maps"
 
     def update_from(self, state: SessionState, force: bool = False) -> None:

@@ -97,7 +97,8 @@ def _quiet(bindings) -> list[Binding]:
 
 class ProcessTree(Tree[str]):
     """Tree of process and group keys (node data). Space belongs to the dashboard (pause)."""
-    BINDINGS = _quiet(Tree.BINDINGS)
+    BINDINGS = _quiet(b for b in Tree.BINDINGS
+                      if (b.key if isinstance(b, Binding) else b[0]) != "space")
 
 
 class ProcessTreePane(Vertical):
@@ -109,8 +110,8 @@ class ProcessTreePane(Vertical):
     ProcessTreePane > #proc-details { height: auto; max-height: 5; border-top: solid $primary-muted; }
     """
 
-    def __init__(self, *, utc: bool = False, id: Optional[str] = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, utc: bool = False, id: Optional[str] = None, classes: Optional[str] = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.utc = utc
         self.border_title = "2 Processes"
         self.sort_key = PROC_SORT_KEYS[0][0]

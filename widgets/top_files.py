@@ -73,7 +73,7 @@ class FileList(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
     ]
-    DEFAULT_CSS = "FileList { overflow-x: hidden; }"
+    DEFAULT_CSS = "FileList { overflow-x: hidden; scrollbar-gutter: stable; }"
 
     def __init__(self, *, utc: bool = False, id: Optional[str] = None) -> None:
         super().__init__(id=id)
@@ -177,8 +177,8 @@ class TopFilesPane(Vertical):
     TopFilesPane > #file-touches { height: auto; max-height: 8; border-top: solid $primary-muted; }
     """
 
-    def __init__(self, *, utc: bool = False, id: Optional[str] = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, utc: bool = False, id: Optional[str] = None, classes: Optional[str] = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.utc = utc
         self.sort_key = FILE_SORT_KEYS[0][0]
         self.border_title = "3 Top files"
@@ -219,14 +219,19 @@ class TopFilesPane(Vertical):
         self._shown = shown
         files = state.sorted_files(self.sort_key)
         table = self.table
-        width = table.scrollable_content_region.width or self.size.width
-        self.query_one("#files-columns", Static).update(header_line(width, self.sort_key))
         table.show(files, state.watches, self.now)
+        self._draw_header()
         partial = sum(1 for fe in files if fe.partial)
         title = SORT_TITLES[self.sort_key]
         self.border_subtitle = (plural(len(files), "file") + (f" · {partial:,} partial ≈" if partial else "")
                                 + f" · by {title} (s)")
         self._show_touches()
+
+    def _draw_header(self) -> None:
+        # The rows' own width (the scrollbar's gutter is always kept), so titles sit over
+        # their columns.
+        width = self.table.scrollable_content_region.width or max(self.size.width - 2, 0)
+        self.query_one("#files-columns", Static).update(header_line(width, self.sort_key))
 
     def _show_touches(self) -> None:
         out = self.query_one("#file-touches", Static)

@@ -11,7 +11,6 @@ import re
 
 import pytest
 from rich.text import Text
-from textual.widgets import DataTable
 
 from probes.filters import FilterError, Filters
 from probes.record import OPS
@@ -25,7 +24,7 @@ from widgets.losses import LossesPane
 from widgets.map_gauges import MapGaugesPane
 from widgets.process_tree import ProcessTree
 from widgets.prompt import PromptScreen
-from widgets.top_files import MIN_FILE_W, TopFilesPane
+from widgets.top_files import MIN_FILE_W, FileList, TopFilesPane, header_line, layout
 from ui_support import SIZE, WATCH, FakeSource, SpyApp, demo_app, rec, settle
 
 
@@ -61,7 +60,7 @@ async def select_process(app, pilot, pid: int) -> None:
     await pilot.press("2")
     tree = app.dashboard.query_one(ProcessTree)
     for _ in range(40):
-        if tree.cursor_node is not None and tree.cursor_node.data == pid:
+        if tree.cursor_node is not None and tree.cursor_node.data == f"p{pid}":
             return
         await pilot.press("down")
     raise AssertionError(f"pid {pid} not in the tree")
@@ -72,21 +71,20 @@ async def test_all_panes_show_the_replay(tmp_path):
     app = demo_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.state.received == 796 and app.state.matched_total == 793
+        assert app.state.records_received == 796 and app.state.matched_total == 793
         assert len(stream_rows(app)) == 793
         header = header_text(app)
         assert "/home/dev/proj" in header and "REPLAY DONE" in header and "filters none" in header
-        assert "received 796 · recorded 793" in header
-        table = app.dashboard.query_one(DataTable)
-        assert table.row_count == 29
-        first = [c.plain if isinstance(c, Text) else str(c) for c in table.get_row_at(0)]
-        assert first[0] == "build/app" and first[1] == "2.2 MiB" and first[5] == "ld (1150)"
+        assert f"received {app.state.received:,} · recorded 793" in header
+        files = app.dashboard.query_one(FileList)
+        assert len(files.rows) == 29                      # every file, no top-N cut
+        first = files.render_row(files.rows[0], 120).plain
+        assert first.split()[0] == "build/app" and "2.2 MiB" in first and "ld (1150)" in first
         tree = app.dashboard.query_one(ProcessTree)
         top = [node.data for node in tree.root.children]
-        assert top == [1400, 1100, 1300, 1500]            # first-activity order
-        make = tree.root.children[1]
-        assert [n.data for n in make.children] == [1110, 1120, 1130, 1140, 1150]
-        assert [n.data for n in make.children[0].children] == [1111, 1112]
+        assert sorted(top) == ["p1100", "p1300", "p1400", "p1500"]
+        make = [n for n in tree.root.children if n.data == "p1100"][0]
+        assert sorted(n.data for n in make.children) == ["p1110", "p1120", "p1130", "p1140", "p1150"]
         gauges = plain(app.dashboard.query_one(MapGaugesPane))
         assert "paths" in gauges and "100%" in gauges and "evicted 17" in gauges
         losses = app.dashboard.query_one(LossesPane)
@@ -123,7 +121,7 @@ async def test_hostile_names_stay_literal(tmp_path):
         assert any("evil\\x1b[2J (1500)" in row for row in rows)
         assert not any("\x1b" in row or "\n" in row for row in rows)
         tree = app.dashboard.query_one(ProcessTree)
-        evil = [n for n in tree.root.children if n.data == 1500][0]
+        evil = [n for n in tree.root.children if n.data == "p1500"][0]
         assert str(evil.label).startswith("evil\\x1b[2J")
         screen = screen_text(app)
         assert "[bold red]x[/].txt" in screen
@@ -170,11 +168,10 @@ async def test_w_hides_writes_from_the_top_files_too(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("w")
-        table = app.dashboard.query_one(DataTable)
-        written = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
-        assert written == {"0 B"}
+        files = app.dashboard.query_one(FileList)
+        assert {fe.bytes_written for fe in files.rows} == {0}
         tree = app.dashboard.query_one(ProcessTree)
-        logrotate = [n for n in tree.root.children if n.data == 1400][0]   # still renames
+        logrotate = [n for n in tree.root.children if n.data == "p1400"][0]   # still renames
         assert "W 0 B" in str(logrotate.label) and app.state.procs[1400].write_bytes == 0
 
 
@@ -265,11 +262,13 @@ async def test_d_changes_adds_and_validates_the_watched_directory(tmp_path):
         await pilot.press("d", *("+" + str(other)), "enter")
         assert app.source.watch_calls[-1] == [WATCH, os.fsencode(str(other))]
         assert app.state.watches == [WATCH, os.fsencode(str(other))]
+        assert len(app.dashboard.query_one(FileList).rows) == 29
         await pilot.press("d", *str(other), "enter")
         assert app.source.watch_calls[-1] == [os.fsencode(str(other))]
         assert str(other) in header_text(app)
-        # Paths outside every watch now show in full.
-        assert render_row(stream_rows(app)[-1], 200, app.state.watches, True).plain.count("/home/dev/proj") == 1
+        # A different directory starts a fresh view: the old directory's rows are gone.
+        assert stream_rows(app) == [] and app.dashboard.query_one(FileList).rows == []
+        assert app.state.active_processes() == {}
 
 
 # ------------------------------------------------------------------ sort, export
@@ -278,19 +277,25 @@ async def test_s_cycles_the_sort_column(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         pane = app.dashboard.query_one(TopFilesPane)
-        table = app.dashboard.query_one(DataTable)
+        files = app.dashboard.query_one(FileList)
 
         def first() -> str:
-            return table.get_row_at(0)[0].plain
+            return files.render_row(files.rows[0], 120).plain.split()[0]
+
+        def columns() -> str:
+            return plain(pane.query_one("#files-columns"))
         assert pane.sort_key == "bytes_written" and first() == "build/app"
+        assert "written ▼" in columns()
         await pilot.press("s")
         assert pane.sort_key == "writes" and first() == "var/log/app.log"
-        labels = [str(c.label) for c in table.columns.values()]
-        assert "writes ▼" in labels and "written" in labels
+        assert "writes ▼" in columns() and "written ▼" not in columns()
         await pilot.press("s")
         assert pane.sort_key == "bytes_read" and first() == "include/app.h"
         await pilot.press("s", "s")
         assert pane.sort_key == "last_ts" and first() == "var/log/app.log"
+        assert "last activity ▼" in columns()
+        await pilot.press("s")
+        assert pane.sort_key == "path" and "file ▲" in columns()
         await pilot.press("s")
         assert pane.sort_key == "bytes_written"
 
@@ -508,25 +513,15 @@ async def test_a_failing_refresh_is_notified_and_the_app_keeps_running(tmp_path,
         assert app.is_running
 
 
-async def test_top_files_columns_follow_the_terminal_width(tmp_path):
-    app = demo_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        pane = app.dashboard.query_one(TopFilesPane)
-        table = app.dashboard.query_one(DataTable)
-
-        def fits() -> bool:
-            return sum(c.get_render_width(table) for c in table.columns.values()) <= pane.size.width
-
-        def titles() -> list[str]:
-            return [str(c.label).replace(" ▼", "") for c in table.columns.values()]
-        assert fits() and len(titles()) == 7
-        await pilot.resize_terminal(120, 40)
-        await pilot.pause()
-        # Narrow: the least telling columns go so the path keeps a readable width.
-        assert fits() and table.columns[next(iter(table.columns))].width >= MIN_FILE_W
-        assert "reads" not in titles() and {"file", "written", "last writer"} <= set(titles())
-        assert len(table.get_row_at(0)) == len(titles())
+def test_top_files_columns_follow_the_width():
+    wide_file, wide = layout(160)
+    narrow_file, narrow = layout(70)
+    assert len(wide) == 6 and wide_file >= MIN_FILE_W
+    # Narrow: the least telling columns go so the path keeps a readable width.
+    names = [c[0] for c in narrow]
+    assert narrow_file >= MIN_FILE_W and "reads" not in names and "written" in names
+    for width in (40, 70, 120, 160):
+        assert header_line(width, "bytes_written").cell_len <= width
 
 
 def test_run_dashboard_refuses_without_a_terminal(capsys):

@@ -57,7 +57,7 @@ def test_live_dashboard_in_tmux(tmp_path):
                   "        f.write('line %d\\n' % i)\n"
                   "    time.sleep(0.05)\n")
         subprocess.run(["/usr/bin/python3", "-c", writer, str(watched)], check=True)
-        text = wait_for(lambda t: "e2ewriter" in t and "e2e-report.txt" in t, what="the writer's records")
+        text = wait_for(lambda t: "e2ewri" in t and "e2e-report.txt" in t, what="the writer's records")
         assert "\x1b" not in text
         tmux("send-keys", "-t", SESSION, "?")
         wait_for(lambda t: "quit" in t.lower() and "pause" in t.lower(), what="the help screen")
