@@ -27,12 +27,13 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from probes.feed import Feed
-from probes.filters import FilterError, Filters
+from probes.filters import Filters
 from probes.record import Record
 from probes.source import Source
 from session import Limits, SessionRecording, SessionState
 from textfmt import one_line, visible
 from tui.export import ExportMixin
+from tui.filtering import FilterActions
 from tui.keys import HELP_NOTES, KEYMAP
 from tui.screen import DashboardScreen
 from widgets.event_stream import EventStream, EventStreamPane
@@ -50,7 +51,7 @@ CHUNK = 4_096                   # records folded between two looks at the event 
 EXIT_CHECKS_PER_POLL = 4_096    # /proc look-ups per second for exited processes
 
 
-class SniffApp(ExportMixin, App[int]):
+class SniffApp(FilterActions, ExportMixin, App[int]):
     TITLE = "sniff-tui"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))   # absolute: subclasses live elsewhere
 
@@ -294,59 +295,6 @@ class SniffApp(ExportMixin, App[int]):
         """A notification that never interprets markup (messages quote file names)."""
         self.notify(one_line(message, 300), severity=severity, timeout=timeout,  # type: ignore[arg-type]
                     markup=False)
-
-    # ------------------------------------------------------------------ filters
-    def apply_filters(self, new: Filters) -> bool:
-        """Push ``new`` to the source (the kernel, live) and to the state (what is on screen)."""
-        try:
-            self.source.set_filters(new)
-        except (FilterError, ValueError, OSError, RuntimeError) as exc:
-            self.say(f"filter not applied: {exc}", "error")
-            return False
-        self.state.set_filters(new)
-        # The stream (where the eye is) first; the aggregates, which need the totals rebuilt
-        # from every cell, right after that frame is painted.
-        self.refresh_now(all_panes=False, force=True)
-        self.call_after_refresh(self.refresh_now, all_panes=True, force=True)
-        return True
-
-    def action_toggle_op(self, ops: str) -> None:
-        wanted = frozenset(ops.split(","))
-        current = self.state.filters.ops
-        new_ops = current - wanted if current & wanted else current | wanted
-        if self.apply_filters(self.state.filters.with_(ops=frozenset(new_ops))) and not new_ops:
-            self.say("every operation is hidden: press r, w, o, n, u, t or c", "warning")
-
-    def action_toggle_types(self) -> None:
-        self.apply_filters(self.state.filters.with_(all_types=not self.state.filters.all_types))
-
-    def _selected_pid(self) -> Optional[int]:
-        pid = self.dashboard.query_one(ProcessTreePane).selected_pid
-        if pid is None:
-            self.say("select a process in pane 2 first (press 2, then ↑/↓)", "warning")
-        return pid
-
-    def action_filter_process(self) -> None:
-        pid = self._selected_pid()
-        if pid is not None:
-            self.apply_filters(self.state.filters.with_(pid=pid, tree=None))
-
-    def action_filter_tree(self) -> None:
-        pid = self._selected_pid()
-        if pid is not None:
-            self.apply_filters(self.state.filters.with_(tree=pid, pid=None))
-
-    def action_clear_filters(self) -> None:
-        self.apply_filters(Filters())
-
-    def action_text_filter(self) -> None:
-        def done(text: Optional[str]) -> None:
-            if text is not None:
-                self.apply_filters(self.state.filters.with_(text=text.strip()))
-        self.push_screen(PromptScreen("Filter: text in path or process name, or a pid",
-                                      value=self.state.filters.text,
-                                      placeholder="e.g. .log   make   1234",
-                                      hint="Enter applies · empty clears · Esc cancels"), done)
 
     # ------------------------------------------------------------------ watches
     def action_watch_dir(self) -> None:

@@ -57,13 +57,3 @@ def _give_to_sudo_user(path: str) -> None:
             os.chown(path, int(uid), int(gid))
         except (OSError, ValueError):
             pass
-
-
-def _give_to_sudo_user(path: str) -> None:
-    """Under sudo, files written to the user's directory should be the user's."""
-    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
-    if os.geteuid() == 0 and uid and gid:
-        try:
-            os.chown(path, int(uid), int(gid))
-        except (OSError, ValueError):
-            pass

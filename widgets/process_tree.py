@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from session import OPS, PROC_SORT_KEYS, ProcEntry, ProcGroup, ProcNode, SessionState, process_forest
+from session import OPS, PROC_SORT_KEYS, ProcEntry, ProcGroup, SessionState, process_forest
 from textfmt import OP_STYLES, clock, human_bytes, human_count, plural, visible
 
 SORT_TITLES = dict(PROC_SORT_KEYS)

@@ -10,7 +10,6 @@ import os
 import re
 
 import pytest
-from rich.text import Text
 
 from probes.filters import FilterError, Filters
 from probes.record import OPS
