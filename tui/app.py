@@ -60,12 +60,12 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
                  utc: bool = False, own_usage: bool = True,
                  tick_seconds: float = TICK_SECONDS, chunk: int = CHUNK,
                  spool_dir: Optional[str] = None, limits: Limits = Limits(),
-                 handle_signals: bool = False) -> None:
+                 handle_signals: bool = False, driver_class=None) -> None:
         """``load``: called in the worker thread before ``source.run`` (loading the probes);
         what it raises ends the app with exit code 1 and is kept in ``load_error``. ``utc``:
         times in UTC. ``own_usage``: sniff-tui's CPU and memory in the header (off: the same
         header on every machine). ``handle_signals``: exit cleanly on SIGTERM/SIGHUP."""
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.source = source
         self.feed: Feed = feed if feed is not None else Feed()
         self.load = load
@@ -381,6 +381,24 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             yield SystemCommand(f"{key.title} ({key.shown})", key.help, partial(self.run_action, key.action))
 
 
+def terminal_driver():
+    """Textual's Linux driver, drawing on a duplicate of fd 2 taken now. Textual draws on fd 2,
+    and the probe loader points fd 2 at a file while BCC compiles (it keeps the compiler's
+    noise for -v): without the duplicate, the frames drawn while the probes load would go to
+    that file and the screen would stay blank for those seconds."""
+    from textual.drivers.linux_driver import LinuxDriver
+    err = sys.__stderr__
+    terminal = os.fdopen(os.dup(err.fileno()), "w", encoding=err.encoding or "utf-8",
+                         errors=err.errors or "strict")
+
+    class TerminalDriver(LinuxDriver):
+        def __init__(self, *args, **kw) -> None:
+            super().__init__(*args, **kw)
+            self._file = terminal
+
+    return TerminalDriver
+
+
 def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
                   load: Optional[Callable[[], None]] = None) -> int:
     """Run the dashboard until the user quits; returns the process exit code. Textual puts
@@ -391,7 +409,8 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
               file=sys.stderr)
         return 2
     try:
-        app = SniffApp(source, filters, watches, load=load, handle_signals=True)
+        app = SniffApp(source, filters, watches, load=load, handle_signals=True,
+                       driver_class=terminal_driver())
     except OSError as exc:
         print(f"sniff-tui: cannot create the session spool: {exc}", file=sys.stderr)
         return 1

@@ -44,7 +44,9 @@ class DashboardScreen(Screen):
         self.losses = 0
 
     def compose(self) -> ComposeResult:
-        yield DashboardHeader(id="header")
+        # Words on the very first frame, before the first refresh fills the header in.
+        yield DashboardHeader(Text.assemble(("sniff-tui ", "bold"), ("starting…", "dim")),
+                              id="header")
         yield Static(id="tabs")
         with Vertical(id="panes"):
             with Horizontal(id="top-row"):

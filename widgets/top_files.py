@@ -184,6 +184,7 @@ class TopFilesPane(Vertical):
         self.border_title = "3 Top files"
         self._state: Optional[SessionState] = None
         self._shown: tuple = ()
+        self.shown_filter_gen = -1
         self.now = 0.0
 
     def compose(self) -> ComposeResult:
@@ -218,6 +219,7 @@ class TopFilesPane(Vertical):
             return
         self._shown = shown
         files = state.sorted_files(self.sort_key)
+        self.shown_filter_gen = state.filter_gen
         table = self.table
         table.show(files, state.watches, self.now)
         self._draw_header()
