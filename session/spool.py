@@ -17,9 +17,9 @@ import tempfile
 import time
 import zlib
 from dataclasses import asdict
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
-from probes.record import Record
+from probes.record import Record, encode_name
 from probes.source import SourceStats
 
 _FRAME = struct.Struct("<I")
@@ -108,10 +108,15 @@ class SessionRecording:
                 yield Record(**row)
 
     def export_jsonl(self, path: str, upto: Optional[int] = None,
-                     stats: Optional[SourceStats] = None) -> int:
-        """Write the records (and a closing stats line) as a recording ``replay`` reads back."""
+                     stats: Optional[SourceStats] = None,
+                     processes: Iterable[dict] = ()) -> int:
+        """Write the records (and a closing stats line) as a recording ``replay`` reads back.
+        ``processes``: ``{"op": "process", ...}`` lines first, so a replay can show the
+        command lines the live session learnt from /proc."""
         n = 0
         with open(path, "w", encoding="utf-8", errors="surrogatepass") as out:
+            for line in processes:
+                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
             for rec in self.iter_records(upto):
                 out.write(rec.to_json())
                 out.write("\n")
@@ -125,3 +130,20 @@ class SessionRecording:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def process_lines(procs) -> list[dict]:
+    """What a session knows of each process, as ``{"op": "process"}`` recording lines (the
+    kind ``probes.replay`` reads back for ``process_info``)."""
+    lines = []
+    for proc in list(procs):
+        text, raw = encode_name(proc.comm)
+        line = {"op": "process", "pid": proc.pid, "ppid": proc.ppid, "comm": text}
+        if raw is not None:
+            line["comm_b64"] = raw
+        if proc.cmdline:
+            line["cmdline"] = proc.cmdline
+        if proc.user:
+            line["user"] = proc.user
+        lines.append(line)
+    return lines

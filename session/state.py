@@ -24,7 +24,7 @@ from session.lineage import Lineage, ProcessInfo, fill_info
 from session.limits import FILE_SORT_KEYS, Limits
 from session.matching import make_matcher, only_ops_and_types
 from session.rate import RateHistory
-from session.spool import SessionRecording
+from session.spool import SessionRecording, process_lines
 
 
 class SessionState:
@@ -67,6 +67,7 @@ class SessionState:
         self.matched_total = 0
         self.first_ts: Optional[float] = None
         self.last_ts: Optional[float] = None
+        self.truncated_seen = 0             # records whose path could not be completed
         self.unitemised = 0                 # syscalls summed into overflow cells
         self.files_not_held = 0             # syscalls on files past the file bound
         self.procs_not_held = 0             # syscalls of processes past the process bound
@@ -103,6 +104,8 @@ class SessionState:
                     per_second[last_sec] = per_second.get(last_sec, 0) + run
                 last_sec, run = sec, 0
             run += count
+            if rec.truncated:
+                self.truncated_seen += 1
             pid = rec.pid
             proc = procs.get(pid)
             if proc is None:
@@ -418,7 +421,9 @@ class SessionState:
         rows = [
             ("ring-buffer drops", stats.ringbuf_drops),
             ("UI queue drops", self.ui_drops),
-            ("truncated paths", stats.truncated_paths),
+            # What this session was handed, as `stream` would have recorded it (the kernel's
+            # counter also counts paths it cut on files nobody asked about).
+            ("truncated paths", self.truncated_seen),
             ("kernel evictions", max(stats.evictions, sum(m.evictions for m in stats.maps))),
             ("partial rows", self.unitemised + self.files_not_held + self.procs_not_held),
         ]
@@ -432,7 +437,8 @@ class SessionState:
     def export_jsonl(self, path: str, upto: Optional[int] = None) -> int:
         if self.recording is None:
             raise RuntimeError("this session keeps no recording")
-        return self.recording.export_jsonl(path, upto=upto, stats=self.source_stats)
+        return self.recording.export_jsonl(path, upto=upto, stats=self.source_stats,
+                                           processes=process_lines(self._procs.values()))
 
     def close(self) -> None:
         if self.recording is not None:

@@ -85,7 +85,8 @@ async def test_all_panes_show_the_replay(tmp_path):
         make = [n for n in tree.root.children if n.data == "p1100"][0]
         assert sorted(n.data for n in make.children) == ["p1110", "p1120", "p1130", "p1140", "p1150"]
         gauges = plain(app.dashboard.query_one(MapGaugesPane))
-        assert "paths" in gauges and "100%" in gauges and "evicted 17" in gauges
+        assert "agg" in gauges and "rw_pending" in gauges and "100%" in gauges and "evicted 17" in gauges
+        assert "inflight" not in gauges and "paths " not in gauges     # names the probes really have
         losses = app.dashboard.query_one(LossesPane)
         assert re.search(r"kernel evictions\s+17", plain(losses))
         assert losses.has_class("-lossy")

@@ -43,7 +43,7 @@ def test_demo_recording_plays_whole():
     assert source.finished.is_set()
     stats = source.stats()
     assert stats.records == 796 and stats.truncated_paths == 1 and stats.evictions == 17
-    assert [m.name for m in stats.maps] == ["counters", "inflight", "paths", "watches"]
+    assert [m.name for m in stats.maps] == ["watched", "pending", "rw_pending", "agg", "pidset"]
     assert source.process_info(1100)["cmdline"] == "make -j4 all"
     assert source.process_info(1500)["comm"] == b"evil\x1b[2J"
     assert source.process_info(4242) == {}

@@ -251,11 +251,17 @@ def test_display_parent_is_the_nearest_shown_ancestor():
 def test_losses_report_source_and_ui_counts():
     state = make()
     state.set_source_stats(SourceStats(ringbuf_drops=3, truncated_paths=2, evictions=1,
-                                       maps=[MapHealth("paths", 5, 5, evictions=7)]))
+                                       maps=[MapHealth("agg", 5, 5, evictions=7)]))
     state.ui_drops = 11
+    state.apply([rec(truncated=True), rec(), rec(truncated=True)])
     losses = dict(state.losses())
     assert losses["ring-buffer drops"] == 3 and losses["UI queue drops"] == 11
-    assert losses["truncated paths"] == 2 and losses["kernel evictions"] == 7
+    assert losses["kernel evictions"] == 7
+    # Issue 11, item 9: what this session received truncated, as `stream` would record it,
+    # not the kernel's counter (2 here), which also counts paths nobody asked about.
+    assert losses["truncated paths"] == 2 and state.truncated_seen == 2
+    state.apply([rec(truncated=True)])
+    assert dict(state.losses())["truncated paths"] == 3
 
 
 # ------------------------------------------------------------------ export
@@ -420,3 +426,19 @@ def test_any_records_and_toggles_equal_a_fresh_session_fed_only_the_matching(ste
                 for p in s.procs.values() if p.active}
     assert files(state) == files(fresh)
     assert procs(state) == procs(fresh)
+
+
+def test_export_writes_what_the_session_knows_of_each_process(tmp_path):
+    """The `{"op": "process"}` lines a replay reads come from the export: command lines learnt
+    live survive into the recording."""
+    info = {7: {"ppid": 1, "cmdline": ["make", "-j4"], "user": "dev"}}
+    state = make(tmp_path, info=lambda pid: info.get(pid, {}))
+    state.apply([rec("write", 7, b"/w/a", comm=b"m\xffake")])
+    out = tmp_path / "x.jsonl"
+    state.export_jsonl(str(out))
+    replay = ReplaySource(str(out))
+    replay.run(type("Sink", (), {"maxsize": 10, "__len__": lambda s: 0,
+                                 "push_many": lambda s, r: None})(), __import__("threading").Event())
+    assert replay.process_info(7)["cmdline"] == "make -j4"
+    assert replay.process_info(7)["comm"] == b"m\xffake"
+    assert replay.errors == []
