@@ -3,14 +3,13 @@ arrive in, every count and byte is emitted exactly once."""
 from hypothesis import given, settings, strategies as st
 
 from probes.coalesce import Coalescer
-from probes.record import Record
+from records import rec
 
 KEY = (100, 0xFFFF8880DEADBEEF, "write")
 
 
 def named(nbytes=1):
-    return Record(ts=1.0, op="write", pid=100, tid=100, ppid=1, uid=0, comm=b"w", path=b"/w/f",
-                  bytes=nbytes, count=1)
+    return rec("write", 100, b"/w/f", ts=1.0, uid=0, comm=b"w", nbytes=nbytes)
 
 
 def test_harvest_emits_growth_only():
