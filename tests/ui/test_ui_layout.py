@@ -8,7 +8,7 @@ from textual.widgets import Footer
 
 from probes.filters import Filters
 from tui.screen import PANES
-from ui_support import FakeSource, SpyApp, demo_app, settle
+from ui_support import FakeSource, SpyApp, demo_app, rec, settle
 
 
 async def test_a_key_right_after_a_focus_change_goes_to_the_new_pane(tmp_path):
@@ -79,3 +79,26 @@ async def test_a_load_failure_ends_the_app_with_its_error(tmp_path):
                 break
             await pilot.pause(0.02)
     assert app.return_code == 1 and "no BTF" in str(app.load_error)
+
+
+def screen_text(app) -> str:
+    import os
+    from rich.console import Console
+    console = Console(width=app.size.width, record=True, file=open(os.devnull, "w"),
+                      force_terminal=True, color_system="truecolor")
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+async def test_a_long_path_keeps_its_end_with_the_scrollbar_shown_at_every_size(tmp_path):
+    """Issue 11, item 2: `…ker.tx` for `probe_marker.txt` once the scrollbar appeared."""
+    path = b"/w/" + b"some/deeper/directory/" * 3 + b"probe_marker.txt"
+    for size in ((80, 24), (120, 40), (200, 60)):
+        app = SpyApp(FakeSource(), Filters(), [b"/w"], spool_dir=str(tmp_path))
+        async with app.run_test(size=size) as pilot:
+            app.source.emit([rec("write", 7, path, ts=1000 + i) for i in range(300)])
+            await settle(app, pilot)
+            stream = app.dashboard.query_one(PANES[1][1])
+            assert stream.virtual_size.height > stream.scrollable_content_region.height  # scrolls
+            rows = [line for line in screen_text(app).splitlines() if " write " in line and "100 B" in line]
+            assert rows and all("…" in line and "probe_marker.txt" in line for line in rows), size

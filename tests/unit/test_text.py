@@ -149,3 +149,15 @@ def test_elide_left_examples() -> None:
     assert elide_left("short", 10) == "short"
     assert elide_left("abc", 0) == ""
     assert elide_left("abc", 1) == "…"
+
+
+def test_numbers_and_times_read_like_a_person_wrote_them() -> None:
+    from textfmt import ago, clock, human_bytes, human_count, one_line, plural
+    assert human_bytes(100_000) == "97.7 KiB" and human_bytes(512) == "512 B"
+    assert human_count(1_576) == "1,576" and human_count(2_500_000) == "2.5M"
+    assert plural(1, "process", "processes") == "1 process"
+    assert plural(2, "process", "processes") == "2 processes"
+    assert ago(100.0, 103.2) == "3 seconds ago" and ago(100.0, 100.5) == "now"
+    assert clock(1e300) == "??:??:??.???" and clock(0.5, utc=True, digits=0) == "00:00:00"
+    long = "/x" * 2500
+    assert len(one_line(long)) == 200 and one_line("a\x1b[2Jb") == "a\\x1b[2Jb"
