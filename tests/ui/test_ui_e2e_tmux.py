@@ -65,9 +65,10 @@ def test_live_dashboard_in_tmux(tmp_path):
         raw = tmux("capture-pane", "-p", "-e", "-t", SESSION).stdout
         assert "\x1b[31mw" not in raw
         tmux("send-keys", "-t", SESSION, "?")
-        wait_for(lambda t: "quit" in t.lower() and "pause" in t.lower(), what="the help screen")
+        wait_for(lambda t: "Quit sniff-tui" in t, what="the help screen")
         tmux("send-keys", "-t", SESSION, "Escape")
-        time.sleep(0.5)
+        # On a busy machine a fixed pause is not enough: `q` in the help closes the help.
+        wait_for(lambda t: "Quit sniff-tui" not in t, what="the help screen to close")
         tmux("send-keys", "-t", SESSION, "q")
         deadline = time.monotonic() + 30
         while not status.exists() and time.monotonic() < deadline:
