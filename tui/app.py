@@ -419,7 +419,11 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
     except KeyboardInterrupt:
         result = 130
     finally:
-        app.stopped = app.stop_source()
+        # The terminal is the user's again; say why the prompt does not come back at once
+        # when the worker takes a while to stop (draining a flood).
+        if not app.stop_source(timeout=0.5):
+            print("sniff-tui: stopping the probes…", file=sys.stderr, flush=True)
+            app.stop_source()
     if app.load_error is not None:
         raise app.load_error
     if isinstance(result, int):
