@@ -95,6 +95,24 @@ def _quiet(bindings) -> list[Binding]:
     return out
 
 
+def _walk(items: list):
+    for item in items:
+        yield item
+        yield from _walk(item.members if isinstance(item, ProcGroup) else item.children)
+
+
+def _shape(forest: list, opened: set) -> tuple:
+    """What the tree's structure depends on: every row's key and depth, in order."""
+    out = []
+
+    def visit(items: list, depth: int) -> None:
+        for item in items:
+            out.append((item.key, depth))
+            visit(item.members if isinstance(item, ProcGroup) else item.children, depth + 1)
+    visit(forest, 0)
+    return tuple(out)
+
+
 class ProcessTree(Tree[str]):
     """Tree of process and group keys (node data). Space belongs to the dashboard (pause)."""
     BINDINGS = _quiet(b for b in Tree.BINDINGS
@@ -118,6 +136,9 @@ class ProcessTreePane(Vertical):
         self.opened: set[str] = set()        # group keys the user expanded
         self._shown: tuple = ()
         self._pid_of: dict[str, int] = {}
+        self._node_of_key: dict[str, TreeNode[str]] = {}
+        self._label_of_key: dict[str, tuple] = {}
+        self._shape: tuple = ()
         self.shown_filter_gen = -1
         self._state: Optional[SessionState] = None
 
@@ -151,7 +172,12 @@ class ProcessTreePane(Vertical):
             return
         self._shown = shown
         forest = process_forest(state, self.sort_key)
-        self._rebuild(forest)
+        shape = _shape(forest, self.opened)
+        if shape == self._shape:
+            self._relabel(forest)       # same rows in the same order: labels only
+        else:
+            self._shape = shape
+            self._rebuild(forest)
         self.shown_filter_gen = state.filter_gen
         count = len(self._pid_of)
         self.border_subtitle = f"{plural(count, 'process', 'processes')} · by {SORT_TITLES[self.sort_key]} (s)"
@@ -182,8 +208,25 @@ class ProcessTreePane(Vertical):
 
         add(tree.root, forest)
         tree.root.expand()
+        self._node_of_key = nodes
+        self._label_of_key = {}          # key -> the figures its label shows (see _relabel)
         if keep in nodes:
             tree.move_cursor(nodes[keep])
+
+    def _relabel(self, forest: list) -> None:
+        # A label is built only for a row whose figures moved (building ~0.1 ms each).
+        for item in _walk(forest):
+            if isinstance(item, ProcGroup):
+                stamp = (item.write_bytes, item.read_bytes, item.op_count, item.running,
+                         len(item.members))
+            else:
+                proc = item.proc
+                stamp = (proc.version, proc.exit_ts, proc.partial, proc.comm)
+            if self._label_of_key.get(item.key) == stamp:
+                continue
+            self._label_of_key[item.key] = stamp
+            label = group_label(item) if isinstance(item, ProcGroup) else process_label(item.proc, self.utc)
+            self._node_of_key[item.key].set_label(label)
 
     def _show_details(self) -> None:
         pid = self.selected_pid
