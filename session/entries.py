@@ -2,6 +2,7 @@
 and per-process sums of those under the current filters."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from probes.record import Record
@@ -56,7 +57,7 @@ class FileEntry:
         self.bytes_read = 0
         self.reads = 0
         self.ops: dict[str, int] = {}
-        self.first_ts = 0.0
+        self.first_ts = math.inf         # none yet
         self.last_ts = 0.0
         self.last_writer: Optional[tuple[int, bytes]] = None   # (pid, comm)
         self._writer_key = (-1.0, -1)
@@ -90,7 +91,7 @@ class ProcEntry:
         self.read_bytes = 0
         self.write_bytes = 0
         self.ops: dict[str, int] = {}
-        self.first_ts = 0.0
+        self.first_ts = math.inf         # none yet
         self.last_ts = 0.0
 
     @property
@@ -120,7 +121,7 @@ def rebuild_totals(files: dict, procs: dict) -> None:
             op, count, nbytes = cell.op, cell.count, cell.bytes
             first, last = cell.first_ts, cell.last_ts
             fops[op] = fops.get(op, 0) + count
-            if not fe.first_ts or first < fe.first_ts:
+            if first < fe.first_ts:
                 fe.first_ts = first
             if last > fe.last_ts:
                 fe.last_ts = last
@@ -143,7 +144,7 @@ def rebuild_totals(files: dict, procs: dict) -> None:
                 proc.write_bytes += nbytes
             elif op == "read":
                 proc.read_bytes += nbytes
-            if not proc.first_ts or first < proc.first_ts:
+            if first < proc.first_ts:
                 proc.first_ts = first
             if last > proc.last_ts:
                 proc.last_ts = last

@@ -145,7 +145,7 @@ class SessionState:
                 continue
             fops = fe.ops
             fops[op] = fops.get(op, 0) + count
-            if not fe.first_ts or ts < fe.first_ts:
+            if ts < fe.first_ts:
                 fe.first_ts = ts
             if ts > fe.last_ts:
                 fe.last_ts = ts
@@ -167,7 +167,7 @@ class SessionState:
                 proc.write_bytes += nbytes
             elif op == "read":
                 proc.read_bytes += nbytes
-            if not proc.first_ts or ts < proc.first_ts:
+            if ts < proc.first_ts:
                 proc.first_ts = ts
             if ts > proc.last_ts:
                 proc.last_ts = ts

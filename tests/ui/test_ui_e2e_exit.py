@@ -66,3 +66,31 @@ def test_every_way_out_leaves_a_clean_terminal(tmp_path, way_out, status):
         wait_for(session, lambda t: "still-42" in t, timeout=5)
     finally:
         tmux("kill-session", "-t", session, check=False)
+
+
+@pytest.mark.parametrize("quit_first", [False, True])
+def test_a_closed_terminal_ends_the_process(tmp_path, quit_first):
+    """The terminal itself goes away (the tmux window is killed: SIGHUP, then a dead tty),
+    also while the dashboard is quitting. An orphan spinning at 60 % CPU on the dead tty, an
+    hour after its window was killed right after `q`, was seen before this test existed."""
+    session = f"sniff-gone-{os.getpid()}"
+    pidfile = tmp_path / "pid"
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash --norc --noprofile")
+    tmux("send-keys", "-t", session,
+         f"(echo $BASHPID > {pidfile}; exec {ROOT}/.venv/bin/python -m tui.cli replay {DEMO})",
+         "Enter")
+    wait_for(session, lambda t: "REPLAY DONE" in t)
+    pid = int(pidfile.read_text())
+    if quit_first:
+        tmux("send-keys", "-t", session, "q")
+        time.sleep(0.05)
+    tmux("kill-session", "-t", session)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)              # do not leave it spinning behind the test
+    raise AssertionError("the dashboard outlived its terminal by 10 s")
