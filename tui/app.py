@@ -85,7 +85,6 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         self._loaded = threading.Event()
         self.load_error: Optional[BaseException] = None
         self._source_thread: Optional[threading.Thread] = None
-        self._source_started = False
         self._source_error: Optional[str] = None
         self._source_error_shown = False
         self._errors_shown = 0
@@ -115,6 +114,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
                 self._proc = None
         self._source_thread = threading.Thread(target=self._run_source, name="sniff-source",
                                                daemon=True)
+        self._source_thread.start()
         self.call_after_refresh(self._first_paint)
         self.run_worker(self._pump, name="pump", group="pump", exit_on_error=False)
 
@@ -136,11 +136,6 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             return
         self.dashboard.focus_pane(1)
         self.refresh_now()
-        # The worker starts once the first frame is out: loading the probes (importing bcc,
-        # reading BTF) holds the GIL in stretches and would hold that frame back.
-        if not self._source_started and not self._stop.is_set():
-            self._source_started = True
-            self._source_thread.start()
 
     def _run_source(self) -> None:
         """Worker thread: load the source, then run it. The only code off the UI thread
