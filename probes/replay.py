@@ -197,10 +197,12 @@ def guess_watches(path: str) -> list[bytes]:
                     break
                 try:
                     obj = json.loads(raw)
-                    if obj.get("op") in ("stats", "process"):
+                    if not isinstance(obj, dict) or obj.get("op") in ("stats", "process"):
                         continue
-                    p = decode_name(obj, "path")
-                except (ValueError, AttributeError, TypeError):
+                    # Only a line the replay will accept may say where the files are: a
+                    # rejected {"path": "/x"} must not widen the root to /.
+                    p = Record.from_dict(obj).path
+                except (ValueError, AttributeError, TypeError, RecursionError):
                     continue
                 if p and p.startswith(b"/"):
                     dirs.append(os.path.dirname(p))

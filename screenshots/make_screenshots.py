@@ -25,9 +25,12 @@ from probes.replay import ReplaySource  # noqa: E402
 DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
 WATCH = b"/home/dev/proj"
 
-# name -> (keys pressed once the replay is in, what it shows)
+# name -> (keys pressed once the replay is in, what it shows, terminal size or None: --size)
 STATES = {
     "dashboard": ((), "all five panes after the replay"),
+    "size_80x24": ((), "the default terminal: one pane at a time, tabs above", (80, 24)),
+    "size_120x40": ((), "a common terminal: every pane", (120, 40)),
+    "size_200x60": ((), "a large terminal: the paths get the spare width", (200, 60)),
     "help": (("question_mark",), "the key map"),
     "filtered": (("r", "slash", *"build", "enter"), "reads hidden, text filter 'build'"),
     "process_tree": (("2", "down", "down"), "make selected: its command line below the tree"),
@@ -38,7 +41,8 @@ STATES = {
 async def shoot(name: str, keys: tuple[str, ...], out: Path, size: tuple[int, int]) -> Path:
     with tempfile.TemporaryDirectory() as spool:
         source = ReplaySource(str(DEMO), speed=0, watches=[WATCH])
-        app = SniffApp(source, Filters(), [WATCH], test_mode=True, spool_dir=spool)
+        # UTC and no own CPU/memory: the same pictures on every machine.
+        app = SniffApp(source, Filters(), [WATCH], utc=True, own_usage=False, spool_dir=spool)
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 30
             while app.source_running and time.monotonic() < deadline:
@@ -63,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, (keys, what) in STATES.items():
-        path = asyncio.run(shoot(name, keys, out, (width, height)))
+    for name, (keys, what, *size) in STATES.items():
+        path = asyncio.run(shoot(name, keys, out, size[0] if size else (width, height)))
         print(f"{path}  ({what})")
     return 0
 

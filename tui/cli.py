@@ -161,8 +161,10 @@ def filters_from(args) -> Filters:
 
 
 def fail(message: str, code: int = EXIT_FAIL) -> int:
-    """One line on stderr, and the exit code to return."""
-    print(f"sniff-tui: {message}", file=sys.stderr)
+    """One short line on stderr (a 5,000-character directory name is cut in the middle),
+    and the exit code to return."""
+    from textfmt import one_line
+    print(f"sniff-tui: {one_line(message)}", file=sys.stderr)
     return code
 
 
@@ -188,10 +190,13 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def run_replay(args) -> int:
-    from tui.app import run_dashboard
     from probes.replay import ReplaySource
-    if not os.path.isfile(args.file):
-        return fail(f"{args.file}: no such file", EXIT_USAGE)
+    if not os.path.isfile(args.file) and not os.path.isdir(args.file):
+        problem = replay_problem(args.file)
+        return fail(f"{args.file}: {problem or 'no such file'}", EXIT_USAGE)
+    problem = replay_problem(args.file)
+    if problem is not None:
+        return fail(f"{args.file}: {problem}", EXIT_USAGE)
     from history.schema import HistoryError, is_sqlite_file
     if is_sqlite_file(args.file):
         from history.replay_db import DbReplaySource
@@ -203,23 +208,55 @@ def run_replay(args) -> int:
     if args.session is not None:
         return fail(f"{args.file}: --session is for a history database, not a JSONL recording",
                     EXIT_USAGE)
-    source = ReplaySource(args.file, speed=args.speed)
+    try:
+        source = ReplaySource(args.file, speed=args.speed)
+    except OSError as exc:
+        return fail(f"{args.file}: cannot read ({exc.strerror or exc})", EXIT_USAGE)
     return run_dashboard(source, Filters(), source.watches)
 
 
+def replay_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be replayed, in a few words, or None."""
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                return "empty file (nothing to replay)"
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "is a directory, not a recording"
+    except PermissionError:
+        return "cannot read (permission denied)"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return None
+
+
 def run_live_dashboard(args, filters: Filters) -> int:
+    """The first frame at once: the probes load in the dashboard's worker ("loading
+    probes…"); a load failure ends the dashboard and prints the same line as ``stream``."""
+    from probes.loader import LoadError
     from tui.app import run_dashboard
     from tui.stream import open_live as _open_live
     from history.dashboard_sink import open_dashboard_store
     store, code = open_dashboard_store(args, filters)     # --db: before the probes load
     if code:
         return code
-    source, code = _open_live(args, filters)
+    source, code = _open_live(args, filters, load=False)
     if source is None:
         return code
+    from probes.live import canonical_dir
+    # The source names its watches once loaded; the first frame already shows them.
+    watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     try:
-        return run_dashboard(source, filters, source.watches,
+        return run_dashboard(source, filters, watches, load=source.open,
                              feed=store.feed(source) if store else None)
+    except LoadError as exc:
+        if args.verbose and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return fail(str(exc))
+    except (OSError, ValueError) as exc:      # e.g. a watched directory gone meanwhile
+        return fail(str(exc))
     finally:
         if store:
             store.close(source)     # needs the probes' loss counters: before source.close()

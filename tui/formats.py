@@ -12,16 +12,15 @@ import io
 import json
 import math
 import shutil
-import unicodedata
-from datetime import datetime
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Optional
 
 import orjson
 
 from probes.record import Record
+from textfmt import cell_width, clip_right, clock, human_bytes, relative_to_watch, visible
+from textfmt import elide_left_plain as elide_left
 
 _dumps = orjson.dumps
-from tui.text import elide_left, relative_to_watch, visible
 
 FORMATS = ("jsonl", "plain", "table")
 
@@ -145,7 +144,7 @@ class PlainWriter(Writer):
     absolute paths, the path last because it may contain spaces."""
 
     def line(self, record: Record) -> str:
-        parts = [_clock(record.ts, 6), record.op, f"pid={record.pid}", f"tid={record.tid}",
+        parts = [clock(record.ts, digits=6), record.op, f"pid={record.pid}", f"tid={record.tid}",
                  f"comm={visible(record.comm)}"]
         if record.bytes is not None:
             parts.append(f"bytes={record.bytes}")
@@ -194,16 +193,16 @@ class TableWriter(Writer):
         out = []
         for name in self._columns:
             width, right = _COLUMNS[name]
-            text = _clip_right(cells[name], width)
-            pad = " " * (width - _cells(text))
+            text = clip_right(cells[name], width)
+            pad = " " * (width - cell_width(text))
             out.append(pad + text if right else text + pad)
         out.append(elide_left(path, self._path_width))
         # Only a degenerate width (narrower than the OP column) needs this final clip.
-        return _clip_right(" ".join(out), self._width)
+        return clip_right(" ".join(out), self._width)
 
     def line(self, record: Record) -> str:
         if record.bytes is not None:
-            amount = _size(record.bytes)
+            amount = human_bytes(record.bytes)
         else:
             # Failed calls move no bytes, so the column says why instead.
             amount = visible(str(record.err)) if record.err else "-"
@@ -212,7 +211,7 @@ class TableWriter(Writer):
             path += " → " + visible(relative_to_watch(record.new_path, self._watches))
         if record.truncated:
             path = "…" + path  # the kernel could not walk up to the root: the start is missing
-        cells = {"TIME": _clock(record.ts, 3), "PID": str(record.pid),
+        cells = {"TIME": clock(record.ts, digits=3), "PID": str(record.pid),
                  "COMM": visible(record.comm), "OP": record.op, "BYTES": amount}
         return self._row(cells, path)
 
@@ -229,46 +228,3 @@ def make_writer(fmt: str, out: IO[Any], watches: list[bytes],
             width = shutil.get_terminal_size((120, 24)).columns
         return TableWriter(out, watches, width)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-
-
-def _clock(ts: float, digits: int) -> str:
-    """Local wall-clock time; a replayed record may carry any number, which must not crash us."""
-    try:
-        text = datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")
-    except (OverflowError, OSError, ValueError):
-        return "??:??:??." + "?" * digits
-    return text[: len(text) - 6 + digits]  # truncate, never round up into the next second
-
-
-def _size(n: Union[int, float]) -> str:
-    """Compact binary size: 512 B, 4.0 KiB, 1.5 GiB (at most 10 columns)."""
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"):
-        value /= 1024
-        if value < 1024 or unit == "ZiB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
-
-
-# Terminal cells, not code points, decide whether a line wraps: CJK and most emoji take two.
-# Everything else counts as one, which over-estimates zero-width characters: lines may come
-# out a little short, never too long.
-def _cells(text: str) -> int:
-    if text.isascii():
-        return len(text)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _clip_right(text: str, width: int) -> str:
-    """Cut the end to fit ``width`` cells (short fields: comm, errno names, numbers)."""
-    if _cells(text) <= width:
-        return text
-    if width <= 0:
-        return ""
-    keep, used = 0, 1
-    while keep < len(text) and used + _cells(text[keep]) <= width:
-        used += _cells(text[keep])
-        keep += 1
-    return text[:keep] + "…"

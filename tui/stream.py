@@ -13,8 +13,9 @@ from probes.filters import Filters
 from tui.cli import EXIT_USAGE, fail as _fail
 
 
-def open_live(args, filters: Filters):
-    """The loaded live source, or (None, exit code) after printing why it could not load."""
+def open_live(args, filters: Filters, load: bool = True):
+    """The loaded live source, or (None, exit code) after printing why it could not load.
+    ``load=False``: the source only, for the dashboard, which loads it in its worker."""
     from probes.live import LiveSource, WatchError
     from probes.loader import LoadError
     try:
@@ -26,6 +27,8 @@ def open_live(args, filters: Filters):
         return None, _fail(str(exc), EXIT_USAGE)
     source.debug = args.verbose
     source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
+    if not load:
+        return source, 0
     try:
         source.open()
     except LoadError as exc:

@@ -17,31 +17,43 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from probes.record import Record
-from tui.state import SessionState
-from tui.text import relative_to_watch, visible
-from widgets.format import OP_STYLES, clock, elide_left_cells, fit_right, human_bytes
+from session import Record, SessionState
+from textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
+    plural, relative_to_watch, visible
 
-TIME_W, PROC_W, OP_W, BYTES_W = 12, 22, 8, 15
-FIXED_W = TIME_W + PROC_W + OP_W + BYTES_W + 4     # four one-cell gaps
+# (time, process, op, bytes) widths: the wide set from WIDE_FROM cells on, else the narrow
+# one (80 columns keep every column and still give the path 30 cells).
+WIDE = (12, 22, 8, 15)
+NARROW = (8, 14, 8, 10)
+WIDE_FROM = 100
+MIN_PATH_W = 8
 
 
-def column_header() -> Text:
+def widths(width: int) -> tuple[int, int, int, int]:
+    return WIDE if width >= WIDE_FROM else NARROW
+
+
+def column_header(width: int = WIDE_FROM) -> Text:
+    time_w, proc_w, op_w, bytes_w = widths(width)
     return Text.assemble(
-        ("time".ljust(TIME_W) + " ", "bold"),
-        ("process".ljust(PROC_W) + " ", "bold"),
-        ("op".ljust(OP_W) + " ", "bold"),
-        ("bytes".rjust(BYTES_W) + " ", "bold"),
+        ("time".ljust(time_w) + " ", "bold"),
+        ("process".ljust(proc_w) + " ", "bold"),
+        ("op".ljust(op_w) + " ", "bold"),
+        ("bytes".rjust(bytes_w) + " ", "bold"),
         ("path", "bold"),
     )
 
 
 def render_row(rec: Record, width: int, watches: list[bytes], utc: bool) -> Text:
-    """One stream row, exactly ``width`` cells wide; the path keeps its end."""
-    proc = fit_right(f"{visible(rec.comm)} ({rec.pid})", PROC_W)
+    """One stream row, at most ``width`` cells wide; the path keeps its end."""
+    time_w, proc_w, op_w, bytes_w = widths(width)
+    fixed = time_w + proc_w + op_w + bytes_w + 4
+    pid = f" ({rec.pid})"
+    proc = fit_right(clip_right(visible(rec.comm), max(proc_w - len(pid), 1)) + pid, proc_w)
     size = human_bytes(rec.bytes) if rec.bytes is not None else ""
     if rec.count > 1:
-        size = f"{size} ×{rec.count}".strip()
+        with_count = f"{size} ×{human_count(rec.count)}".strip()
+        size = with_count if len(with_count) <= bytes_w or not size else size
     path = visible(relative_to_watch(rec.path, watches))
     if rec.new_path is not None:
         path += " → " + visible(relative_to_watch(rec.new_path, watches))
@@ -51,15 +63,15 @@ def render_row(rec: Record, width: int, watches: list[bytes], utc: bool) -> Text
     if rec.truncated:
         notes.append((" (truncated)", "italic yellow"))
     if rec.file_type not in ("file", "dir"):
-        notes.append((f" [{rec.file_type}]", "dim"))
+        notes.append((f" [{visible(rec.file_type)}]", "dim"))
     notes_w = sum(len(t) for t, _ in notes)
-    path_w = max(width - FIXED_W - notes_w, 8)
+    path_w = max(width - fixed - notes_w, MIN_PATH_W)
     row = Text.assemble(
-        (clock(rec.ts, utc).ljust(TIME_W) + " ", "dim"),
+        (clock(rec.ts, utc, digits=3 if time_w > 8 else 0).ljust(time_w) + " ", "dim"),
         (proc + " ", ""),
-        (rec.op.ljust(OP_W) + " ", OP_STYLES.get(rec.op, "")),
-        (size[-BYTES_W:].rjust(BYTES_W) + " ", ""),
-        (elide_left_cells(path, path_w), ""),
+        (rec.op.ljust(op_w) + " ", OP_STYLES.get(rec.op, "")),
+        (size[:bytes_w].rjust(bytes_w) + " ", ""),
+        (elide_left(path, path_w), ""),
         *notes,
         no_wrap=True,
     )
@@ -74,14 +86,13 @@ class EventStream(ScrollView, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    EventStream { overflow-x: hidden; }
+    EventStream { overflow-x: hidden; scrollbar-gutter: stable; }
     """
 
     def __init__(self, *, utc: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.utc = utc
         self.follow = True
-        self.paints = 0                 # frames drawn (row 0 rendered): the benchmark reads it
         self.shown_version = (-1, -1)   # (filter_gen, version) of the state last shown
         self._rows: Sequence[Record] = ()
         self._watches: list[bytes] = []
@@ -120,8 +131,6 @@ class EventStream(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        if y == 0:
-            self.paints += 1
         index = round(self.scroll_y) + y
         style = self.rich_style
         if index >= len(self._rows) or width <= 0:
@@ -165,8 +174,8 @@ class EventStreamPane(Vertical):
     EventStreamPane > EventStream { height: 1fr; }
     """
 
-    def __init__(self, *, utc: bool = False, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, utc: bool = False, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.utc = utc
         self.border_title = "1 Events"
         self._last_shift = 0
@@ -174,6 +183,9 @@ class EventStreamPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(column_header(), id="stream-columns")
         yield EventStream(utc=self.utc, id="stream")
+
+    def on_resize(self) -> None:
+        self.query_one("#stream-columns", Static).update(column_header(self.stream.scrollable_content_region.width or self.size.width))
 
     @property
     def stream(self) -> EventStream:
@@ -194,8 +206,8 @@ class EventStreamPane(Vertical):
 
     @staticmethod
     def _status(state: SessionState, stream: EventStream) -> str:
-        rows = len(stream.rows)
+        rows = plural(len(stream.rows), "row")
         if state.paused:
-            return f"PAUSED · {rows:,} rows · +{state.new_since_pause:,} new (space resumes)"
+            return f"PAUSED · {rows} · +{human_count(state.new_since_pause)} new (space resumes)"
         mode = "following" if stream.follow else "scrolled back (End follows)"
-        return f"{rows:,} rows · {mode}"
+        return f"{rows} · {mode}"

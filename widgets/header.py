@@ -9,9 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.state import SessionState
-from tui.text import visible
-from widgets.format import human_bytes, human_count
+from session import SessionState
+from textfmt import human_bytes, human_count, visible
 
 SPARK = " ▁▂▃▄▅▆▇█"
 MODE_STYLES = {
@@ -56,10 +55,6 @@ class DashboardHeader(Static):
         described = state.filters.describe()
         line2 = Text.assemble(("filters ", "dim"),
                               (visible(described) if described else "none", "bold" if described else "dim"))
-        history = state.rate_history()
-        line3 = Text.assemble((sparkline(history), "cyan"),
-                              (f" {human_count(state.current_rate())} rec/s", "bold"),
-                              ("  (60 s)", "dim"))
         rec = state.recording
         kept = ""
         if rec is not None:
@@ -68,5 +63,11 @@ class DashboardHeader(Static):
                 kept += f" ({human_bytes(rec.size)} on disk)"
         counts = Text(f"received {human_count(state.received)}" + (f" · {kept}" if kept else ""),
                       style="dim")
+        rate = f" {human_count(state.current_rate())} ops/s"
+        # The sparkline gives way to the counts: a cut number would be a wrong number.
+        room = self.size.width - 2 - counts.cell_len - len(rate) - 10 - 2
+        history = state.rate_history()[-max(min(room, 60), 0):] if room > 0 else []
+        line3 = Text.assemble((sparkline(history), "cyan"), (rate, "bold"),
+                              (f"  ({len(history)} s)" if history else "", "dim"))
         self.update(Group(_row(line1, Text(own, style="dim")), _row(line2, Text("? help", style="dim")),
                           _row(line3, counts)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.state import SessionState
-from widgets.format import human_count
+from session import SessionState
+from textfmt import fit_right, human_count
 
 LABEL_W = 22
 HINTS = {
@@ -14,7 +14,7 @@ HINTS = {
     "UI queue drops": "dashboard behind",
     "truncated paths": "path too deep",
     "kernel evictions": "maps full",
-    "dashboard evictions": "oldest forgotten",
+    "partial rows": "rows marked ≈",
     "not kept for export": "spool disk full",
     "bad recording lines": "lines skipped",
 }
@@ -23,17 +23,19 @@ HINTS = {
 class LossesPane(Static, can_focus=True):
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.border_title = "5 Losses"
 
     def update_from(self, state: SessionState, force: bool = False) -> None:
         rows = state.losses()
+        # The number is what matters: on a narrow pane the label gives way, never the value.
+        label_w = max(min(LABEL_W, self.size.width - 2 - 10), 4)
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, (label, value) in enumerate(rows):
             if i:
                 text.append("\n")
-            text.append(label.ljust(LABEL_W))
+            text.append(fit_right(label, label_w))
             if value:
                 text.append(f"{human_count(value):>9}", style="bold white on red3")
                 text.append(f"  {HINTS.get(label, '')}", style="red1")

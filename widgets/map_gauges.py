@@ -8,10 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from probes.source import MapHealth
-from tui.state import SessionState
-from tui.text import visible
-from widgets.format import human_count
+from session import MapHealth, SessionState
+from textfmt import human_count, visible
 
 BAR_W = 10
 NAME_W = 10
@@ -55,8 +53,8 @@ def gauge_line(m: MapHealth) -> Text:
 class MapGaugesPane(Static, can_focus=True):
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.border_title = "4 BPF maps"
 
     def update_from(self, state: SessionState, force: bool = False) -> None:

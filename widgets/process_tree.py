@@ -1,9 +1,10 @@
-"""Pane 2: the processes with activity under the current filters, nested by parent, with their
-read/write totals; the selected process's full command line shows below the tree.
+"""Pane 2: the processes with activity under the current filters, nested by parent, siblings
+sorted by the chosen column (`s` while this pane has focus), exited processes dimmed with their
+exit time, and look-alike short-lived siblings grouped (``session.views``). The selected
+process's command line shows below the tree.
 
-A process whose parent did nothing with files hangs under its nearest active ancestor (or at
-the top). Nodes are added and relabelled in place between filter changes, so the cursor and
-the folds survive a refresh; the whole tree is rebuilt only when the nesting changed.
+The tree is rebuilt from the session's forest when what it shows changed; the cursor (by pid
+or group) and the groups the user opened survive the rebuild.
 """
 from __future__ import annotations
 
@@ -11,34 +12,54 @@ from typing import Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from probes.record import OPS
-from tui.state import ProcEntry, SessionState
-from tui.text import visible
-from widgets.format import OP_STYLES, human_bytes, human_count
+from session import OPS, PROC_SORT_KEYS, ProcEntry, ProcGroup, SessionState, process_forest
+from textfmt import OP_STYLES, clock, human_bytes, human_count, plural, visible
+
+SORT_TITLES = dict(PROC_SORT_KEYS)
 
 
-
-def process_label(proc: ProcEntry) -> Text:
-    ops = sum(proc.ops.values())
-    return Text.assemble(
-        (visible(proc.comm), "bold"), (f" {proc.pid}", "dim"),
-        ("  R ", "dim"), (human_bytes(proc.read_bytes), OP_STYLES["read"]),
-        ("  W ", "dim"), (human_bytes(proc.write_bytes), OP_STYLES["write"]),
-        ("  ops ", "dim"), human_count(ops),
-        no_wrap=True,
-    )
+def _figures(read: int, written: int, ops: int) -> list:
+    return [("  W ", "dim"), (human_bytes(written), OP_STYLES["write"]),
+            ("  R ", "dim"), (human_bytes(read), OP_STYLES["read"]),
+            ("  ops ", "dim"), human_count(ops)]
 
 
-def process_details(proc: Optional[ProcEntry]) -> Text:
+def process_label(proc: ProcEntry, utc: bool = False) -> Text:
+    exited = proc.exit_ts is not None
+    text = Text.assemble((visible(proc.comm), "bold"), (f" {proc.pid}", "dim"),
+                         *_figures(proc.read_bytes, proc.write_bytes, proc.op_count),
+                         no_wrap=True)
+    if proc.partial:
+        text.append(" ≈", "bold yellow")
+    if exited:
+        text.append(f"  exited {clock(proc.exit_ts, utc, digits=0)}", "italic")
+        text.stylize("dim")
+    return text
+
+
+def group_label(group: ProcGroup) -> Text:
+    running = f"{group.running:,} running" if group.running else "all exited"
+    text = Text.assemble((visible(group.comm), "bold"), (f" ×{human_count(len(group.members))}", "bold cyan"),
+                         *_figures(group.read_bytes, group.write_bytes, group.op_count),
+                         (f"  ({running})", "dim"), no_wrap=True)
+    if not group.running:
+        text.stylize("dim")
+    return text
+
+
+def process_details(proc: Optional[ProcEntry], utc: bool = False) -> Text:
     if proc is None:
         return Text("Select a process to see its command line.", style="dim")
     who = f"pid {proc.pid}  ppid {proc.ppid}  uid {proc.uid}"
     if proc.user:
         who += f" ({visible(proc.user)})"
+    if proc.exit_ts is not None:
+        who += f"  exited {clock(proc.exit_ts, utc, digits=0)}"
     cmdline = visible(proc.cmdline) if proc.cmdline else "(command line unknown)"
     counts = " · ".join(f"{op} {human_count(proc.ops[op])}" for op in OPS if proc.ops.get(op))
     return Text.assemble(
@@ -50,28 +71,79 @@ def process_details(proc: Optional[ProcEntry]) -> Text:
     )
 
 
-class ProcessTree(Tree[int]):
-    """Tree of pids (node data). Space belongs to the dashboard (pause); enter folds a node."""
+def sort_line(sort_key: str) -> Text:
+    text = Text("sort: ", style="dim", no_wrap=True)
+    for i, (key, title) in enumerate(PROC_SORT_KEYS):
+        if i:
+            text.append(" · ", "dim")
+        if key == sort_key:
+            text.append(f"{title} {'▲' if key in ('name', 'pid') else '▼'}", "bold")
+        else:
+            text.append(title, "dim")
+    return text
+
+
+def _quiet(bindings) -> list[Binding]:
+    """The same bindings, kept out of the footer: the footer stays the same whatever pane has
+    focus."""
+    out = []
+    for b in bindings:
+        if isinstance(b, Binding):
+            out.append(Binding(b.key, b.action, b.description, show=False, priority=b.priority))
+        else:
+            out.append(Binding(*b[:3], show=False) if len(b) >= 3 else Binding(b[0], b[1], show=False))
+    return out
+
+
+def _walk(items: list):
+    for item in items:
+        yield item
+        yield from _walk(item.members if isinstance(item, ProcGroup) else item.children)
+
+
+def _shape(forest: list, opened: set) -> tuple:
+    """What the tree's structure depends on: every row's key and depth, in order."""
+    out = []
+
+    def visit(items: list, depth: int) -> None:
+        for item in items:
+            out.append((item.key, depth))
+            visit(item.members if isinstance(item, ProcGroup) else item.children, depth + 1)
+    visit(forest, 0)
+    return tuple(out)
+
+
+class ProcessTree(Tree[str]):
+    """Tree of process and group keys (node data). Space belongs to the dashboard (pause)."""
+    BINDINGS = _quiet(b for b in Tree.BINDINGS
+                      if (b.key if isinstance(b, Binding) else b[0]) != "space")
 
 
 class ProcessTreePane(Vertical):
     ALLOW_MAXIMIZE = True
 
     DEFAULT_CSS = """
+    ProcessTreePane > #proc-sort { height: 1; }
     ProcessTreePane > ProcessTree { height: 1fr; }
     ProcessTreePane > #proc-details { height: auto; max-height: 5; border-top: solid $primary-muted; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, utc: bool = False, id: Optional[str] = None, classes: Optional[str] = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.utc = utc
         self.border_title = "2 Processes"
-        self._node_of: dict[int, TreeNode[int]] = {}
-        self._parent_of: dict[int, int] = {}      # pid -> displayed parent pid (0: top)
-        self._labelled: dict[int, int] = {}       # pid -> ProcEntry.version shown
+        self.sort_key = PROC_SORT_KEYS[0][0]
+        self.opened: set[str] = set()        # group keys the user expanded
+        self._shown: tuple = ()
+        self._pid_of: dict[str, int] = {}
+        self._node_of_key: dict[str, TreeNode[str]] = {}
+        self._label_of_key: dict[str, tuple] = {}
+        self._shape: tuple = ()
         self.shown_filter_gen = -1
         self._state: Optional[SessionState] = None
 
     def compose(self) -> ComposeResult:
+        yield Static(sort_line(self.sort_key), id="proc-sort")
         tree = ProcessTree("processes", id="proc-tree")
         tree.show_root = False
         tree.guide_depth = 2
@@ -85,73 +157,92 @@ class ProcessTreePane(Vertical):
     @property
     def selected_pid(self) -> Optional[int]:
         node = self.tree.cursor_node
-        return node.data if node is not None and node.data is not None else None
+        return self._pid_of.get(node.data) if node is not None and node.data else None
+
+    def cycle_sort(self) -> str:
+        keys = [k for k, _ in PROC_SORT_KEYS]
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self.query_one("#proc-sort", Static).update(sort_line(self.sort_key))
+        return self.sort_key
 
     def update_from(self, state: SessionState, force: bool = False) -> None:
         self._state = state
-        active = state.active_processes()
-        parent_of = {pid: state.display_parent(pid, active) for pid in active}
-        same_nesting = all(self._parent_of.get(pid, parent) == parent
-                           for pid, parent in parent_of.items())
-        gone = any(pid not in active for pid in self._node_of)
-        # A filter change alone only relabels (same processes, same nesting): cheaper, and
-        # the cursor and folds stay where the user left them.
-        if gone or not same_nesting:
-            self._rebuild(active, parent_of)
+        shown = (state.version, state.filter_gen, self.sort_key, frozenset(self.opened))
+        if shown == self._shown and not force:
+            return
+        self._shown = shown
+        forest = process_forest(state, self.sort_key)
+        shape = _shape(forest, self.opened)
+        if shape == self._shape:
+            self._relabel(forest)       # same rows in the same order: labels only
         else:
-            self._add_new(active, parent_of)
-            for pid, proc in active.items():
-                if self._labelled.get(pid) != proc.version:
-                    self._node_of[pid].set_label(process_label(proc))
-                    self._labelled[pid] = proc.version
+            self._shape = shape
+            self._rebuild(forest)
         self.shown_filter_gen = state.filter_gen
-        self.border_subtitle = f"{len(active):,} processes"
+        count = len(self._pid_of)
+        self.border_subtitle = f"{plural(count, 'process', 'processes')} · by {SORT_TITLES[self.sort_key]} (s)"
         self._show_details()
 
-    def _rebuild(self, active: dict[int, ProcEntry], parent_of: dict[int, int]) -> None:
+    def _rebuild(self, forest: list) -> None:
         tree = self.tree
-        keep = self.selected_pid
+        cursor = tree.cursor_node
+        keep = cursor.data if cursor is not None else None
         tree.clear()
-        self._node_of.clear()
-        self._parent_of.clear()
-        self._labelled.clear()
-        self._add_new(active, parent_of)
-        tree.root.expand_all()
-        if keep in self._node_of:
-            tree.move_cursor(self._node_of[keep])
+        self._pid_of = {}
+        nodes: dict[str, TreeNode[str]] = {}
 
-    def _add_new(self, active: dict[int, ProcEntry], parent_of: dict[int, int]) -> None:
-        # First-activity order: independent of how records were batched, so a replay always
-        # draws the same tree; parents precede children (they were active first or are
-        # placed when their turn comes, below).
-        new = sorted((p for p in active if p not in self._node_of), key=lambda p: active[p].first_seq)
-        pending = list(new)
-        while pending:
-            progressed = []
-            for pid in pending:
-                parent = parent_of[pid]
-                if parent and parent not in self._node_of:
-                    continue
-                anchor = self._node_of[parent] if parent else self.tree.root
-                if parent:
-                    anchor.allow_expand = True      # no fold arrow on leaves
-                proc = active[pid]
-                node = anchor.add(process_label(proc), data=pid, expand=True, allow_expand=False)
-                self._node_of[pid] = node
-                self._parent_of[pid] = parent
-                self._labelled[pid] = proc.version
-                progressed.append(pid)
-            if not progressed:          # a parent link loop: put the rest at the top
-                for pid in pending:
-                    parent_of[pid] = 0
+        def add(anchor: TreeNode[str], items: list) -> None:
+            for item in items:
+                if isinstance(item, ProcGroup):
+                    node = anchor.add(group_label(item), data=item.key,
+                                      expand=item.key in self.opened, allow_expand=True)
+                    nodes[item.key] = node
+                    add(node, item.members)
+                else:
+                    proc = item.proc
+                    node = anchor.add(process_label(proc, self.utc), data=item.key, expand=True,
+                                      allow_expand=bool(item.children))
+                    nodes[item.key] = node
+                    self._pid_of[item.key] = proc.pid
+                    add(node, item.children)
+
+        add(tree.root, forest)
+        tree.root.expand()
+        self._node_of_key = nodes
+        self._label_of_key = {}          # key -> the figures its label shows (see _relabel)
+        if keep in nodes:
+            tree.move_cursor(nodes[keep])
+
+    def _relabel(self, forest: list) -> None:
+        # A label is built only for a row whose figures moved (building ~0.1 ms each).
+        for item in _walk(forest):
+            if isinstance(item, ProcGroup):
+                stamp = (item.write_bytes, item.read_bytes, item.op_count, item.running,
+                         len(item.members))
+            else:
+                proc = item.proc
+                stamp = (proc.version, proc.exit_ts, proc.partial, proc.comm)
+            if self._label_of_key.get(item.key) == stamp:
                 continue
-            pending = [p for p in pending if p not in self._node_of]
+            self._label_of_key[item.key] = stamp
+            label = group_label(item) if isinstance(item, ProcGroup) else process_label(item.proc, self.utc)
+            self._node_of_key[item.key].set_label(label)
 
     def _show_details(self) -> None:
         pid = self.selected_pid
         proc = self._state.process(pid) if (self._state is not None and pid is not None) else None
-        self.query_one("#proc-details", Static).update(process_details(proc))
+        self.query_one("#proc-details", Static).update(process_details(proc, self.utc))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
         self._show_details()
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        event.stop()
+        if event.node.data and event.node.data.startswith("g"):
+            self.opened.add(event.node.data)
+
+    def on_tree_node_collapsed(self, event: Tree.NodeCollapsed) -> None:
+        event.stop()
+        if event.node.data and event.node.data.startswith("g"):
+            self.opened.discard(event.node.data)

@@ -19,7 +19,7 @@ class PromptScreen(ModalScreen[Optional[str]]):
     DEFAULT_CSS = """
     PromptScreen { align: center middle; }
     PromptScreen > Vertical {
-        width: 80; height: auto; border: thick $primary; background: $surface; padding: 0 1;
+        width: 90%; max-width: 80; height: auto; border: thick $primary; background: $surface; padding: 0 1;
     }
     PromptScreen #prompt-hint { color: $text-muted; }
     """

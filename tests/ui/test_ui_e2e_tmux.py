@@ -51,18 +51,24 @@ def test_live_dashboard_in_tmux(tmp_path):
     try:
         wait_for(lambda t: "LIVE" in t and "Events" in t, timeout=120, what="the dashboard")
         writer = ("import ctypes, os, sys, time\n"
-                  "ctypes.CDLL(None).prctl(15, b'e2ewriter', 0, 0, 0)\n"
+                  "ctypes.CDLL(None).prctl(15, b'e2e\\x1b[31mw', 0, 0, 0)\n"
                   "for i in range(20):\n"
                   "    with open(os.path.join(sys.argv[1], 'e2e-report.txt'), 'a') as f:\n"
                   "        f.write('line %d\\n' % i)\n"
                   "    time.sleep(0.05)\n")
         subprocess.run(["/usr/bin/python3", "-c", writer, str(watched)], check=True)
-        text = wait_for(lambda t: "e2ewriter" in t and "e2e-report.txt" in t, what="the writer's records")
-        assert "\x1b" not in text
+        wait_for(lambda t: "e2e-report.txt" in t, what="the writer's records")
+        tmux("send-keys", "-t", SESSION, "2")
+        # The name's escape shows as four characters, and no raw ESC from it reaches the
+        # terminal (the capture with -e keeps the escapes the screen really holds).
+        wait_for(lambda t: "e2e\\x1b[31mw" in t, what="the writer in the process pane")
+        raw = tmux("capture-pane", "-p", "-e", "-t", SESSION).stdout
+        assert "\x1b[31mw" not in raw
         tmux("send-keys", "-t", SESSION, "?")
-        wait_for(lambda t: "quit" in t.lower() and "pause" in t.lower(), what="the help screen")
+        wait_for(lambda t: "Quit sniff-tui" in t, what="the help screen")
         tmux("send-keys", "-t", SESSION, "Escape")
-        time.sleep(0.5)
+        # On a busy machine a fixed pause is not enough: `q` in the help closes the help.
+        wait_for(lambda t: "Quit sniff-tui" not in t, what="the help screen to close")
         tmux("send-keys", "-t", SESSION, "q")
         deadline = time.monotonic() + 30
         while not status.exists() and time.monotonic() < deadline:

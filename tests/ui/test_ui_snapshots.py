@@ -43,3 +43,16 @@ def test_process_tree_selected(snap_compare, tmp_path):
 
 def test_maximized_stream_paused(snap_compare, tmp_path):
     assert snap_compare(demo_app(tmp_path), terminal_size=SIZE, run_before=replayed("1", "m", "space"))
+
+
+# Issue 11: the layout at the default terminal, a common one, and a large one.
+def test_dashboard_80x24(snap_compare, tmp_path):
+    assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=replayed())
+
+
+def test_dashboard_120x40(snap_compare, tmp_path):
+    assert snap_compare(demo_app(tmp_path), terminal_size=(120, 40), run_before=replayed())
+
+
+def test_dashboard_200x60(snap_compare, tmp_path):
+    assert snap_compare(demo_app(tmp_path), terminal_size=(200, 60), run_before=replayed())

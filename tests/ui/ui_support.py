@@ -12,6 +12,7 @@ from typing import Optional
 
 from probes.filters import Filters
 from probes.record import Record
+from records import rec  # noqa: F401  (the UI tests' factory too)
 from probes.source import MapHealth, SourceStats
 from tui.app import SniffApp
 from probes.replay import ReplaySource
@@ -20,15 +21,6 @@ DATA = Path(__file__).resolve().parent / "data"
 DEMO = DATA / "demo.jsonl"
 WATCH = b"/home/dev/proj"
 SIZE = (160, 48)
-
-
-def rec(op: str = "write", pid: int = 100, path: bytes = b"/w/a.txt", *, ts: float = 1000.0,
-        ppid: int = 1, comm: bytes = b"proc", nbytes: Optional[int] = None, count: int = 1,
-        uid: int = 1000, file_type: str = "file", **kw) -> Record:
-    if nbytes is None and op in ("read", "write"):
-        nbytes = 100
-    return Record(ts=ts, op=op, pid=pid, tid=pid, ppid=ppid, uid=uid, comm=comm, path=path,
-                  bytes=nbytes, count=count, file_type=file_type, **kw)
 
 
 class SpyReplay(ReplaySource):
@@ -115,6 +107,20 @@ async def settle(app: SniffApp, pilot, timeout: float = 10.0) -> None:
     await pilot.pause()
 
 
+class SpyApp(SniffApp):
+    """The dashboard, remembering its notifications: (severity, message), newest last."""
+
+    def __init__(self, *args, **kw) -> None:
+        kw.setdefault("utc", True)              # snapshots must not depend on the time zone
+        kw.setdefault("own_usage", False)       # nor on this machine's CPU and memory
+        super().__init__(*args, **kw)
+        self.notices: list[tuple[str, str]] = []
+
+    def notify(self, message, *, severity="information", **kw) -> None:
+        self.notices.append((severity, str(message)))
+        super().notify(message, severity=severity, **kw)
+
+
 def demo_app(tmp_path: Path, filters: Filters = Filters(), **kw) -> SniffApp:
     source = SpyReplay(str(DEMO), speed=0, watches=[WATCH])
-    return SniffApp(source, filters, [WATCH], test_mode=True, spool_dir=str(tmp_path), **kw)
+    return SpyApp(source, filters, [WATCH], spool_dir=str(tmp_path), **kw)

@@ -1,6 +1,10 @@
 """Stream writers: hostile names never break a line, the terminal, or the JSON."""
 from __future__ import annotations
 
+from functools import partial
+
+from records import rec as make_record
+
 import io
 import json
 import unicodedata
@@ -13,7 +17,7 @@ from hypothesis import strategies as st
 
 from probes.record import OPS, Record
 from tui.formats import FORMATS, make_writer
-from tui.text import visible
+from textfmt import visible
 
 WATCH = b"/srv/watched"
 LONG = WATCH + b"/" + b"/".join([b"d" * 60] * 66) + b"/final-name.txt"  # ~4000 bytes
@@ -34,11 +38,9 @@ HOSTILE_NAMES = [
 HOSTILE_PATHS = [WATCH + b"/" + n for n in HOSTILE_NAMES] + [LONG, WATCH, b"/elsewhere/\x1b[2J"]
 
 
-def rec(**changes: Any) -> Record:
-    base = dict(ts=1700000000.123456, op="write", pid=4321, tid=4322, ppid=1, uid=1000,
-                comm=b"python3", path=WATCH + b"/f.txt", bytes=4096)
-    base.update(changes)
-    return Record(**base)
+# The one record factory (tests/records.py), with this module's defaults.
+rec = partial(make_record, ts=1700000000.123456, pid=4321, tid=4322, ppid=1, uid=1000,
+              comm=b"python3", path=WATCH + b"/f.txt", bytes=4096)
 
 
 def hostile_records() -> list[Record]:

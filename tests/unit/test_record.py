@@ -1,6 +1,10 @@
 """Record <-> JSON: exact round trips for arbitrary byte names, strict JSON, clear errors."""
 from __future__ import annotations
 
+from functools import partial
+
+from records import rec as make_record
+
 import base64
 import json
 from typing import Any
@@ -66,11 +70,9 @@ def assert_strict_json(text: str) -> dict:
     return obj
 
 
-def rec(**changes: Any) -> Record:
-    base = dict(ts=1700000000.25, op="write", pid=10, tid=11, ppid=1, uid=1000, comm=b"python3",
-                path=b"/w/file", bytes=4096)
-    base.update(changes)
-    return Record(**base)
+# The one record factory (tests/records.py), with this module's defaults.
+rec = partial(make_record, ts=1700000000.25, pid=10, tid=11, ppid=1, uid=1000, comm=b"python3",
+              path=b"/w/file", bytes=4096)
 
 
 @settings(max_examples=300)

@@ -6,7 +6,7 @@ import re
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tui.text import elide_left, relative_to_watch, visible
+from textfmt import elide_left, relative_to_watch, visible
 
 HOSTILE = [b"\x1b[31m", b"\x1b]0;title\x07", b"\n", b"\r", b"\t", b"\x00", b"\x7f", b"\xc2\x85",
            b"\xc2\x9b", b"\xe2\x80\xa8", b"\xff", b"\xed\xa0\x80", b"\\", b"\\x1b", b"[bold]",
@@ -149,3 +149,15 @@ def test_elide_left_examples() -> None:
     assert elide_left("short", 10) == "short"
     assert elide_left("abc", 0) == ""
     assert elide_left("abc", 1) == "…"
+
+
+def test_numbers_and_times_read_like_a_person_wrote_them() -> None:
+    from textfmt import ago, clock, human_bytes, human_count, one_line, plural
+    assert human_bytes(100_000) == "97.7 KiB" and human_bytes(512) == "512 B"
+    assert human_count(1_576) == "1,576" and human_count(2_500_000) == "2.5M"
+    assert plural(1, "process", "processes") == "1 process"
+    assert plural(2, "process", "processes") == "2 processes"
+    assert ago(100.0, 103.2) == "3 seconds ago" and ago(100.0, 100.5) == "now"
+    assert clock(1e300) == "??:??:??.???" and clock(0.5, utc=True, digits=0) == "00:00:00"
+    long = "/x" * 2500
+    assert len(one_line(long)) == 200 and one_line("a\x1b[2Jb") == "a\\x1b[2Jb"

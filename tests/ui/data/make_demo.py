@@ -125,6 +125,7 @@ def main(out_path: Path = HERE / "demo.jsonl") -> int:
     rec(t + 0.1, "open", 1500, b"\xe2\x80\xa6/cut/by/depth.txt", truncated=True)
 
     events.sort(key=lambda r: r.ts)
+    # Process lines first, as the dashboard's export (`e`) writes them.
     lines = []
     for pid, (ppid, comm, cmdline, user) in sorted(PROCESSES.items()):
         lines.append(json.dumps({"op": "process", "pid": pid, "ppid": ppid,
@@ -133,10 +134,10 @@ def main(out_path: Path = HERE / "demo.jsonl") -> int:
     half = len(events) // 2
     for i, r in enumerate(events):
         if i == half:
-            lines.append(_stats(T0 + 15, records=i, entries=(412, 10_240, 980)))
+            lines.append(_stats(T0 + 15, records=i, entries=(412, 3, 1)))
         lines.append(r.to_json())
-    lines.append(_stats(T0 + DURATION, records=len(events), entries=(812, 10_240, 10_240),
-                        path_evictions=17, truncated=1))
+    lines.append(_stats(T0 + DURATION, records=len(events), entries=(65_536, 2, 1),
+                        agg_full=17, truncated=1))
     out_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {len(events)} records to {out_path}")
     return 0
@@ -147,17 +148,20 @@ def _ino(path: bytes) -> int:
     return 1000 + sum(path) * 31 % 900_000
 
 
-def _stats(ts: float, records: int, entries: tuple[int, int, int], path_evictions: int = 0,
+def _stats(ts: float, records: int, entries: tuple[int, int, int], agg_full: int = 0,
            truncated: int = 0) -> str:
-    counters, _, paths = entries
+    """A stats line as the dashboard's export writes it (``SourceStats``), with the maps the
+    live source reports (probes/live.py HEALTH_MAPS) and their sizes from probes/bpf/sniff.h."""
+    agg, pending, rw_pending = entries
     return json.dumps({
         "op": "stats", "ts": ts, "records": records, "ringbuf_drops": 0,
-        "truncated_paths": truncated, "evictions": path_evictions,
+        "truncated_paths": truncated, "evictions": agg_full,
         "maps": [
-            {"name": "counters", "entries": counters, "max_entries": 10_240, "evictions": 0},
-            {"name": "inflight", "entries": 3, "max_entries": 4_096, "evictions": 0},
-            {"name": "paths", "entries": paths, "max_entries": 10_240, "evictions": path_evictions},
-            {"name": "watches", "entries": 1, "max_entries": 64, "evictions": 0},
+            {"name": "watched", "entries": 1, "max_entries": 256, "evictions": 0},
+            {"name": "pending", "entries": pending, "max_entries": 16_384, "evictions": 0},
+            {"name": "rw_pending", "entries": rw_pending, "max_entries": 16_384, "evictions": 0},
+            {"name": "agg", "entries": agg, "max_entries": 65_536, "evictions": agg_full},
+            {"name": "pidset", "entries": 0, "max_entries": 65_536, "evictions": 0},
         ],
     }, separators=(",", ":"))
 

@@ -11,7 +11,12 @@ import pytest
 from probes.filters import Filters
 from probes.feed import Feed
 from probes.replay import MAX_ERRORS_KEPT, ReplaySource
-from ui_support import DEMO, WATCH, rec
+from pathlib import Path
+
+from records import rec
+
+DEMO = Path(__file__).resolve().parents[1] / "ui" / "data" / "demo.jsonl"
+WATCH = b"/home/dev/proj"
 
 
 def play(source: ReplaySource, feed=None) -> list:
@@ -38,7 +43,7 @@ def test_demo_recording_plays_whole():
     assert source.finished.is_set()
     stats = source.stats()
     assert stats.records == 796 and stats.truncated_paths == 1 and stats.evictions == 17
-    assert [m.name for m in stats.maps] == ["counters", "inflight", "paths", "watches"]
+    assert [m.name for m in stats.maps] == ["watched", "pending", "rw_pending", "agg", "pidset"]
     assert source.process_info(1100)["cmdline"] == "make -j4 all"
     assert source.process_info(1500)["comm"] == b"evil\x1b[2J"
     assert source.process_info(4242) == {}
@@ -146,3 +151,14 @@ def test_commands_are_kept_and_do_not_filter(tmp_path):
 def test_negative_speed_is_refused():
     with pytest.raises(ValueError):
         ReplaySource(str(DEMO), speed=-1)
+
+
+def test_a_rejected_line_never_sets_the_watched_root(tmp_path):
+    """Issue 11, item 6: {"path": "/x"} is rejected (no op, no pid): it must not widen the
+    guessed root from /w to /."""
+    path = write_lines(tmp_path / "r.jsonl", ['{"path": "/x"}', rec(path=b"/w/a/f").to_json(),
+                                              rec(path=b"/w/a/g").to_json()])
+    source = ReplaySource(path)
+    assert source.watches == [b"/w/a"]
+    play(source)
+    assert [n for n, _ in source.errors] == [1]

@@ -1,0 +1,18 @@
+"""The session model: what the dashboard knows, built from batches of Records.
+
+Pure Python (no Textual, no widgets, no app): ``SessionState`` folds records into exact
+per-(file, process, operation) totals and derives every pane's view from them; ``RateHistory``
+keeps the event rate; ``SessionRecording`` spools what was seen, for export.
+"""
+from probes.record import OPS, Record
+from probes.source import MapHealth
+from session.entries import Cell, FileEntry, ProcEntry
+from session.limits import FILE_SORT_KEYS, PROC_SORT_KEYS, Limits
+from session.rate import RateHistory
+from session.spool import SessionRecording, spool_directory
+from session.state import SessionState
+from session.views import ProcGroup, ProcNode, process_forest
+
+__all__ = ["OPS", "Record", "MapHealth", "Cell", "FileEntry", "FILE_SORT_KEYS", "Limits", "PROC_SORT_KEYS", "ProcEntry",
+           "ProcGroup", "ProcNode", "RateHistory", "SessionRecording", "SessionState",
+           "process_forest", "spool_directory"]
