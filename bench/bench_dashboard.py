@@ -55,6 +55,9 @@ class SyntheticSource:
         self.paths = [ROOT + b"/src/dir%d/file%d.c" % (i % 50, i) for i in range(5000)]
         self.procs = [(2000 + i, 1000 + i % 10, b"worker%d" % (i % 7)) for i in range(200)]
 
+    def detach(self) -> None:
+        pass
+
     def run(self, feed, stop: threading.Event) -> None:
         chunk = max(self.rate // 100, 1)            # every 10 ms
         start = time.monotonic()

@@ -66,6 +66,10 @@ class DbReplaySource:
             return dataclasses.replace(stored, records=self._delivered,
                                        truncated_paths=max(stored.truncated_paths, self._truncated))
 
+    def detach(self) -> None:
+        # A stored session takes nothing from the kernel: the stop event alone ends it.
+        pass
+
     def set_filters(self, filters: Filters) -> None:
         # Everything is delivered; the dashboard filters in userspace and can widen again.
         self.filters = filters

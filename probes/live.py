@@ -5,9 +5,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import stat
 import threading
-from pathlib import Path
 from typing import Optional
 
 import time
@@ -18,6 +16,7 @@ from .decode import Decoder, Named, ProcEvent, Watches, kernel_dev
 from .layout import check_against, layout
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
+from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
 from .record import Record
 from .ringbuf import RingBuffer
 from .record import MapHealth, SourceStats
@@ -29,50 +28,6 @@ _KEY_TGID = layout("sniff_agg_key").offset("tgid")
 def k_tgid(key: bytes) -> int:
     """The tgid in a struct sniff_agg_key's bytes."""
     return int.from_bytes(key[_KEY_TGID:_KEY_TGID + 4], "little")
-
-
-class WatchError(ValueError):
-    """A directory that cannot be watched; the message is one line for the user."""
-
-
-def canonical_dir(path: str | bytes) -> bytes:
-    raw = os.fsencode(path)
-    real = os.path.realpath(raw)
-    shown = os.fsdecode(raw)
-    try:
-        st = os.stat(real)
-    except FileNotFoundError:
-        raise WatchError(f"{shown}: no such directory") from None
-    except PermissionError:
-        raise WatchError(f"{shown}: cannot read this directory (permission denied)") from None
-    except OSError as exc:
-        raise WatchError(f"{shown}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise WatchError(f"{shown}: not a directory")
-    if not os.access(real, os.R_OK | os.X_OK):
-        raise WatchError(f"{shown}: cannot read this directory (permission denied)")
-    return real
-
-
-def mount_kdev(path: bytes) -> Optional[int]:
-    """The kernel dev_t of the filesystem holding path, from mountinfo (what super_block.s_dev
-    holds; differs from stat()'s st_dev on btrfs subvolumes)."""
-    best, best_len = None, -1
-    try:
-        lines = Path("/proc/self/mountinfo").read_bytes().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split(b" ")
-        if len(fields) < 5:
-            continue
-        mnt = fields[4].replace(b"\\040", b" ").replace(b"\\011", b"\t").replace(b"\\012", b"\n") \
-                       .replace(b"\\134", b"\\")
-        inside = path == mnt or path.startswith(mnt.rstrip(b"/") + b"/")
-        if inside and len(mnt) >= best_len:
-            major, minor = fields[2].split(b":")
-            best, best_len = kernel_dev(int(major), int(minor)), len(mnt)
-    return best
 
 
 class LiveSource:

@@ -178,8 +178,11 @@ class SourceStats:
             counters = obj.get("counters") or {}
             ints = {f.name: int(obj.get(f.name, counters.get(f.name, 0)) or 0)
                     for f in dataclasses.fields(cls) if f.type in ("int", int)}
-            if "ringbuf_drops" not in obj and "ringbuf_drops" in counters:
-                ints["ringbuf_drops"] = int(counters["ringbuf_drops"])
+            # Lines that only carry the kernel's counters (stream --stats before this layout):
+            # the same figures under the kernel's names.
+            for field_name, counter in (("evictions", "agg_full"), ("truncated_paths", "truncated")):
+                if field_name not in obj and counter in counters:
+                    ints[field_name] = int(counters[counter])
             return cls(**ints, maps=maps, counters={str(k): int(v) for k, v in counters.items()},
                        programs=dict(obj.get("programs") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

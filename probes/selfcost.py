@@ -2,7 +2,6 @@
 bpf_stats (switched on while we run, restored at exit)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 

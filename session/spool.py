@@ -8,19 +8,22 @@ marshal+zlib, which also stores ~8x smaller. JSONL is produced only when the use
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import marshal
+import operator
 import os
 import shutil
 import struct
 import tempfile
 import time
 import zlib
-from dataclasses import asdict
 from typing import Iterable, Iterator, Optional
 
 from probes.record import Record, encode_name
 from probes.source import SourceStats
+
+_ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Record)))
 
 _FRAME = struct.Struct("<I")
 # Stop spooling (and count what is not kept) before the disk is full for everyone else.
@@ -72,9 +75,9 @@ class SessionRecording:
         if self.error is not None:
             self.lost += len(records)
             return
-        # A Record's __dict__ holds only marshal-able values (bytes, str, int, float, bool,
-        # None): taking it costs nothing, where building tuples cost ~0.4 µs a record.
-        rows = [r.__dict__ for r in records]
+        # A Record's fields are all marshal-able (bytes, str, int, float, bool, None); one C
+        # attrgetter call makes the row.
+        rows = [_ROW(r) for r in records]
         payload = zlib.compress(marshal.dumps(rows), 1)
         frame = _FRAME.pack(len(payload)) + payload
         try:
@@ -105,7 +108,7 @@ class SessionRecording:
             payload = os.pread(fd, length, offset + _FRAME.size)
             offset += _FRAME.size + length
             for row in marshal.loads(zlib.decompress(payload)):
-                yield Record(**row)
+                yield Record(*row)
 
     def export_jsonl(self, path: str, upto: Optional[int] = None,
                      stats: Optional[SourceStats] = None,
@@ -122,7 +125,7 @@ class SessionRecording:
                 out.write("\n")
                 n += 1
             if stats is not None:
-                line = {"op": "stats", "ts": time.time(), **asdict(stats)}
+                line = {**stats.to_dict(), "ts": time.time()}
                 out.write(json.dumps(line, separators=(",", ":")) + "\n")
         return n
 

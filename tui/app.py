@@ -27,6 +27,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from probes.feed import Feed
+from tui.terminal import terminal_driver
 from probes.filters import Filters
 from probes.record import Record
 from probes.source import Source
@@ -171,12 +172,19 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         self._stop.set()
 
     def stop_source(self, timeout: float = 10.0) -> bool:
-        """Stop the worker and wait for it; whether it has ended."""
+        """After the app: detach (a stop under a flood is quick), drain what the worker still
+        delivers (into the store with --db: it never waits for room), wait; whether it ended."""
         self._stop.set()
+        self.source.detach()
         thread = self._source_thread
-        if thread is not None and thread.is_alive():
-            thread.join(timeout)
-        return thread is None or not thread.is_alive()
+        deadline = time.monotonic() + timeout
+        while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+            self.feed.drain(1 << 30)
+            thread.join(0.02)
+        ended = thread is None or not thread.is_alive()
+        if ended:
+            self.feed.drain(1 << 30)
+        return ended
 
     @property
     def source_running(self) -> bool:
@@ -392,24 +400,6 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         yield from super().get_system_commands(screen)
         for key in KEYMAP:
             yield SystemCommand(f"{key.title} ({key.shown})", key.help, partial(self.run_action, key.action))
-
-
-def terminal_driver():
-    """Textual's Linux driver, drawing on a duplicate of fd 2 taken now. Textual draws on fd 2,
-    and the probe loader points fd 2 at a file while BCC compiles (it keeps the compiler's
-    noise for -v): without the duplicate, the frames drawn while the probes load would go to
-    that file and the screen would stay blank for those seconds."""
-    from textual.drivers.linux_driver import LinuxDriver
-    err = sys.__stderr__
-    terminal = os.fdopen(os.dup(err.fileno()), "w", encoding=err.encoding or "utf-8",
-                         errors=err.errors or "strict")
-
-    class TerminalDriver(LinuxDriver):
-        def __init__(self, *args, **kw) -> None:
-            super().__init__(*args, **kw)
-            self._file = terminal
-
-    return TerminalDriver
 
 
 def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,

@@ -191,6 +191,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def run_replay(args) -> int:
     from probes.replay import ReplaySource
+    from tui.app import run_dashboard
     if not os.path.isfile(args.file) and not os.path.isdir(args.file):
         problem = replay_problem(args.file)
         return fail(f"{args.file}: {problem or 'no such file'}", EXIT_USAGE)

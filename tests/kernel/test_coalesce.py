@@ -1,7 +1,7 @@
 """Reads and writes are counted in the kernel; the records' sums are exact at any rate."""
 import os
 
-from tests.kernel.conftest import script
+from tests.kernel.kernel_support import script
 
 
 def test_many_small_writes_sum_exactly(sniff):

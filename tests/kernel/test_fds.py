@@ -9,7 +9,7 @@ import time
 import pytest
 
 from probes.live import LiveSource
-from tests.kernel.conftest import PY, Sniff, script
+from tests.kernel.kernel_support import PY, Sniff, script
 
 
 def own(records, pid) -> list[tuple]:

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from probes.filters import Filters
-from tests.kernel.conftest import script
+from tests.kernel.kernel_support import script
 
 WRITE = script("""
 with open(sys.argv[1], "w") as f:

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.kernel.conftest import script
+from tests.kernel.kernel_support import script
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from probes.record import Record
-from tests.kernel.conftest import PY
+from tests.kernel.kernel_support import PY
 
 REPO = Path(__file__).absolute().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from probes.record import Record
-from tests.kernel.conftest import script
+from tests.kernel.kernel_support import script
 
 # Paths travel hex-encoded: argv would otherwise be at the mercy of the child's locale.
 WRITE = script("""

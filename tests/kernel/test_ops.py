@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from probes.filters import Filters
-from tests.kernel.conftest import PY, script
+from tests.kernel.kernel_support import PY, script
 
 
 def b(path) -> bytes:

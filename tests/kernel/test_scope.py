@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.kernel.conftest import script
+from tests.kernel.kernel_support import script
 
 WRITE_REL = script("""
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)

@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.kernel.kernel_support import OUR_PROGRAMS, our_program_ids
+
 ROOT = Path(__file__).resolve().parents[2]
 SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork"}
-
-
-def our_program_ids() -> set:
-    """Ids of loaded programs with our names (other tests in this session may hold some)."""
-    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, check=True).stdout
-    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS}
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
     """Whatever the test did, no program of the stream process it ran outlives it."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from probes.record import Record
-from tests.kernel.conftest import PY, script
+from tests.kernel.kernel_support import PY, script
 
 REPO = Path(__file__).absolute().parents[2]
 _SCRIPT = REPO / ".venv" / "bin" / "sniff-tui"

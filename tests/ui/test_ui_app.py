@@ -495,12 +495,25 @@ async def test_bad_replay_lines_are_notified_with_line_numbers(tmp_path):
         assert re.search(r"bad recording lines\s+2", plain(app.dashboard.query_one(LossesPane)))
 
 
-async def test_feed_drops_show_in_the_loss_pane(tmp_path):
+async def test_a_full_feed_makes_the_worker_wait_and_loses_nothing(tmp_path):
     source = FakeSource()
-    app = SpyApp(source, Filters(), [b"/w"], feed=Feed(maxsize=10),
-                   spool_dir=str(tmp_path))
+    app = SpyApp(source, Filters(), [b"/w"], feed=Feed(maxsize=10), spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         source.emit([rec(ts=float(i)) for i in range(50)])
+        await settle(app, pilot)
+        assert source.delivered == 50 and app.feed.dropped == 0
+        assert app.state.received == 50
+        assert re.search(r"UI queue drops\s+0", plain(app.dashboard.query_one(LossesPane)))
+
+
+async def test_feed_drops_show_in_the_loss_pane(tmp_path):
+    """Records pushed once the consumer has closed the feed are dropped, counted and shown."""
+    source = FakeSource()
+    feed = Feed(maxsize=10)
+    app = SpyApp(source, Filters(), [b"/w"], feed=feed, spool_dir=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        feed.close()
+        source.emit([rec(ts=float(i)) for i in range(40)])
         await settle(app, pilot)
         losses = app.dashboard.query_one(LossesPane)
         assert re.search(r"UI queue drops\s+40", plain(losses)) and losses.has_class("-lossy")

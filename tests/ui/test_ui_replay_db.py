@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from textual.widgets import DataTable
-from rich.text import Text
 
 from history.replay_db import DbReplaySource
 from history.store import HistoryStore
@@ -14,6 +12,7 @@ from probes.filters import Filters
 from probes.replay import ReplaySource
 from tui.app import SniffApp
 from widgets.process_tree import ProcessTree
+from widgets.top_files import FileList
 from ui_support import DEMO, SIZE, WATCH, settle
 
 
@@ -35,21 +34,21 @@ def demo_db(tmp_path) -> str:
 
 
 def top_files(app):
-    table = app.dashboard.query_one(DataTable)
-    return [[c.plain if isinstance(c, Text) else str(c) for c in table.get_row_at(i)]
-            for i in range(table.row_count)]
+    files = app.dashboard.query_one(FileList)
+    return [files.render_row(fe, 120).plain for fe in files.rows]
 
 
 async def test_a_stored_session_looks_like_its_recording(tmp_path):
     db = demo_db(tmp_path)
     views = []
     for source in (ReplaySource(str(DEMO), watches=[WATCH]), DbReplaySource(db)):
-        app = SniffApp(source, Filters(), source.watches, test_mode=True,
+        app = SniffApp(source, Filters(), source.watches, utc=True, own_usage=False,
                        spool_dir=str(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
+            app.state.set_source_stats(source.stats())     # the last stats line, polled or not
             tree = app.dashboard.query_one(ProcessTree)
-            views.append((app.state.received, app.state.matched_total, top_files(app),
+            views.append((app.state.records_received, app.state.matched_total, top_files(app),
                           [n.data for n in tree.root.children],
                           app.state.source_stats.ringbuf_drops,
                           app.state.source_stats.evictions))

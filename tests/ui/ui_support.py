@@ -75,6 +75,9 @@ class FakeSource:
     def stats(self) -> SourceStats:
         return SourceStats(records=self.delivered, maps=list(self.map_health))
 
+    def detach(self) -> None:
+        self.detached = True
+
     def set_filters(self, filters: Filters) -> None:
         if self.refuse is not None:
             raise self.refuse

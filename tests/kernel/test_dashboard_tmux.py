@@ -1,7 +1,6 @@
 """End to end: the real dashboard with live probes in a real terminal (tmux), as root. A
 process with a known name writes under the watched directory; its name and file must appear
 on the screen; `?` shows help; `q` quits cleanly and leaves no probe behind."""
-import json
 import os
 import shutil
 import subprocess
@@ -9,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.kernel.kernel_support import our_program_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = f"sniff-e2e-{os.getpid()}"
@@ -32,11 +33,6 @@ def wait_for(predicate, timeout=60, what="screen"):
             return text
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen()}")
-
-
-def our_program_ids():
-    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True).stdout
-    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in ("raw_enter", "raw_exit")}
 
 
 def test_live_dashboard_in_tmux(tmp_path):
