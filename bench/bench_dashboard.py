@@ -58,6 +58,9 @@ class SyntheticSource:
     def detach(self) -> None:
         pass
 
+    def warnings(self):
+        return 0, []
+
     def run(self, feed, stop: threading.Event) -> None:
         chunk = max(self.rate // 100, 1)            # every 10 ms
         start = time.monotonic()

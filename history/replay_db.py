@@ -66,6 +66,9 @@ class DbReplaySource:
             return dataclasses.replace(stored, records=self._delivered,
                                        truncated_paths=max(stored.truncated_paths, self._truncated))
 
+    def warnings(self) -> tuple[int, list[tuple[int, str]]]:
+        return self.error_count, list(self.errors)
+
     def detach(self) -> None:
         # A stored session takes nothing from the kernel: the stop event alone ends it.
         pass

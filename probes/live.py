@@ -132,6 +132,9 @@ class LiveSource:
                     self._harvest_done.set()
         self.stop_and_drain()
 
+    def warnings(self) -> tuple[int, list[tuple[int, str]]]:
+        return 0, []      # what the kernel could not deliver is in stats(), counted
+
     def detach(self) -> None:
         """Stop the probes from taking anything new; what they took stays to be delivered.
         Safe from any thread (a signal handler calls it), and more than once."""

@@ -72,6 +72,9 @@ class ReplaySource:
                                        truncated_paths=max(self._stats.truncated_paths, self._truncated),
                                        maps=list(self._stats.maps))
 
+    def warnings(self) -> tuple[int, list[tuple[int, str]]]:
+        return self.error_count, list(self.errors)
+
     def detach(self) -> None:
         # A recording takes nothing from the kernel: the stop event alone ends the replay.
         pass

@@ -22,6 +22,10 @@ class Source(Protocol):
 
     def stats(self) -> SourceStats: ...
 
+    def warnings(self) -> tuple[int, list[tuple[int, str]]]:
+        """(how many input problems so far, the first ones kept as (line, reason)): a replay's
+        skipped lines; a live source has none."""
+
     def detach(self) -> None:
         """Take nothing new from now on (what was taken is still delivered by run). Any
         thread; idempotent. A stop calls it first, so that a stop under a flood is quick."""

@@ -202,14 +202,14 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             return "PAUSED"
         if self._source_error is not None:
             return "SOURCE FAILED"
-        if getattr(self.source, "live", False):
+        if self.source.live:
             return "LIVE"
         return "REPLAY" if self.source_running or len(self.feed) else "REPLAY DONE"
 
     @property
     def now(self) -> float:
         """The session's present: the wall clock live, the last record in a replay."""
-        if getattr(self.source, "live", False):
+        if self.source.live:
             return time.time()
         return self.state.last_ts or 0.0
 
@@ -242,7 +242,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
 
     def _draw_tick(self) -> None:
         self.state.ui_drops = self.feed.dropped
-        if getattr(self.source, "live", False):
+        if self.source.live:
             self.state.advance_clock(time.time())
         self.ticks += 1
         self.refresh_now(all_panes=self.ticks % SLOW_EVERY == 0)
@@ -285,9 +285,9 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             self.state.set_source_stats(self.source.stats())
         except Exception as exc:
             self.say(f"could not read the source's statistics: {exc}", "warning")
-        errors = getattr(self.source, "errors", None)
+        error_count, errors = self.source.warnings()
         if errors:
-            self.state.replay_errors = int(getattr(self.source, "error_count", len(errors)))
+            self.state.replay_errors = error_count
             if len(errors) > self._errors_shown:
                 new = errors[self._errors_shown:self._errors_shown + 3]
                 lines = "; ".join(f"line {n}: {reason}" for n, reason in new)
@@ -298,7 +298,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         if self._source_error is not None and not self._source_error_shown:
             self._source_error_shown = True
             self.say(f"the event source stopped: {self._source_error}", "error", timeout=30)
-        if getattr(self.source, "live", False):
+        if self.source.live:
             self._mark_exited()
         if self._proc is not None:
             try:

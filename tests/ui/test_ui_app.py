@@ -500,6 +500,10 @@ async def test_a_full_feed_makes_the_worker_wait_and_loses_nothing(tmp_path):
     app = SpyApp(source, Filters(), [b"/w"], feed=Feed(maxsize=10), spool_dir=str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         source.emit([rec(ts=float(i)) for i in range(50)])
+        for _ in range(100):      # the worker waits for room five times over: give it time
+            if source.delivered == 50 and not len(app.feed):
+                break
+            await pilot.pause(0.05)
         await settle(app, pilot)
         assert source.delivered == 50 and app.feed.dropped == 0
         assert app.state.received == 50

@@ -78,6 +78,9 @@ class FakeSource:
     def detach(self) -> None:
         self.detached = True
 
+    def warnings(self):
+        return 0, []
+
     def set_filters(self, filters: Filters) -> None:
         if self.refuse is not None:
             raise self.refuse
