@@ -98,7 +98,15 @@ def records(path: Path) -> list[dict]:
     return out
 
 
+def ensure_tracefs() -> None:
+    """bpftrace reads tracepoint formats from tracefs, which this kind of machine does not mount
+    at boot (sniff-tui does not need it); without it bpftrace's probes attach to nothing."""
+    if not Path("/sys/kernel/tracing/events").exists():
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
+
+
 def bench_overhead(work: Path, rounds: int) -> dict:
+    ensure_tracefs()
     watched, outside = work / "watched", work / "outside"
     watched.mkdir(exist_ok=True)
     outside.mkdir(exist_ok=True)
