@@ -159,7 +159,7 @@ def bench_open_close(work: Path, n: int = 100_000) -> dict:
     stats = [r for r in recs if r["op"] == "stats"][-1]
     opens = sum(1 for r in recs if r["op"] == "open" and r.get("path", "").startswith(str(watched) + "/f"))
     closes = sum(1 for r in recs if r["op"] == "close" and r.get("path", "").startswith(str(watched) + "/f"))
-    drops = stats["counters"]["ringbuf_drops"] + stats.get("feed_dropped", 0)
+    drops = stats["counters"]["lost_calls"] + stats.get("feed_dropped", 0)
     shutil.rmtree(watched)
     return {"files": n, "opens": opens, "closes": closes, "dropped_counted": drops,
             "accounted": opens + closes + drops >= 2 * n, "seconds": elapsed}
