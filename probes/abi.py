@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .record import OPS
+
 BPF_DIR = Path(__file__).with_name("bpf")
 HEADER = BPF_DIR / "sniff.h"
 
@@ -31,8 +33,7 @@ def parse_header(text: str) -> dict[str, int]:
 
 C = parse_header(HEADER.read_text())
 
-OP_NAMES = {C["SNIFF_OP_" + name.upper()]: name
-            for name in ("open", "read", "write", "close", "rename", "unlink", "truncate")}
+OP_NAMES = {C["SNIFF_OP_" + name.upper()]: name for name in OPS}
 OP_CODES = {name: code for code, name in OP_NAMES.items()}
 PROC_OPS = {C["SNIFF_OP_FORK"]: "fork", C["SNIFF_OP_EXEC"]: "exec", C["SNIFF_OP_EXIT"]: "exit"}
 

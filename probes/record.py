@@ -16,7 +16,7 @@ import orjson
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-OPS = ("open", "read", "write", "close", "rename", "unlink", "truncate")
+OPS = ("open", "read", "write", "close", "rename", "unlink", "truncate", "mmap", "mmap_write", "fallocate")
 BYTE_FIELDS = ("comm", "path", "new_path")
 
 

@@ -231,7 +231,9 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     ev->flags = 0;
     ev->count = 1;
     ev->serial = 0;
+    ev->cgroup = bpf_get_current_cgroup_id();
     ev->data_len = 0;
+    __builtin_memset(&ev->args, 0, sizeof(ev->args));
     __builtin_memset(&ev->key, 0, sizeof(ev->key));
     __builtin_memset(ev->names, 0, sizeof(ev->names));
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));

@@ -38,6 +38,9 @@ enum sniff_op {
     SNIFF_OP_RENAME = 5,
     SNIFF_OP_UNLINK = 6,
     SNIFF_OP_TRUNCATE = 7,
+    SNIFF_OP_MMAP = 8,           /* a shared, writable mapping of the file was made */
+    SNIFF_OP_MMAP_WRITE = 9,     /* pages dirtied through such a mapping (bytes: whole pages) */
+    SNIFF_OP_FALLOCATE = 10,     /* fallocate/posix_fallocate: mode, offset, length in args */
     /* process table, never shown as file records */
     SNIFF_OP_FORK = 16,
     SNIFF_OP_EXEC = 17,
@@ -85,6 +88,7 @@ enum sniff_event_flag {
     SNIFF_EV_AGG_RENAME = 4,     /* a counter's path changed (its file or a directory above it was
                                   * renamed): count/ret hold the counter's totals before the change;
                                   * no syscall of its own */
+    SNIFF_EV_URING = 8,          /* submitted through io_uring, not by a syscall of its own */
 };
 
 /* What a coalescing counter is keyed by, besides the process and the op. */
@@ -145,6 +149,14 @@ struct sniff_name {
     u16 flags;
 };
 
+/* The arguments a record's op carries besides its file: mmap (offset, length, prot | flags << 32),
+ * fallocate (offset, length, mode). For a coalesced op, those of the counter's first call. */
+struct sniff_args {
+    u64 off;
+    u64 len;
+    u64 how;
+};
+
 /* A record as it crosses the ring buffer: this header, then hdr_data_len bytes of data. */
 struct sniff_event {
     u64 ts;              /* CLOCK_MONOTONIC ns */
@@ -160,6 +172,8 @@ struct sniff_event {
     u64 count;           /* syscalls this record stands for */
     u64 serial;          /* AGG_NAME/AGG_RENAME: the counter's creation time (a deleted and
                           * re-created counter is another one) */
+    u64 cgroup;          /* cgroup v2 id of the writer (its directory's inode in the cgroup2 mount) */
+    struct sniff_args args;
     struct sniff_agg_key key;  /* AGG_NAME/AGG_RENAME: the counter */
     u16 mode;            /* i_mode: file type bits */
     u16 flags;           /* enum sniff_event_flag */

@@ -87,7 +87,8 @@ def test_abi_reads_the_header():
     )
     values = abi.parse_header(text)
     assert values == {"SNIFF_A": 4, "SNIFF_B": 5, "SNIFF_X": 3, "SNIFF_Y": 16}
-    assert set(abi.OP_CODES) == {"open", "read", "write", "close", "rename", "unlink", "truncate"}
+    assert set(abi.OP_CODES) == {"open", "read", "write", "close", "rename", "unlink", "truncate",
+                                 "mmap", "mmap_write", "fallocate"}
     assert abi.ops_mask(["read", "write"]) == (1 << abi.OP_CODES["read"]) | (1 << abi.OP_CODES["write"])
     with pytest.raises(ValueError):
         abi.parse_header("#define SNIFF_BAD some_function()")
