@@ -49,6 +49,10 @@ BPF_TABLE("lru_hash", u32, struct sniff_pending, pending, SNIFF_PENDING_MAX);
 BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MAX);
 /* Array maps: lookups are inlined by the verifier, which keeps the out-of-scope path cheap. */
 BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
+/* Closes per (fd array, fd), direct-mapped: processes that share one fd table (clone with
+ * CLONE_FILES and no CLONE_THREAD) have verdicts under different tgids, and a close by one must
+ * reach the others' (the struct file's address may come back for another file at that fd). */
+BPF_ARRAY(fd_closes, u32, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
 BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
 /* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
@@ -158,14 +162,36 @@ static __always_inline u32 verdict_slot(u32 tgid, s64 fd)
     return (tgid * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
 }
 
-/* The (tgid, fd) verdict dies with the fd: the next file there may reuse the struct file's
- * address. */
+static __always_inline u32 fd_close_slot(u64 fds, s64 fd)
+{
+    return (u32)(((fds >> 6) ^ (fds >> 21)) * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
+}
+
+/* How many closes the fd slot of this fd array has seen (see fd_closes). */
+static __always_inline u32 fd_close_seq(u64 fds, s64 fd)
+{
+    u32 slot = fd_close_slot(fds, fd);
+    u32 *seq = fd_closes.lookup(&slot);
+    return seq ? *seq : 0;
+}
+
+/* The verdict for an fd dies with the fd: the next file there may reuse the struct file's
+ * address. The (tgid, fd) entry is cleared, and the close is counted for the fd table, which
+ * invalidates the verdicts of every other process sharing it. */
 static __always_inline void forget_verdict(u32 tgid, s64 fd)
 {
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
     if (v)
         v->tag = 0;
+    u64 fds = 0;
+    fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
+    if (!fds)
+        return;
+    u32 cslot = fd_close_slot(fds, fd);
+    u32 *seq = fd_closes.lookup(&cslot);
+    if (seq)
+        __sync_fetch_and_add(seq, 1);
 }
 
 /* Exits return at once unless something is in flight: a global count first (no helper
@@ -470,7 +496,8 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
     u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
     u32 *eg = exec_gens.lookup(&eslot);
     u32 exec_gen = eg ? *eg : 0;
-    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds) {
+    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds &&
+        fd_close_seq(v->fds, fd) == v->close_seq) {
         void *file = KPTR((void *)v->fds, (u32)fd * 8);
         if (file && (u64)file == v->file) {
             p->file = v->file;
@@ -494,6 +521,7 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
     v->file = (u64)file;
     v->gen = gen;
     v->exec_gen = exec_gen;
+    v->close_seq = fd_close_seq(fds, fd);
     v->id = id;
     p->file = (u64)file;
     p->id = id;

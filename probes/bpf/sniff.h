@@ -216,14 +216,15 @@ struct sniff_file_id {
 /* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file and
  * nothing that could change the answer happened since: a rename or watch change (gen), an exec
  * or exit of the process (exec_gen: close-on-exec fds vanish without a close, and a freed
- * struct file's address can come back), or a close of the fd (which clears the tag). */
+ * struct file's address can come back), or a close of the fd by this process (which clears the
+ * tag) or by another sharing the fd table (close_seq). */
 struct sniff_verdict {
     u64 tag;             /* tgid << 32 | fd */
     u64 fds;             /* the fd array it was read from */
     u64 file;
     u64 gen;
     u32 exec_gen;
-    u32 pad;
+    u32 close_seq;       /* fd_closes of (fds, fd) when it was made */
     struct sniff_file_id id;
 };
 

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from probes.feed import Feed
 from probes.filters import Filters
@@ -82,6 +84,15 @@ class Sniff:
         pid = _pid_from(proc)
         return Run(pid, records, proc.returncode)
 
+    def run_exe(self, *argv: str, cwd=None) -> Run:
+        """Run a program (e.g. a compiled helper, see c_helper) that prints its pid first."""
+        self._sync()
+        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr.decode(errors="replace"))
+        records = self._sync()
+        return Run(_pid_from(proc), records, proc.returncode)
+
     def run_shell(self, command: str, cwd=None) -> Run:
         self._sync()
         proc = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True)
@@ -98,6 +109,19 @@ def _pid_from(proc: subprocess.CompletedProcess) -> int:
     # Scripts print their pid first; the harness needs it to tell their records apart.
     first = proc.stdout.split(b"\n", 1)[0]
     return int(first) if first.strip().isdigit() else -1
+
+
+HELPERS = Path(__file__).with_name("helpers")
+_BUILT: dict[str, str] = {}
+
+
+def c_helper(name: str) -> str:
+    """tests/kernel/helpers/<name>.c compiled (once per session) with the machine's gcc."""
+    if name not in _BUILT:
+        out = Path(tempfile.mkdtemp(prefix="sniff-helper-")) / name
+        subprocess.run(["gcc", "-O1", "-Wall", "-o", str(out), str(HELPERS / f"{name}.c")], check=True)
+        _BUILT[name] = str(out)
+    return _BUILT[name]
 
 
 # The scripts below print their pid first, then act.
