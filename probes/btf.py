@@ -299,6 +299,13 @@ KERNEL_OFFSETS = {
     "MOUNT_MOUNTPOINT": ("mount", "mnt_mountpoint"),
     "VFSMOUNT_ROOT": ("vfsmount", "mnt_root"),
     "VFSMOUNT_SB": ("vfsmount", "mnt_sb"),
+    "MAPPING_HOST": ("address_space", "host"),
+}
+# Offsets the programs can do without (the C side tests #ifdef OFF_...): a large folio's order
+# (kernels >= 5.16; without them a dirtied folio counts as one page).
+OPTIONAL_OFFSETS = {
+    "FOLIO_FLAGS_1": ("folio", "_flags_1"),
+    "FOLIO_HEAD_1": ("folio", "_head_1"),
 }
 
 
@@ -317,6 +324,11 @@ def kernel_offsets(btf: BTF | None = None) -> dict[str, int]:
     if missing:
         raise BTFError(f"kernel BTF ({btf.source}) lacks fields the probes read: "
                        + ", ".join(missing))
+    for macro, (struct_name, member_path) in OPTIONAL_OFFSETS.items():
+        try:
+            offsets["OFF_" + macro] = btf.offsetof(struct_name, member_path)
+        except _Unusable:
+            pass
     return offsets
 
 

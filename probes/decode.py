@@ -218,7 +218,39 @@ _HEADER = _EVENT.reader(_HEADER_FIELDS)
 _KEY_AT = _EVENT.offset("key.id")
 _KEY_SIZE = layout("sniff_agg_key").size
 _DATA_AT = _EVENT.offset("data")
+_ARGS = _EVENT.reader(("args.off", "args.len", "args.how"))
 _OP_NAMES = abi.OP_NAMES
+# Ops whose syscall result is the bytes they moved (mmap_write: the kernel puts the pages' bytes
+# there); ops that carry their arguments (struct sniff_args).
+_RET_IS_BYTES = frozenset(("read", "write", "mmap_write"))
+_ARG_OPS = frozenset(("mmap", "fallocate", "truncate"))
+_PROT = ((1, "read"), (2, "write"), (4, "exec"))
+_MAP_SHARING = {1: "shared", 3: "shared_validate"}
+_FALLOC_MODES = ((0x01, "keep_size"), (0x02, "punch_hole"), (0x04, "no_hide_stale"),
+                 (0x08, "collapse_range"), (0x10, "zero_range"), (0x20, "insert_range"),
+                 (0x40, "unshare_range"), (0x80, "write_zeroes"))
+
+
+def _flag_names(value: int, names, none: str) -> str:
+    out = [name for bit, name in names if value & bit]
+    rest = value & ~sum(bit for bit, _ in names)
+    if rest:
+        out.append(hex(rest))
+    return "|".join(out) or none
+
+
+def _put_args(rec: Record, off: int, length: int, how: int, ret: int) -> None:
+    """The op's own arguments (the counter's first call for a coalesced op)."""
+    if rec.op == "truncate":
+        rec.length = length
+    elif rec.op == "fallocate":
+        rec.offset, rec.length = off, length
+        rec.how = _flag_names(how, _FALLOC_MODES, "allocate")
+        rec.bytes = length if ret >= 0 else 0
+    else:   # mmap
+        rec.offset, rec.length = off, length
+        rec.how = (_flag_names(how & 0xFFFFFFFF, _PROT, "none") + " "
+                   + _MAP_SHARING.get((how >> 32) & 3, "private"))
 _PROC_OPS = abi.PROC_OPS
 _EV_AGG_NAME = C["SNIFF_EV_AGG_NAME"]
 _EV_AGG_RENAME = C["SNIFF_EV_AGG_RENAME"]
@@ -282,9 +314,11 @@ class Decoder:
                 return None
             path, watch, truncated, ftype, devtext = placed
             rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None,
-                         ret if name == "read" or name == "write" else None, count,
+                         ret if name in _RET_IS_BYTES else None, count,
                          fd if fd >= 0 else None, ftype, devtext, ino, truncated,
                          _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch)
+            if name in _ARG_OPS:
+                _put_args(rec, *_ARGS.unpack_from(buf, off), ret)
         else:
             data = bytes(buf[start:end])
             rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",

@@ -26,20 +26,21 @@ SYSCALL_NUMBERS = {
         "open": 2, "close": 3, "creat": 85, "openat": 257, "openat2": 437, "ftruncate": 77,
         "truncate": 76, "sendfile": 40, "copy_file_range": 326, "splice": 275,
         "close_range": 436, "rename": 82, "renameat": 264, "renameat2": 316, "unlink": 87,
-        "unlinkat": 263, "rmdir": 84, "dup2": 33, "dup3": 292,
+        "unlinkat": 263, "rmdir": 84, "dup2": 33, "dup3": 292, "fallocate": 285, "mmap": 9,
     },
     "aarch64": {
         "read": 63, "write": 64, "readv": 65, "writev": 66, "pread64": 67, "pwrite64": 68,
         "preadv": 69, "pwritev": 70, "preadv2": 286, "pwritev2": 287,
         "close": 57, "openat": 56, "openat2": 437, "ftruncate": 46, "truncate": 45,
         "sendfile": 71, "copy_file_range": 285, "splice": 76, "close_range": 436,
-        "renameat": 38, "renameat2": 276, "unlinkat": 35, "dup3": 24,
+        "renameat": 38, "renameat2": 276, "unlinkat": 35, "dup3": 24, "fallocate": 47,
+        "mmap": 222,
     },
 }
-# The first five syscall arguments in struct pt_regs: (member, index within it).
+# The first six syscall arguments in struct pt_regs: (member, index within it).
 ARG_REGS = {
-    "x86_64": [("di", 0), ("si", 0), ("dx", 0), ("r10", 0), ("r8", 0)],
-    "aarch64": [("regs", i) for i in range(5)],
+    "x86_64": [("di", 0), ("si", 0), ("dx", 0), ("r10", 0), ("r8", 0), ("r9", 0)],
+    "aarch64": [("regs", i) for i in range(6)],
 }
 READS = ("read", "pread64", "readv", "preadv", "preadv2")
 WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
@@ -51,6 +52,7 @@ ENTER_PROGRAMS = {
     "rename": "enter_rename", "renameat": "enter_renameat", "renameat2": "enter_renameat",
     "unlink": "enter_unlink", "unlinkat": "enter_unlinkat", "rmdir": "enter_rmdir",
     "truncate": "enter_truncate", "dup2": "enter_dup", "dup3": "enter_dup",
+    "fallocate": "enter_fallocate", "mmap": "enter_mmap",
 }
 # enum sniff_shape -> the exit program that finishes it
 EXIT_PROGRAMS = {"SNIFF_SHAPE_FD": "exit_fd", "SNIFF_SHAPE_FD_PAIR": "exit_pair",
@@ -62,6 +64,8 @@ RESUME_PROGRAMS = {"SNIFF_RESUME_WALKER": "verdict_walk", "SNIFF_RESUME_RAW_ENTE
                    "SNIFF_RESUME_EXIT_OPEN": "exit_open", "SNIFF_RESUME_EXIT_FD": "exit_fd",
                    "SNIFF_RESUME_EXIT_PAIR": "exit_pair"}
 SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
+# Pages dirtied through shared mappings: the folio tracepoint, or its older page twin.
+DIRTY_TRACEPOINTS = ("writeback_dirty_folio", "writeback_dirty_page")
 
 # Clang 14 warns a lot about recent kernel headers; none of it is ours to fix.
 QUIET_CFLAGS = ["-Wno-everything", "-w"]
@@ -90,6 +94,8 @@ class Probes:
     bpf: object
     attached: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # facilities this kernel lacks
+    dirty_tracepoint: Optional[str] = None
 
     def __getitem__(self, name: str):
         return self.bpf[name]
@@ -98,7 +104,7 @@ class Probes:
         """Stop every program from running; the maps stay readable until close()."""
         if self.bpf is None:
             return
-        for tp in ("sys_enter", "sys_exit", *SCHED):
+        for tp in ("sys_enter", "sys_exit", *SCHED, *([self.dirty_tracepoint] if self.dirty_tracepoint else [])):
             try:
                 self.bpf.detach_raw_tracepoint(tp=tp)
             except Exception:
@@ -140,6 +146,7 @@ def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[
     # verifier rejection).
     extra = os.environ.get("SNIFF_TUI_CFLAGS", "").split()
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
+            f"-DSNIFF_PAGE_SIZE={os.sysconf('SC_PAGE_SIZE')}",
             f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
             *QUIET_CFLAGS, *extra]
 
@@ -247,3 +254,16 @@ def _attach(bcc, probes: Probes) -> None:
     for tp, fn in (("sys_enter", "raw_enter"), ("sys_exit", "raw_exit"), *SCHED.items()):
         _load_func(bcc, probes, fn, raw)
         bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)
+    _load_func(bcc, probes, "on_dirty_folio", raw)
+    for tp in DIRTY_TRACEPOINTS:
+        try:
+            bpf.attach_raw_tracepoint(tp=tp, fn_name="on_dirty_folio")
+        except Exception:
+            continue
+        probes.attached.append(tp)
+        probes.dirty_tracepoint = tp
+        break
+    else:
+        probes.warnings.append("this kernel has no page-dirtying tracepoint "
+                               f"({' or '.join(DIRTY_TRACEPOINTS)}): writes through shared "
+                               "mappings (mmap_write) are not seen; the mappings are")

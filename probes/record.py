@@ -40,6 +40,9 @@ class Record:
     truncated: bool = False            # a path could not be completed
     err: Optional[str] = None          # errno name of a failed call (open, rename, ...)
     watch: Optional[bytes] = field(default=None, compare=False)  # the watched dir it is under
+    offset: Optional[int] = None       # mmap, fallocate: where in the file (first call's)
+    length: Optional[int] = None       # mmap, fallocate: how much; ftruncate: the new size
+    how: Optional[str] = None          # mmap: protection and sharing; fallocate: mode flags
 
     def to_dict(self) -> dict[str, Any]:
         # Written out field by field: this runs for every record written (150k/s under a flood).
@@ -69,6 +72,12 @@ class Record:
         out["truncated"] = self.truncated
         if self.err is not None:
             out["err"] = self.err
+        if self.offset is not None:
+            out["offset"] = self.offset
+        if self.length is not None:
+            out["length"] = self.length
+        if self.how is not None:
+            out["how"] = self.how
         return out
 
     def to_json(self) -> str:
@@ -101,11 +110,17 @@ class Record:
                 fd=_opt_int(obj.get("fd")), file_type=str(obj.get("file_type", "file")),
                 dev=obj.get("dev"), ino=_opt_int(obj.get("ino")),
                 truncated=bool(obj.get("truncated", False)), err=obj.get("err"),
+                offset=_opt_int(obj.get("offset")), length=_opt_int(obj.get("length")),
+                how=_opt_str(obj.get("how")),
             )
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError, OverflowError) as exc:  # int(1e999) overflows
             raise ValueError(str(exc)) from None
+
+
+def _opt_str(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
 
 
 def _put_name(out: dict[str, Any], name: str, raw: bytes) -> None:

@@ -75,6 +75,9 @@ BPF_PROG_ARRAY(exit_tail, SNIFF_TAIL_SLOTS);    /* by enum sniff_shape */
 BPF_PROG_ARRAY(step_tail, 1);                  /* close_range_step */
 BPF_PROG_ARRAY(walk_tail, SNIFF_RESUME_SLOTS);  /* verdict_walk, and the programs it resumes */
 BPF_PERCPU_ARRAY(walk_job, struct sniff_walk_job, 1);
+/* inode address -> the file mapped (see struct sniff_mapped). LRU: a stale entry (the mapping
+ * is gone) only costs a lookup when that inode's pages are dirtied again. */
+BPF_TABLE("lru_hash", u64, struct sniff_mapped, mapped, SNIFF_MAPPED_MAX);
 
 static __always_inline u32 *lookup_watch(struct sniff_watch_key *key)
 {
@@ -608,10 +611,11 @@ static __always_inline void submit_counted(struct sniff_event *ev)
 
 /* ---- operations on open files: open, close, ftruncate, and both sides of sendfile & co ---- */
 
-/* Count op on an open file whose verdict (id) is known; send a record when account() says
- * so. */
-static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
-                                   struct sniff_file_id *id, s64 ret, s64 bytes)
+/* Count op on a file whose verdict (id) is known, its path starting at pos; send a record
+ * when account() says so. args: the op's arguments (mmap, fallocate, ftruncate) or 0. */
+static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, struct walk_pos pos,
+                                      struct sniff_file_id *id, s64 ret, s64 bytes,
+                                      struct sniff_args *args)
 {
     if (!id->watch || !type_wanted(c, id->mode, op))
         return 0;
@@ -627,14 +631,23 @@ static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void 
         return 0;
     ev->fd = fd;
     ev->ret = ret;
+    if (args)
+        ev->args = *args;
     fill_file_identity(ev, id);
     mark_named(ev, &key, how, serial, &before);
     u64 unused = 0;
     struct walk_pos none = {0};
-    walk_path(ev, &ev->names[0], file_pos(file), WALK_SCOPE | WALK_NAMES, none, &unused);
+    walk_path(ev, &ev->names[0], pos, WALK_SCOPE | WALK_NAMES, none, &unused);
     if (ev->names[0].watch)
         submit_counted(ev);
     return 0;
+}
+
+/* Count op on an open file (see file_op_at). */
+static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                   struct sniff_file_id *id, s64 ret, s64 bytes)
+{
+    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0);
 }
 
 /* ---- the hot path: read/write family on raw sys_enter/sys_exit --------------------------- */
@@ -726,7 +739,46 @@ static __always_inline int enter_fd(struct raw_sys_ctx *ctx, u32 op)
     return save_pending(&p);
 }
 
-int enter_ftruncate(struct raw_sys_ctx *ctx) { return enter_fd(ctx, SNIFF_OP_TRUNCATE); }
+/* ftruncate(fd, length) */
+int enter_ftruncate(struct raw_sys_ctx *ctx)
+{
+    struct sniff_config *c = cfg();
+    if (!wanted(c, SNIFF_OP_TRUNCATE))
+        return 0;
+    struct sniff_pending p = { .op = SNIFF_OP_TRUNCATE, .shape = SNIFF_SHAPE_FD,
+                               .a = sysarg_int(ctx, 0), .s2 = sysarg(ctx, 1) };
+    return save_pending(&p);
+}
+
+/* fallocate(fd, mode, offset, len); posix_fallocate is this syscall too. */
+int enter_fallocate(struct raw_sys_ctx *ctx)
+{
+    struct sniff_config *c = cfg();
+    if (!wanted(c, SNIFF_OP_FALLOCATE))
+        return 0;
+    struct sniff_pending p = { .op = SNIFF_OP_FALLOCATE, .shape = SNIFF_SHAPE_FD,
+                               .a = sysarg_int(ctx, 0), .b = (u32)sysarg(ctx, 1),
+                               .s1 = sysarg(ctx, 2), .s2 = sysarg(ctx, 3) };
+    return save_pending(&p);
+}
+
+/* mmap(addr, len, prot, flags, fd, off): only shared, writable mappings of a file can change it
+ * (a private one copies on write, a read-only one cannot write). */
+int enter_mmap(struct raw_sys_ctx *ctx)
+{
+    u64 prot = sysarg(ctx, 2), flags = sysarg(ctx, 3);
+    s64 fd = sysarg_int(ctx, 4);
+    if (fd < 0 || !(prot & SNIFF_PROT_WRITE) || (flags & SNIFF_MAP_SHARED_ANY) == 0 ||
+        (flags & SNIFF_MAP_SHARED_ANY) == 2)    /* MAP_PRIVATE */
+        return 0;
+    struct sniff_config *c = cfg();
+    if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    struct sniff_pending p = { .op = SNIFF_OP_MMAP, .shape = SNIFF_SHAPE_FD, .a = fd,
+                               .b = (prot & 0xffffffff) | (flags << 32),
+                               .s1 = sysarg(ctx, 5), .s2 = sysarg(ctx, 1) };
+    return save_pending(&p);
+}
 
 static __always_inline int enter_pair(s64 in_fd, s64 out_fd)
 {
@@ -931,7 +983,17 @@ static __always_inline int exit_verdict(void *ctx, struct sniff_config *c, u32 o
     return file_verdict(ctx, file, id, resume);
 }
 
-/* ftruncate: by the file the fd holds. */
+/* Later pages dirtied in this file by a process outside a write syscall were written through
+ * a mapping (see on_dirty_folio). */
+static __always_inline void remember_mapping(void *file, struct sniff_file_id *id)
+{
+    u64 inode = (u64)file_inode(file);
+    struct walk_pos pos = file_pos(file);
+    struct sniff_mapped m = { .dentry = (u64)pos.dentry, .vfsmnt = (u64)pos.vfsmnt, .id = *id };
+    mapped.update(&inode, &m);
+}
+
+/* ftruncate, fallocate, mmap: by the file the fd holds. */
 int exit_fd(struct raw_sys_ctx *ctx)
 {
     s64 ret = sysret(ctx);
@@ -944,8 +1006,19 @@ int exit_fd(struct raw_sys_ctx *ctx)
     struct sniff_file_id id = {};
     int in = exit_verdict(ctx, c, p.op, file, &id, SNIFF_RESUME_EXIT_FD);
     take_pending(&p);
-    if (in > 0)
-        file_op(c, p.op, p.a, file, &id, ret, 0);
+    if (in <= 0)
+        return 0;
+    struct sniff_args args = { .off = p.s1, .len = p.s2, .how = p.b };
+    s64 bytes = 0;
+    if (p.op == SNIFF_OP_MMAP) {
+        remember_mapping(file, &id);
+        if (!wanted(c, SNIFF_OP_MMAP))
+            return 0;
+        ret = 0;    /* the mapping's address is nobody's business */
+    } else if (p.op == SNIFF_OP_FALLOCATE) {
+        bytes = (s64)p.s2;
+    }
+    file_op_at(c, p.op, p.a, file_pos(file), &id, ret, bytes, &args);
     return 0;
 }
 
@@ -1073,6 +1146,45 @@ int exit_rename(struct raw_sys_ctx *ctx)
     name_from_string(ev, &ev->names[0], task, p.a, (const char *)p.s1);
     name_from_string(ev, &ev->names[1], task, p.b, (const char *)p.s2);
     event_submit(ev);
+    return 0;
+}
+
+/* ---- writes through a shared mapping: the page-dirtying tracepoint ----------------------- */
+
+/* Pages of a folio: a large folio's second page says it is one (its head field points back, +1)
+ * and holds the order. */
+static __always_inline u64 folio_pages(void *folio)
+{
+#if defined(OFF_FOLIO_FLAGS_1) && defined(OFF_FOLIO_HEAD_1)
+    if (kread_u64(folio, OFF_FOLIO_HEAD_1) == (u64)folio + 1)
+        return 1ull << (kread_u64(folio, OFF_FOLIO_FLAGS_1) & 0xff);
+#endif
+    return 1;
+}
+
+/* writeback_dirty_folio(struct folio *, struct address_space *), or writeback_dirty_page(struct
+ * page *, ...) on older kernels: runs in the context of whoever dirtied the page. For a mapped
+ * page that is the process writing to memory, at its page fault; write(2) and its cousins dirty
+ * pages too, inside their syscall, and are counted there, not here. */
+int on_dirty_folio(struct bpf_raw_tracepoint_args *ctx)
+{
+    void *mapping = (void *)ctx->args[1];
+    if (!mapping)
+        return 0;
+    u64 inode = kread_u64(mapping, OFF_MAPPING_HOST);
+    struct sniff_mapped *m = mapped.lookup(&inode);
+    if (!m)
+        return 0;
+    struct sniff_config *c = cfg();
+    if (!wanted(c, SNIFF_OP_MMAP_WRITE))
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    if (rw_pending.lookup(&tid) || pending.lookup(&tid))
+        return 0;
+    struct sniff_file_id id = m->id;
+    struct walk_pos pos = { .dentry = (void *)m->dentry, .vfsmnt = (void *)m->vfsmnt };
+    s64 bytes = (s64)(folio_pages((void *)ctx->args[0]) * SNIFF_PAGE_SIZE);
+    file_op_at(c, SNIFF_OP_MMAP_WRITE, -1, pos, &id, bytes, bytes, 0);
     return 0;
 }
 

@@ -29,6 +29,9 @@
 #define SNIFF_PENDING_MAX 16384
 #define SNIFF_WATCH_MAX 256
 #define SNIFF_PIDSET_MAX 65536
+#define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
+#define SNIFF_PROT_WRITE 0x2
+#define SNIFF_MAP_SHARED_ANY 0x3      /* MAP_SHARED | MAP_SHARED_VALIDATE */
 
 enum sniff_op {
     SNIFF_OP_OPEN = 1,
@@ -255,6 +258,16 @@ struct sniff_rw_pending {
     s64 fd;
     u32 op;
     u32 pad;
+    struct sniff_file_id id;
+};
+
+/* A file some process mapped shared and writable (key: its inode's address): the pages then
+ * dirtied outside a write syscall were written through a mapping. Where its path starts, to name
+ * the counter of a process that dirties pages (the mapping holds the file, so they stay valid
+ * while it lasts), and the file's verdict when it was mapped. */
+struct sniff_mapped {
+    u64 dentry;
+    u64 vfsmnt;
     struct sniff_file_id id;
 };
 

@@ -8,12 +8,12 @@ struct raw_sys_ctx {
     u64 args[2];
 };
 
-/* Syscall argument i (0..4), read from the user registers. */
+/* Syscall argument i (0..5), read from the user registers. */
 static __always_inline u64 sysarg(struct raw_sys_ctx *ctx, int i)
 {
     u64 v = 0;
     u32 off = i == 0 ? OFF_REGS_PARM1 : i == 1 ? OFF_REGS_PARM2 : i == 2 ? OFF_REGS_PARM3
-            : i == 3 ? OFF_REGS_PARM4 : OFF_REGS_PARM5;
+            : i == 3 ? OFF_REGS_PARM4 : i == 4 ? OFF_REGS_PARM5 : OFF_REGS_PARM6;
     bpf_probe_read_kernel(&v, sizeof(v), (char *)ctx->args[0] + off);
     return v;
 }

@@ -2,7 +2,7 @@
 fd ranges: each case is a real process (tests/kernel/helpers/cover.c) doing the real thing."""
 import os
 
-from tests.kernel.kernel_support import c_helper
+from tests.kernel.kernel_support import c_helper, script
 
 
 def own(records, pid) -> list[tuple]:
@@ -19,3 +19,50 @@ def test_a_child_sharing_the_fd_table_is_seen_writing_after_the_parent_closed_an
     path = os.fsencode(inside)
     assert run.summary(path, "write") == (20, 2000)
     assert {op for op, p, _ in own(run.records, run.pid) if p == path} == {"open", "write", "close"}
+
+
+def test_pages_written_through_a_shared_mapping_are_counted_to_the_page(sniff):
+    f = sniff.dir / "mapped.bin"
+    size = 1 << 20
+    run = sniff.run_exe(c_helper("cover"), "mmap_write", str(f), str(size))
+    assert run.returncode == 0
+    path = os.fsencode(f)
+    mine = [r for r in run.by_pid(run.pid) if r.path == path]
+    maps = [r for r in mine if r.op == "mmap"]
+    # One shared writable mapping; the private and the read-only one cannot change the file.
+    assert [(r.count, r.offset, r.length, r.how) for r in maps] == [(1, 0, size, "read|write shared")]
+    # Every page dirtied twice (written, synced, written again), none by write(2).
+    assert run.summary(path, "mmap_write")[1] == 2 * size
+    assert run.summary(path, "write") == (0, 0)
+    truncs = [r for r in mine if r.op == "truncate"]
+    assert [(r.count, r.length) for r in truncs] == [(1, size)]
+
+
+def test_write_syscalls_on_a_mapped_file_are_writes_not_mapped_pages(sniff):
+    f = sniff.dir / "both.bin"
+    run = sniff.run(script("""
+import mmap
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 8192)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:1] = b"m"                   # dirties page 0 through the mapping
+os.pwrite(fd, b"w" * 100, 4096)  # dirties page 1 inside a write syscall
+m.close()
+os.close(fd)
+"""), str(f))
+    assert run.returncode == 0
+    path = os.fsencode(f)
+    assert run.summary(path, "write") == (1, 100)
+    assert run.summary(path, "mmap_write")[1] == 4096
+
+
+def test_fallocate_reports_mode_offset_and_length(sniff):
+    f = sniff.dir / "falloc.bin"
+    run = sniff.run_exe(c_helper("cover"), "fallocate", str(f))
+    assert run.returncode == 0
+    path = os.fsencode(f)
+    recs = [r for r in run.by_pid(run.pid) if r.path == path and r.op == "fallocate"]
+    # Coalesced per (process, file): the first call names the counter with its arguments,
+    # the totals carry every call's length.
+    assert recs[0].offset == 0 and recs[0].length == 1 << 20 and recs[0].how == "allocate"
+    assert run.summary(path, "fallocate") == (4, (1 << 20) + 65536 + 8192 + (2 << 20))
