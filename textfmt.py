@@ -25,6 +25,9 @@ OP_STYLES = {
     "rename": "medium_purple1",
     "unlink": "bold red1",
     "truncate": "gold1",
+    "fallocate": "khaki3",
+    "mmap": "orange3",
+    "mmap_write": "dark_orange3",
 }
 
 

@@ -18,6 +18,9 @@ from typing import Any, Optional
 
 OPS = ("open", "read", "write", "close", "rename", "unlink", "truncate", "mmap", "mmap_write", "fallocate")
 BYTE_FIELDS = ("comm", "path", "new_path")
+# Ops whose bytes are data written into the file: write(2) and its family, and pages dirtied
+# through a shared mapping (kept apart by their op, summed in "written" totals).
+WRITTEN = frozenset(("write", "mmap_write"))
 
 
 @dataclass(slots=True)

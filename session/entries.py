@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from probes.record import Record
+from probes.record import WRITTEN, Record
 
 
 class Cell:
@@ -125,7 +125,7 @@ def rebuild_totals(files: dict, procs: dict) -> None:
                 fe.first_ts = first
             if last > fe.last_ts:
                 fe.last_ts = last
-            if op == "write":
+            if op in WRITTEN:
                 fe.writes += count
                 fe.bytes_written += nbytes
                 writer_key = (last, cell.first_seq)
@@ -140,7 +140,7 @@ def rebuild_totals(files: dict, procs: dict) -> None:
                 continue
             pops = proc.ops
             pops[op] = pops.get(op, 0) + count
-            if op == "write":
+            if op in WRITTEN:
                 proc.write_bytes += nbytes
             elif op == "read":
                 proc.read_bytes += nbytes

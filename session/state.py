@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import Callable, Optional
 
 from probes.filters import Filters
-from probes.record import Record
+from probes.record import WRITTEN, Record
 from probes.source import SourceStats
 from session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
 from session.lineage import Lineage, ProcessInfo, fill_info
@@ -149,7 +149,7 @@ class SessionState:
                 fe.first_ts = ts
             if ts > fe.last_ts:
                 fe.last_ts = ts
-            if op == "write":
+            if op in WRITTEN:
                 fe.writes += count
                 fe.bytes_written += nbytes
                 writer_key = (cell.last_ts, cell.first_seq)
@@ -163,7 +163,7 @@ class SessionState:
                 continue                        # counted in the file, not itemised by process
             pops = proc.ops
             pops[op] = pops.get(op, 0) + count
-            if op == "write":
+            if op in WRITTEN:
                 proc.write_bytes += nbytes
             elif op == "read":
                 proc.read_bytes += nbytes

@@ -17,7 +17,8 @@ class Key:
 
 
 OP_KEYS = (("r", "read", "read"), ("w", "write", "write"), ("o", "open,close", "open/close"),
-           ("n", "rename", "rename"), ("u", "unlink", "unlink"), ("t", "truncate", "truncate"))
+           ("n", "rename", "rename"), ("u", "unlink", "unlink"),
+           ("t", "truncate,fallocate", "truncate/fallocate"), ("M", "mmap,mmap_write", "mmap"))
 PANE_NAMES = ((1, "events"), (2, "processes"), (3, "top files"), (4, "BPF maps"), (5, "losses"))
 
 KEYMAP: tuple[Key, ...] = (

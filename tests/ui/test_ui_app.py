@@ -144,7 +144,8 @@ async def test_long_paths_keep_their_end(tmp_path):
 
 # ------------------------------------------------------------------ operation toggles
 @pytest.mark.parametrize("key, ops", [("r", {"read"}), ("w", {"write"}), ("o", {"open", "close"}),
-                                       ("n", {"rename"}), ("u", {"unlink"}), ("t", {"truncate"})])
+                                       ("n", {"rename"}), ("u", {"unlink"}),
+                                       ("t", {"truncate", "fallocate"})])
 async def test_op_keys_hide_and_show_again(tmp_path, key, ops):
     app = demo_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -389,7 +390,7 @@ async def test_every_key_is_a_palette_command(tmp_path):
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         assert {"Quit (q)", "Pause (space)", "Search (/)", "Toggle read (r)", "Toggle write (w)",
                 "Toggle open/close (o)", "Toggle rename (n)", "Toggle unlink (u)",
-                "Toggle truncate (t)", "File types (a)", "This process (p)", "This tree (P)",
+                "Toggle truncate/fallocate (t)", "Toggle mmap (M)", "File types (a)", "This process (p)", "This tree (P)",
                 "Clear (c)", "Watch (d)", "Sort (s)", "Export (e)", "Pane 1 (1)", "Pane 5 (5)",
                 "Maximize (m)", "Help (?)"} <= set(commands)
         await commands["Toggle write (w)"].callback()
