@@ -146,33 +146,37 @@ class ScopeResolver:
         self._real[path] = (now, real)
         return real
 
-    def place(self, path: bytes) -> Optional[tuple[Watch, bytes]]:
-        """(watch, canonical path under it) or None when out of scope."""
-        for w in self.watches.by_id.values():
-            if path == w.path:       # the watched directory itself (e.g. removed)
-                return w, path
+    def place(self, path: bytes, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
+        """(watch, canonical path under it) or None when out of scope. root: where the path's
+        '/' is for us (b"/proc/PID/root" for a process in another mount namespace)."""
+        if not root:
+            for w in self.watches.by_id.values():
+                if path == w.path:       # the watched directory itself (e.g. removed)
+                    return w, path
         parent, _, leaf = path.rpartition(b"/")
         now = time.monotonic()
-        placed = self._place_dir(parent or b"/", now)
+        placed = self._place_dir(parent or b"/", now, root)
         if placed is None:
             return None
         w, rel = placed
         return w, join(w.path, join(rel, leaf) if rel else leaf)
 
-    def _place_dir(self, directory: bytes, now: float) -> Optional[tuple[Watch, bytes]]:
+    def _place_dir(self, directory: bytes, now: float, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
         """(watch, the directory's path below it) or None. Cached per directory for ttl: a storm
         of renames or failed opens in one directory is placed once, not once per record."""
-        hit = self._dirs.get(directory)
+        hit = self._dirs.get(root + directory)
         if hit and now - hit[0] < self.ttl and hit[1] == self.watches.version:
             return hit[2]
         if len(self._dirs) > 4096:
             self._dirs.clear()
         ids = self.watches.by_identity()
         below: list[bytes] = []
-        current = self._realpath(directory, now)
+        # Under /proc/PID/root, realpath would follow that magic link to our own '/': the
+        # ancestors are looked at one by one through it instead.
+        current = normalize(directory) if root else self._realpath(directory, now)
         placed = None
         while True:
-            ident = self._identity(current, now)
+            ident = self._identity(root + current if root else current, now)
             if ident is not None and ident in ids:
                 placed = (ids[ident], b"/".join(reversed(below)))
                 break
@@ -181,7 +185,7 @@ class ScopeResolver:
             current, _, name = current.rpartition(b"/")
             current = current or b"/"
             below.append(name)
-        self._dirs[directory] = (now, self.watches.version, placed)
+        self._dirs[root + directory] = (now, self.watches.version, placed)
         return placed
 
 
@@ -283,6 +287,14 @@ class Decoder:
         # is kept by (watch, walk bytes). Bounded: cleared when full.
         self._paths: dict[tuple, tuple] = {}
         self._paths_version = watches.version
+        # Processes in another mount namespace (containers): their names resolve through
+        # /proc/PID/root (see _root_of).
+        self._roots: dict[int, tuple[float, bytes]] = {}
+        try:
+            self._own_mntns = os.stat("/proc/self/ns/mnt").st_ino
+        except OSError:
+            self._own_mntns = 0
+        self.ns_unresolved = 0
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -375,13 +387,34 @@ class Decoder:
         # An absolute string was placed relative to the task's root, so joining is right for both.
         return normalize(join(base, nm.string)), truncated
 
+    def _root_of(self, nm: _Name, pid: int) -> bytes:
+        """Where a name that the kernel walked to its namespace's root starts for us: b"" (our
+        '/') unless the process lives in another mount namespace, then its /proc/PID/root while
+        it lives (counted when it is already gone)."""
+        if nm.watch or not nm.flags & _AT_ROOT:
+            return b""
+        now = time.monotonic()
+        hit = self._roots.get(pid)
+        if hit is not None and now - hit[0] < 1.0:
+            return hit[1]
+        if len(self._roots) > 4096:
+            self._roots.clear()
+        try:
+            foreign = os.stat(f"/proc/{pid}/ns/mnt").st_ino != self._own_mntns
+            root = f"/proc/{pid}/root".encode() if foreign else b""
+        except OSError:
+            self.ns_unresolved += 1
+            return b""
+        self._roots[pid] = (now, root)
+        return root
+
     def _named(self, rec: Record, flags: int, n0: _Name, n1: _Name) -> Optional[Record]:
         old, trunc_old = self._resolve(n0)
-        placed_old = self.scope.place(old) if old else None
+        placed_old = self.scope.place(old, self._root_of(n0, rec.pid)) if old else None
         placed_new = None
         if rec.op == "rename":
             new, trunc_new = self._resolve(n1)
-            placed_new = self.scope.place(new) if new else None
+            placed_new = self.scope.place(new, self._root_of(n1, rec.pid)) if new else None
             if placed_old is None and placed_new is None:
                 return None
             rec.path = placed_old[1] if placed_old else old or b""

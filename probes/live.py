@@ -132,6 +132,10 @@ class LiveSource:
                     self._harvest_done.set()
         self.stop_and_drain()
 
+    def kernel_warnings(self) -> list[str]:
+        """What this kernel lacks, and so what is not seen (empty before open())."""
+        return list(self.probes.warnings) if self.probes is not None else []
+
     def warnings(self) -> tuple[int, list[tuple[int, str]]]:
         return 0, []      # what the kernel could not deliver is in stats(), counted
 
@@ -414,4 +418,5 @@ class LiveSource:
                            truncated_paths=self.truncated, evictions=counters["agg_full"],
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
-                           filtered_out=self.filtered_out, maps=maps, counters=counters)
+                           filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
+                           missing=self.kernel_warnings(), maps=maps, counters=counters)

@@ -168,6 +168,11 @@ class SourceStats:
     unplaced: int = 0                 # syscalls whose file could not be placed (walk not run)
     feed_dropped: int = 0             # records dropped on the way to the consumer (it had gone)
     filtered_out: int = 0             # records removed by userspace filters
+    ns_unresolved: int = 0            # paths of processes in another mount namespace that had
+                                      # exited before /proc/PID/root could resolve them (resolved
+                                      # against ours instead: maybe misplaced)
+    missing: list[str] = field(default_factory=list)         # what this kernel lacks, and so
+                                                              # what is not seen
     maps: list[MapHealth] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)   # every kernel counter, by name
     programs: dict[str, Any] = field(default_factory=dict)   # probe cost, by program
@@ -202,6 +207,7 @@ class SourceStats:
                 if field_name not in obj and counter in counters:
                     ints[field_name] = int(counters[counter])
             return cls(**ints, maps=maps, counters={str(k): int(v) for k, v in counters.items()},
+                       missing=[str(m) for m in obj.get("missing") or []],
                        programs=dict(obj.get("programs") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"bad stats line: {exc}") from None

@@ -35,6 +35,9 @@ def open_live(args, filters: Filters, load: bool = True):
         if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)
         return None, _fail(str(exc))
+    if args.verbose:
+        for line in source.kernel_warnings():
+            print(f"sniff-tui: {line}", file=sys.stderr)
     return source, 0
 
 
@@ -66,6 +69,9 @@ def loss_line(stats) -> str:
         parts.append(f"{stats.feed_dropped} records dropped after the output closed")
     if stats.unplaced:
         parts.append(f"{stats.unplaced} syscalls on files that could not be placed")
+    if stats.ns_unresolved:
+        parts.append(f"{stats.ns_unresolved} paths of exited processes in another mount namespace "
+                     "resolved against ours")
     return "; ".join(parts)
 
 

@@ -14,7 +14,7 @@
 
 /* A walk that only decides scope may continue above a bind mount's root inside its filesystem
  * (the file's real location); a walk that names a base directory follows the mount tree, as
- * the process sees it, until the task's root. */
+ * the process sees it, to its mount namespace's root. */
 #define WALK_SCOPE 0
 #define WALK_BASE 1
 /* A scope verdict needs no names: WALK_NAMES off skips copying them. */
@@ -55,7 +55,7 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
 /* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
  * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
  * hash: see WALK_HASH (unused without it).
- * stop_at (WALK_BASE only) is the task's root, so chroots end where the process sees '/'. */
+ * stop_at (WALK_BASE only): where to stop besides the namespace's root ({0}: nowhere else). */
 static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
                                       int how, struct walk_pos stop_at, u64 *hash)
 {
@@ -83,11 +83,14 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
             void *mount = (char *)p.vfsmnt - OFF_MOUNT_MNT;
             void *up = KPTR(mount, OFF_MOUNT_PARENT);
             if (up == mount || !up) {
-                if (p.dentry == parent) {
+                /* The root of the mount namespace. A base directory's path ends here even when
+                 * that root is a subdirectory of its filesystem (a container's pivot_root):
+                 * the names above it are nobody's path. */
+                if (p.dentry == parent || mode == WALK_BASE) {
                     nm->flags |= SNIFF_NAME_AT_ROOT;
                     return;
                 }
-                /* A namespace root that is a subdirectory of its filesystem: nothing above. */
+                /* A scope walk goes on above it, to where the file really is. */
                 in_mount = 0;
             } else if (mode == WALK_SCOPE && p.dentry != parent) {
                 /* Bind mount of a subdirectory: where the file really is lies above it, in

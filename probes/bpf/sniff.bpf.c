@@ -336,9 +336,12 @@ static __always_inline void name_from_string(struct sniff_event *ev, struct snif
     struct walk_pos base = {0};
     if (!string_base(ev, nm, task, dirfd, ustr, &base))
         return;
-    struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
+    /* Past the task's root (a chroot) up to its mount namespace's root: the path is then ours,
+     * or, in another mount namespace (a container), one that Python resolves through
+     * /proc/PID/root. */
+    struct walk_pos namespace_root = {0};
     u64 unused = 0;
-    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, root, &unused);
+    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, namespace_root, &unused);
 }
 
 /* Hash of the string just copied by string_base (at data[0..str_len)) and its base directory. */
@@ -1076,9 +1079,9 @@ int exit_name_counted(struct raw_sys_ctx *ctx)
         return 0;
     mark_named(ev, &key, how, serial, &before);
     if (base_dentry) {
-        struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
+        struct walk_pos namespace_root = {0};    /* see name_from_string */
         u64 unused = 0;
-        walk_path(ev, &ev->names[0], base, WALK_BASE | WALK_NAMES, root, &unused);
+        walk_path(ev, &ev->names[0], base, WALK_BASE | WALK_NAMES, namespace_root, &unused);
     }
     submit_counted(ev);
     return 0;

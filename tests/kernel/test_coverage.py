@@ -66,3 +66,38 @@ def test_fallocate_reports_mode_offset_and_length(sniff):
     # the totals carry every call's length.
     assert recs[0].offset == 0 and recs[0].length == 1 << 20 and recs[0].how == "allocate"
     assert run.summary(path, "fallocate") == (4, (1 << 20) + 65536 + 8192 + (2 << 20))
+
+
+def _path_ops_expected(records, pid, w):
+    """What cover.c's path_ops did, as our records should show it (w: the watched dir)."""
+    w = os.fsencode(w)
+    got = [(r.op, r.path, r.new_path, r.err) for r in records if r.pid == pid and r.op in ("unlink", "rename", "open")]
+    assert ("unlink", w + b"/gone", None, None) in got
+    assert ("rename", w + b"/old", w + b"/new", None) in got
+    assert ("rename", w + b"/new", w + b"/newer", None) in got
+    assert ("open", w + b"/missing", None, "ENOENT") in got
+
+
+def test_paths_of_a_chrooted_process_resolve_as_it_saw_them(sniff):
+    jail = sniff.root / "jail"
+    w = jail / "w"
+    w.mkdir(parents=True)
+    (w / "gone").write_bytes(b"")
+    (w / "old").write_bytes(b"")
+    sniff.watch(w)
+    run = sniff.run_exe(c_helper("cover"), "chroot", str(jail))
+    assert run.returncode == 0
+    _path_ops_expected(run.records, run.pid, w)
+
+
+def test_paths_of_a_process_in_another_mount_namespace_resolve_through_its_root(sniff):
+    # A container's view: pivot_root into a new root where the watched tree is bind-mounted
+    # at /w. Its absolute paths name nothing in our namespace.
+    newroot = sniff.root / "newroot"
+    (newroot / "w").mkdir(parents=True)
+    (sniff.dir / "gone").write_bytes(b"")
+    (sniff.dir / "old").write_bytes(b"")
+    run = sniff.run_exe(c_helper("cover"), "mntns", str(newroot), str(sniff.dir))
+    assert run.returncode == 0
+    _path_ops_expected(run.records, run.pid, sniff.dir)
+    assert not (newroot / "w" / "newer").exists()     # the bind mount went with the namespace
