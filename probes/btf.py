@@ -277,6 +277,7 @@ KERNEL_OFFSETS = {
     "FILES_FDT": ("files_struct", "fdt"),
     "FDT_MAX_FDS": ("fdtable", "max_fds"),
     "FDT_FD": ("fdtable", "fd"),
+    "FDT_OPEN_FDS": ("fdtable", "open_fds"),
     "FILE_PATH_MNT": ("file", "f_path.mnt"),
     "FILE_PATH_DENTRY": ("file", "f_path.dentry"),
     "FILE_INODE": ("file", "f_inode"),

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from . import abi
 from .layout import layout
+from .opargs import put_args as _put_args
 from .record import Record
 
 C = abi.C
@@ -214,7 +215,7 @@ class ProcEvent:
 
 
 _HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "count", "serial",
-                  "key.tgid", "mode", "flags", "data_len", "comm",
+                  "path_hash", "key.tgid", "mode", "flags", "data_len", "comm",
                   "names.0.watch", "names.0.str_len", "names.0.walk_len", "names.0.flags",
                   "names.1.watch", "names.1.str_len", "names.1.walk_len", "names.1.flags")
 _EVENT = layout("sniff_event")
@@ -224,41 +225,15 @@ _KEY_SIZE = layout("sniff_agg_key").size
 _DATA_AT = _EVENT.offset("data")
 _ARGS = _EVENT.reader(("args.off", "args.len", "args.how"))
 _OP_NAMES = abi.OP_NAMES
-# Ops whose syscall result is the bytes they moved (mmap_write: the kernel puts the pages' bytes
-# there); ops that carry their arguments (struct sniff_args).
+# Ops whose result is bytes moved (mmap_write: the pages'), ops that carry struct sniff_args.
 _RET_IS_BYTES = frozenset(("read", "write", "mmap_write"))
 _ARG_OPS = frozenset(("mmap", "fallocate", "truncate"))
-_PROT = ((1, "read"), (2, "write"), (4, "exec"))
-_MAP_SHARING = {1: "shared", 3: "shared_validate"}
-_FALLOC_MODES = ((0x01, "keep_size"), (0x02, "punch_hole"), (0x04, "no_hide_stale"),
-                 (0x08, "collapse_range"), (0x10, "zero_range"), (0x20, "insert_range"),
-                 (0x40, "unshare_range"), (0x80, "write_zeroes"))
-
-
-def _flag_names(value: int, names, none: str) -> str:
-    out = [name for bit, name in names if value & bit]
-    rest = value & ~sum(bit for bit, _ in names)
-    if rest:
-        out.append(hex(rest))
-    return "|".join(out) or none
-
-
-def _put_args(rec: Record, off: int, length: int, how: int, ret: int) -> None:
-    """The op's own arguments (the counter's first call for a coalesced op)."""
-    if rec.op == "truncate":
-        rec.length = length
-    elif rec.op == "fallocate":
-        rec.offset, rec.length = off, length
-        rec.how = _flag_names(how, _FALLOC_MODES, "allocate")
-        rec.bytes = length if ret >= 0 else 0
-    else:   # mmap
-        rec.offset, rec.length = off, length
-        rec.how = (_flag_names(how & 0xFFFFFFFF, _PROT, "none") + " "
-                   + _MAP_SHARING.get((how >> 32) & 3, "private"))
 _PROC_OPS = abi.PROC_OPS
 _EV_AGG_NAME = C["SNIFF_EV_AGG_NAME"]
 _EV_AGG_RENAME = C["SNIFF_EV_AGG_RENAME"]
 _EV_DIR = C["SNIFF_EV_DIR"]
+_EV_NAME_BY_ID = C["SNIFF_EV_NAME_BY_ID"]
+_BY_ID_MAX = 4 * C["SNIFF_ANNOUNCED_MAX"]
 _NAME_TRUNCATED = C["SNIFF_NAME_TRUNCATED"]
 _STR_TRUNCATED = C["SNIFF_NAME_STR_TRUNCATED"]
 _AT_ROOT = C["SNIFF_NAME_AT_ROOT"]
@@ -295,6 +270,9 @@ class Decoder:
         except OSError:
             self._own_mntns = 0
         self.ns_unresolved = 0
+        # Paths the kernel knows we have, by (dev, ino, path hash): see _remember_path.
+        self._by_id: dict[tuple[int, int, int], tuple] = {}
+        self.unnamed = 0           # syscalls in records named by identity that we could not name
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -306,8 +284,8 @@ class Decoder:
             length = len(buf) - off
         if length < _DATA_AT:
             return None
-        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, key_tgid, mode, flags,
-         data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
+        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, path_hash, key_tgid, mode,
+         flags, data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
         if comm[-1] == 0:    # the kernel pads the name with NULs
             comm = comm[:comm.find(b"\0")]
         ts = self.mono_offset + ts / 1e9
@@ -321,7 +299,12 @@ class Decoder:
         if s0 == 0 and w0:
             # About an open file: placed by the kernel. The flood path: everything it needs
             # about the file (path, watch, type, device) is cached by its walk bytes.
-            placed = self._place_walk(w0, f0, buf[start:min(end, start + k0)], mode, dev)
+            if flags & _EV_NAME_BY_ID:
+                placed = self._place_by_id(dev, ino, path_hash, count)
+            else:
+                placed = self._place_walk(w0, f0, buf[start:min(end, start + k0)], mode, dev)
+                if path_hash and placed is not None and not placed[2]:
+                    self._remember_path(dev, ino, path_hash, placed)
             if placed is None:
                 return None
             path, watch, truncated, ftype, devtext = placed
@@ -347,6 +330,29 @@ class Decoder:
                 return Named(key, key_tgid, serial, rec, True, count, ret)
             return Named(key, key_tgid, serial, rec)
         return rec
+
+    def _remember_path(self, dev: int, ino: int, path_hash: int, placed: tuple) -> None:
+        """The kernel now counts this path as ours (its announced map) and may name the file by
+        identity alone (SNIFF_EV_NAME_BY_ID): keep it, most recently used last, and more of
+        them than the kernel does."""
+        key = (dev, ino, path_hash)
+        by_id = self._by_id
+        if by_id.pop(key, None) is None and len(by_id) >= _BY_ID_MAX:
+            del by_id[next(iter(by_id))]
+        by_id[key] = placed
+
+    def _place_by_id(self, dev: int, ino: int, path_hash: int, count: int):
+        placed = self._by_id.get((dev, ino, path_hash))
+        if placed is None:
+            self.unnamed += count      # not expected: we keep more paths than the kernel
+            return None
+        self._remember_path(dev, ino, path_hash, placed)
+        return placed
+
+    def forget_paths(self) -> None:
+        """Watches changed: paths placed under the old ones are stale (the kernel's announced
+        map is cleared at the same time)."""
+        self._by_id.clear()
 
     def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):
         """(path, watch path, truncated, file type, device text) of a placed record, or None

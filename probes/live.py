@@ -355,6 +355,9 @@ class LiveSource:
                     table[table.Key(dev=w.kdev, pad=0, ino=w.ino)] = ctypes.c_uint32(w.id)
             if table is not None:
                 self._bump_scope_generation()
+                # Paths are relative to the watches: named by identity, they would be stale.
+                self.probes["announced"].clear()
+                self.decoder.forget_paths()
 
     def process_info(self, pid: int) -> dict:
         return self.procs.info(pid)
@@ -419,4 +422,5 @@ class LiveSource:
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
+                           unnamed=self.decoder.unnamed,
                            missing=self.kernel_warnings(), maps=maps, counters=counters)

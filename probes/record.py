@@ -171,6 +171,8 @@ class SourceStats:
     ns_unresolved: int = 0            # paths of processes in another mount namespace that had
                                       # exited before /proc/PID/root could resolve them (resolved
                                       # against ours instead: maybe misplaced)
+    unnamed: int = 0                  # syscalls in records that named their file by identity
+                                      # (close_range) when its path was no longer known
     missing: list[str] = field(default_factory=list)         # what this kernel lacks, and so
                                                               # what is not seen
     maps: list[MapHealth] = field(default_factory=list)

@@ -69,6 +69,8 @@ def loss_line(stats) -> str:
         parts.append(f"{stats.feed_dropped} records dropped after the output closed")
     if stats.unplaced:
         parts.append(f"{stats.unplaced} syscalls on files that could not be placed")
+    if stats.unnamed:
+        parts.append(f"{stats.unnamed} closes of files whose path was no longer known")
     if stats.ns_unresolved:
         parts.append(f"{stats.ns_unresolved} paths of exited processes in another mount namespace "
                      "resolved against ours")

@@ -75,6 +75,9 @@ BPF_PROG_ARRAY(exit_tail, SNIFF_TAIL_SLOTS);    /* by enum sniff_shape */
 BPF_PROG_ARRAY(step_tail, 1);                  /* close_range_step */
 BPF_PROG_ARRAY(walk_tail, SNIFF_RESUME_SLOTS);  /* verdict_walk, and the programs it resumes */
 BPF_PERCPU_ARRAY(walk_job, struct sniff_walk_job, 1);
+/* Paths Python already has: a record about such a file may leave its names out
+ * (SNIFF_EV_NAME_BY_ID), which lets close_range name every file it closes without a walk. */
+BPF_TABLE("lru_hash", struct sniff_announced_key, u8, announced, SNIFF_ANNOUNCED_MAX);
 /* inode address -> the file mapped (see struct sniff_mapped). LRU: a stale entry (the mapping
  * is gone) only costs a lookup when that inode's pages are dirtied again. */
 BPF_TABLE("lru_hash", u64, struct sniff_mapped, mapped, SNIFF_MAPPED_MAX);
@@ -260,6 +263,7 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     ev->flags = 0;
     ev->count = 1;
     ev->serial = 0;
+    ev->path_hash = 0;
     ev->cgroup = bpf_get_current_cgroup_id();
     ev->data_len = 0;
     __builtin_memset(&ev->args, 0, sizeof(ev->args));
@@ -474,6 +478,12 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     /* Could not resume: an exit program's syscall state must not outlive its syscall. */
     job->done = 0;
     count(SNIFF_CNT_UNPLACED);
+    if (job->resume == SNIFF_RESUME_CLOSE_RANGE) {
+        /* The rest of the range will not be examined either: say how much. */
+        struct sniff_close_cursor *cur = close_cursor.lookup(&zero);
+        if (cur && cur->next <= cur->last)
+            count_n(SNIFF_CNT_CLOSE_RANGE_SKIPPED, cur->last - cur->next + 1);
+    }
     if (job->resume >= SNIFF_RESUME_EXIT_OPEN) {
         u32 tid = (u32)bpf_get_current_pid_tgid();
         if (pending.lookup(&tid)) {
@@ -608,8 +618,18 @@ static __always_inline void mark_named(struct sniff_event *ev, struct sniff_agg_
  * track stays live across the path walk before it. */
 static __always_inline void submit_counted(struct sniff_event *ev)
 {
-    if (event_submit(ev) < 0 && (ev->flags & SNIFF_EV_AGG_NAME))
-        agg.delete(&ev->key);
+    if (event_submit(ev) < 0) {
+        if (ev->flags & SNIFF_EV_AGG_NAME)
+            agg.delete(&ev->key);
+        return;
+    }
+    /* A path that went out in full is Python's now (see announced). */
+    if (ev->path_hash && !(ev->flags & SNIFF_EV_NAME_BY_ID) &&
+        !(ev->names[0].flags & SNIFF_NAME_TRUNCATED)) {
+        struct sniff_announced_key k = { .ino = ev->ino, .path_hash = ev->path_hash, .dev = ev->dev };
+        u8 one = 1;
+        announced.update(&k, &one);
+    }
 }
 
 /* ---- operations on open files: open, close, ftruncate, and both sides of sendfile & co ---- */
@@ -636,6 +656,7 @@ static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, st
     ev->ret = ret;
     if (args)
         ev->args = *args;
+    ev->path_hash = id->path_hash;
     fill_file_identity(ev, id);
     mark_named(ev, &key, how, serial, &before);
     u64 unused = 0;
@@ -865,7 +886,8 @@ static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd,
     if (!file)
         return 0;
     struct sniff_file_id id = {};
-    if (wanted(c, SNIFF_OP_CLOSE) && file_verdict(ctx, file, &id, resume) < 0)
+    if (wanted(c, SNIFF_OP_CLOSE) && type_wanted(c, inode_mode(file_inode(file)), SNIFF_OP_CLOSE) &&
+        file_verdict(ctx, file, &id, resume) < 0)
         return -1;
     forget_verdict(bpf_get_current_pid_tgid() >> 32, fd);
     return file_op(c, SNIFF_OP_CLOSE, fd, file, &id, 0, 0);
@@ -893,8 +915,58 @@ int enter_dup(struct raw_sys_ctx *ctx)
     return 0;
 }
 
-/* close_range(first, last, flags): one open fd per tail call, up to the tail-call limit;
- * fds left unexamined are counted, never silently lost. */
+/* close_range's close of one fd when it costs no walk: the file's verdict is in the dentry cache
+ * and, if a record must go out, Python already has its path (announced), so the record names the
+ * file by identity. Returns 0 when done with the fd, 1 when it needs the full close_file. */
+static __always_inline int close_known(struct sniff_config *c, int want, u32 tgid, s64 fd, void *file)
+{
+    if (!want) {
+        forget_verdict(tgid, fd);
+        return 0;
+    }
+    void *inode = file_inode(file);
+    if (!type_wanted(c, inode_mode(inode), SNIFF_OP_CLOSE)) {    /* pipes, sockets: no walk */
+        forget_verdict(tgid, fd);
+        return 0;
+    }
+    void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
+    struct sniff_file_id id = {};
+    int valid;
+    dverdict_get(dentry, inode, scope_gen(), &id, &valid);
+    if (!valid)
+        return 1;
+    if (!id.watch) {
+        forget_verdict(tgid, fd);
+        return 0;
+    }
+    struct sniff_announced_key k = { .ino = id.ino, .path_hash = id.path_hash, .dev = id.dev };
+    if (!announced.lookup(&k))
+        return 1;
+    forget_verdict(tgid, fd);
+    struct sniff_agg_key key = { .id = id.ino, .dev = id.dev, .tgid = tgid, .op = SNIFF_OP_CLOSE,
+                                 .kind = SNIFF_AGG_FILE };
+    u64 serial = 0;
+    struct sniff_agg before = {};
+    int how = account(c, &key, 0, id.path_hash, &serial, &before);
+    if (how == COUNTED)
+        return 0;
+    struct sniff_event *ev = event_begin(SNIFF_OP_CLOSE);
+    if (!ev)
+        return 0;
+    ev->fd = fd;
+    ev->path_hash = id.path_hash;
+    ev->flags |= SNIFF_EV_NAME_BY_ID;
+    ev->names[0].watch = id.watch;
+    fill_file_identity(ev, &id);
+    mark_named(ev, &key, how, serial, &before);
+    submit_counted(ev);
+    return 0;
+}
+
+/* close_range(first, last, flags): fds whose close costs no walk (see close_known) in a bounded
+ * loop, up to SNIFF_CLOSE_RANGE_BATCH per run; any other open fd ends the run with a full
+ * close_file (a walk). Each run is a tail call, up to the kernel's limit; fds left unexamined
+ * are counted, never silently lost. */
 int close_range_step(struct raw_sys_ctx *ctx)
 {
     u32 zero = 0;
@@ -902,6 +974,8 @@ int close_range_step(struct raw_sys_ctx *ctx)
     struct sniff_config *c = cfg();
     if (!cur || !c)
         return 0;
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    int want = wanted(c, SNIFF_OP_CLOSE);    /* the same task throughout */
     void *file = 0;
     u32 fd = 0;
     /* The cursor moves past an fd only once its close is accounted: a walk runs this program
@@ -912,8 +986,9 @@ int close_range_step(struct raw_sys_ctx *ctx)
             break;
         fd = cur->next;
         file = KPTR((void *)cur->fds, fd * 8);
-        if (file)
+        if (file && close_known(c, want, tgid, fd, file))
             break;
+        file = 0;
         cur->next = fd + 1;
     }
     if (file) {
@@ -927,6 +1002,32 @@ int close_range_step(struct raw_sys_ctx *ctx)
         count_n(SNIFF_CNT_CLOSE_RANGE_SKIPPED, cur->last - cur->next + 1);
     }
     return 0;
+}
+
+/* The highest open fd of the table (-1: none), from its open_fds bitmap read from the top: a
+ * range to ~0U then stops there instead of scanning empty slots up to the table's size. */
+static __always_inline s64 highest_open_fd(void *fdt, u32 max)
+{
+    u64 *bits = KPTR(fdt, OFF_FDT_OPEN_FDS);
+    s64 words = (s64)(max + 63) / 64;
+#pragma clang loop unroll(disable)
+    for (int i = 0; i < SNIFF_OPEN_FDS_WORDS; i++) {
+        s64 w = words - 1 - i;
+        if (w < 0 || !bits)
+            break;
+        u64 x = kread_u64(bits, (u32)w * 8);
+        if (!x)
+            continue;
+        s64 hi = w * 64;
+        if (x >> 32) { x >>= 32; hi += 32; }
+        if (x >> 16) { x >>= 16; hi += 16; }
+        if (x >> 8) { x >>= 8; hi += 8; }
+        if (x >> 4) { x >>= 4; hi += 4; }
+        if (x >> 2) { x >>= 2; hi += 2; }
+        if (x >> 1) hi += 1;
+        return hi;
+    }
+    return words > SNIFF_OPEN_FDS_WORDS ? (s64)max - 1 : -1;
 }
 
 int enter_close_range(struct raw_sys_ctx *ctx)
@@ -943,6 +1044,11 @@ int enter_close_range(struct raw_sys_ctx *ctx)
         return 0;
     if (last >= max)
         last = max - 1;
+    s64 top = highest_open_fd(fdt, max);
+    if (top < 0)
+        return 0;
+    if (last > (u64)top)
+        last = top;
     u32 zero = 0;
     struct sniff_close_cursor *cur = close_cursor.lookup(&zero);
     if (!cur)

@@ -14,10 +14,12 @@
  * after the mask holds the last string read (at most PATH_MAX bytes). */
 #define SNIFF_DATA_MASK 32767
 #define SNIFF_DATA_SIZE (SNIFF_DATA_MASK + 1 + SNIFF_PATH_MAX)
-#define SNIFF_CLOSE_RANGE_BATCH 1024  /* fd slots examined per close_range tail call */
+#define SNIFF_CLOSE_RANGE_BATCH 128   /* fd slots examined per close_range tail call (the
+                                       * verifier follows each; more is "too complex") */
+#define SNIFF_OPEN_FDS_WORDS 1024     /* open_fds bitmap words read to find the highest open fd */
 #define SNIFF_AT_FDCWD -100
 #define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
-#define SNIFF_DVERDICT_SLOTS 16384    /* direct-mapped scope cache, dentry -> verdict (reopens) */
+#define SNIFF_DVERDICT_SLOTS 65536    /* direct-mapped scope cache, dentry -> verdict (reopens, close_range) */
 #define SNIFF_NAME_HASH_MAX 4096      /* bytes of a path string hashed to key a name counter */
 #define SNIFF_HINT_SLOTS 4096         /* per-tid "has an in-scope read/write pending" counters */
 #define SNIFF_EXEC_GEN_SLOTS 65536    /* per-tgid (direct-mapped) exec/exit generations */
@@ -30,6 +32,8 @@
 #define SNIFF_WATCH_MAX 256
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
+#define SNIFF_ANNOUNCED_MAX 16384     /* paths Python has been sent, by file identity (LRU); Python
+                                       * keeps at least four times as many */
 #define SNIFF_PROT_WRITE 0x2
 #define SNIFF_MAP_SHARED_ANY 0x3      /* MAP_SHARED | MAP_SHARED_VALIDATE */
 
@@ -92,6 +96,8 @@ enum sniff_event_flag {
                                   * renamed): count/ret hold the counter's totals before the change;
                                   * no syscall of its own */
     SNIFF_EV_URING = 8,          /* submitted through io_uring, not by a syscall of its own */
+    SNIFF_EV_NAME_BY_ID = 16,    /* no names: the file's path is the one already sent for its
+                                  * (dev, ino, path_hash) (see the announced map) */
 };
 
 /* What a coalescing counter is keyed by, besides the process and the op. */
@@ -177,6 +183,7 @@ struct sniff_event {
                           * re-created counter is another one) */
     u64 cgroup;          /* cgroup v2 id of the writer (its directory's inode in the cgroup2 mount) */
     struct sniff_args args;
+    u64 path_hash;       /* an open file's path identity (see WALK_HASH); 0: none */
     struct sniff_agg_key key;  /* AGG_NAME/AGG_RENAME: the counter */
     u16 mode;            /* i_mode: file type bits */
     u16 flags;           /* enum sniff_event_flag */
@@ -269,6 +276,14 @@ struct sniff_mapped {
     u64 dentry;
     u64 vfsmnt;
     struct sniff_file_id id;
+};
+
+/* A path Python was sent in full: the file, and the identity of the path it was named by. */
+struct sniff_announced_key {
+    u64 ino;
+    u64 path_hash;
+    u32 dev;
+    u32 pad;
 };
 
 /* --no-coalesce rate limit, per CPU. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -114,8 +115,14 @@ static int do_fallocate(const char *path)
 /* close_range DIR N: N files opened under DIR (with pipes between), then one close_range. */
 static int do_close_range(const char *dir, int n)
 {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < (rlim_t)n * 2 + 64) {
+        lim.rlim_cur = lim.rlim_max < (rlim_t)n * 2 + 64 ? lim.rlim_max : (rlim_t)n * 2 + 64;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
     int first = -1, last = -1;
     char path[4096];
+    if (mkdir(dir, 0755) && errno != EEXIST) die("mkdir");
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s/cr%d", dir, i);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
