@@ -81,7 +81,13 @@ def open_user_file(path: str, mode: int = 0o644):
     """A file sniff-tui writes for the user: never world-writable, and owned by the user who
     ran sudo rather than by root. Raises OSError."""
     # Read-write: after a failed write we read the tail back to cut a partial last line.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    flags = os.O_RDWR | os.O_TRUNC | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        # The user's own file (or /dev/null, a fifo...): written, but its mode and owner are
+        # theirs, never changed by a process running as root.
+        return os.fdopen(os.open(path, flags), "wb")
     try:
         os.fchmod(fd, mode)
         uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
