@@ -186,16 +186,13 @@ class LiveSource:
         if self.probes is None:
             return
         table = self.probes["agg"]
-        wall = self.decoder.wall
         present = set()
         deletes: list[tuple[bytes, int]] = []
         seen = 0
         for key, tgid, v in self._agg_entries():
             seen += 1
             present.add(tgid)
-            rec = self.coalescer.update(key, v.serial, v.count, v.bytes, wall(v.last_ts), v.tid)
-            if rec is not None:
-                self._deliver(rec)
+            self._emit_growth(key, v)
             if final or tgid in self._gone:
                 deletes.append((key, tgid))
         self._agg_entries_seen = seen
@@ -212,6 +209,12 @@ class LiveSource:
                 self._gone.discard(tgid)
                 self.coalescer.forget_process(tgid)
 
+    def _emit_growth(self, key: bytes, v) -> None:
+        """Deliver what the kernel counter v (a struct sniff_agg) gained since it was last read."""
+        rec = self.coalescer.update(key, v.serial, v.count, v.bytes, self.decoder.wall(v.last_ts), v.tid)
+        if rec is not None:
+            self._deliver(rec)
+
     def _delete_counter(self, key: bytes, tgid: int) -> None:
         table = self.probes["agg"]
         try:
@@ -224,7 +227,6 @@ class LiveSource:
         """A process exited: its counters are final. Emit and drop them now, so that its last
         records come before anything that happens after its exit."""
         table = self.probes["agg"]
-        wall = self.decoder.wall
         for key in list(self.coalescer.keys_of(tgid)):
             k = table.Key.from_buffer_copy(key)
             try:
@@ -232,9 +234,7 @@ class LiveSource:
             except KeyError:
                 self.coalescer.forget(key, tgid)
                 continue
-            rec = self.coalescer.update(key, v.serial, v.count, v.bytes, wall(v.last_ts), v.tid)
-            if rec is not None:
-                self._deliver(rec)
+            self._emit_growth(key, v)
             self._delete_counter(key, tgid)
         # Counters it may still have that were never named (a lost record) go at the next harvest.
         self._gone.add(tgid)
