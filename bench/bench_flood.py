@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, Stream  # noqa: E402
 PY = "/usr/bin/python3"
 
 FLOOD = r"""
@@ -71,41 +71,6 @@ while time.monotonic() - t0 < seconds:
     time.sleep(0.001)
 print(done / (time.monotonic() - t0))
 """
-
-
-class Stream:
-    """A real `sniff-tui stream` process, ready when its probes are attached."""
-
-    def __init__(self, watched: Path, out: Path, *extra: str) -> None:
-        ready = out.with_suffix(".ready")
-        ready.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out),
-                                      "--ready-file", str(ready), *extra], cwd=ROOT,
-                                     stderr=subprocess.PIPE)
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                raise SystemExit(f"sniff-tui stream failed: {self.proc.stderr.read().decode()}")
-            time.sleep(0.01)
-        self.out = out
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> tuple[float, str]:
-        """SIGINT; (seconds to exit, stderr)."""
-        t0 = time.perf_counter()
-        self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=120)
-        return time.perf_counter() - t0, err.decode(errors="replace")
-
-    def records(self) -> list[dict]:
-        out = []
-        for line in self.out.read_text().splitlines():
-            obj = json.loads(line)
-            if obj.get("op") != "stats":
-                out.append(obj)
-        return out
 
 
 class Peer:

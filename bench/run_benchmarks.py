@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, Stream  # noqa: E402
 BPFTRACE_PROG = ("tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_enter_read "
                  "{ @[comm] = count(); }")
 DD_COUNT = 1_000_000
@@ -35,41 +35,6 @@ def dd(target: Path, count: int = DD_COUNT) -> float:
     subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1", f"count={count}"],
                    stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - t0
-
-
-class Stream:
-    """A real `sniff-tui stream` process, ready when its probes are attached."""
-
-    def __init__(self, watched: Path, out: Path, *extra: str) -> None:
-        ready = out.with_suffix(".ready")
-        ready.unlink(missing_ok=True)
-        self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out),
-                                      "--ready-file", str(ready), *extra], cwd=ROOT,
-                                     stderr=subprocess.PIPE)
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                raise SystemExit(f"sniff-tui stream failed: {self.proc.stderr.read().decode()}")
-            time.sleep(0.01)
-        self.ready_s = time.perf_counter() - self.t0
-        self.out = out
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=60)
-        if self.proc.returncode != 0:
-            raise SystemExit(f"sniff-tui stream exited {self.proc.returncode}: {err.decode()}")
-        return err.decode()
 
 
 class Bpftrace:

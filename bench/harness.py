@@ -1,0 +1,58 @@
+"""What the benchmarks share: a real `sniff-tui stream` process, started the way a user would,
+ready once its probes are attached."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+
+
+class Stream:
+    def __init__(self, watched: Path, out: Path, *extra: str) -> None:
+        ready = out.with_suffix(".ready")
+        ready.unlink(missing_ok=True)
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out),
+                                      "--ready-file", str(ready), *extra], cwd=ROOT,
+                                     stderr=subprocess.PIPE)
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise SystemExit(f"sniff-tui stream failed: {self.proc.stderr.read().decode()}")
+            time.sleep(0.01)
+        self.ready_s = time.perf_counter() - self.t0
+        self.out = out
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> tuple[float, str]:
+        """SIGINT, as a user's Ctrl-C: (seconds until it exited, its stderr). A non-zero exit
+        ends the benchmark."""
+        t0 = time.perf_counter()
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=120)
+        if self.proc.returncode != 0:
+            raise SystemExit(f"sniff-tui stream exited {self.proc.returncode}: {err.decode()}")
+        return time.perf_counter() - t0, err.decode(errors="replace")
+
+    def records(self) -> list[dict]:
+        """The file records it wrote (stats lines left out)."""
+        out = []
+        for line in self.out.read_text().splitlines():
+            obj = json.loads(line)
+            if obj.get("op") != "stats":
+                out.append(obj)
+        return out
