@@ -1,5 +1,6 @@
 /* sniff-tui kernel side: two raw syscall tracepoints (sys_enter, sys_exit) for file operations,
- * sched raw tracepoints for the process table. Compiled by BCC at start-up with OFF_* (BTF
+ * sched raw tracepoints for the process table, the page-dirtying tracepoint for writes through
+ * shared mappings. Compiled by BCC at start-up with OFF_* (BTF
  * offsets), SNIFF_NCPU and SNIFF_RINGBUF_PAGES defined by probes/loader.py.
  *
  * Why only the two raw tracepoints: every syscall passes through them. One BPF program on each
@@ -16,23 +17,30 @@
  *
  * Contents, in order:
  *   maps
- *   small steps     is_self, count, cfg, wanted, type_wanted, scope_gen, forget_verdict, rate_ok
+ *   small steps     is_self, count, cfg, wanted, type_wanted, scope_gen, fd_close_seq,
+ *                   forget_verdict, rate_ok
  *   records         event_begin, event_submit, fill_file_identity, string_base, name_from_string,
  *                   string_hash
  *   verdicts        dverdict_get/put (dentry cache), file_verdict, verdict_walk (the path walk, a
  *                   program of its own that runs the asking program again), rw_scope ((tgid, fd))
  *   counters        account (find or create the counter; say whether a record must name it),
- *                   mark_named, submit_counted
- *   open files      file_op (every op on an open file, read/write included)
+ *                   mark_named, submit_counted (and the announced paths)
+ *   open files      file_op_at, file_op (every op on an open file, read/write included)
  *   hot path        raw_enter, raw_exit (read/write family)
- *   enter programs  one per syscall family (tail-called from raw_enter)
- *   exit programs   one per shape (tail-called from raw_exit)
+ *   enter programs  one per syscall family (tail-called from raw_enter): ftruncate, fallocate,
+ *                   mmap, sendfile & co, opens, unlink, rename, close, dup, close_range
+ *                   (close_known, close_range_step, highest_open_fd)
+ *   exit programs   one per shape (tail-called from raw_exit); exit_fd also remembers shared
+ *                   writable mappings
+ *   mapped pages    on_dirty_folio (the page-dirtying tracepoint)
  *   process table   on_fork, on_exec, on_exit
  *
- * Verifier budget (instructions processed, of 1,000,000), measured with this layout: raw_enter
- * ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k, exit_fd/close_range_step
- * ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k. Each inlined path walk
- * costs ~300k: a program gets at most one, or two string walks (exit_rename).
+ * Verifier budget (instructions processed, of 1,000,000), measured before mmap and close_range's
+ * loop were added: raw_enter ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k,
+ * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k. Each inlined path
+ * walk costs ~300k: a program gets at most one, or two string walks (exit_rename). A bounded
+ * loop is followed iteration by iteration: close_range_step's 128 fds per run are near the
+ * verifier's limit on the branches of one path ("sequence of jumps is too complex" at 256). */
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
