@@ -40,7 +40,7 @@
  * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k. Each inlined path
  * walk costs ~300k: a program gets at most one, or two string walks (exit_rename). A bounded
  * loop is followed iteration by iteration: close_range_step's 128 fds per run are near the
- * verifier's limit on the branches of one path ("sequence of jumps is too complex" at 256). */
+ * verifier's limit on the branches of one path ("sequence of jumps is too complex" at 256).
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
