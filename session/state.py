@@ -428,6 +428,13 @@ class SessionState:
             ("kernel evictions", max(stats.evictions, sum(m.evictions for m in stats.maps))),
             ("partial rows", self.unitemised + self.files_not_held + self.procs_not_held),
         ]
+        # Rarer losses get a row only once they happen (the pane must fit 80x24).
+        rare = (("string-path drops", stats.name_drops),
+                ("files not examined", stats.unplaced + stats.unnamed
+                 + stats.counters.get("close_range_skipped", 0)),
+                ("names not resolved", stats.ns_unresolved),
+                ("kernel lacks", len(stats.missing)))
+        rows += [(label, value) for label, value in rare if value]
         if self.recording is not None:
             rows.append(("not kept for export", self.recording.lost))
         if self.replay_errors:

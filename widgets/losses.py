@@ -17,6 +17,10 @@ HINTS = {
     "partial rows": "rows marked ≈",
     "not kept for export": "spool disk full",
     "bad recording lines": "lines skipped",
+    "string-path drops": "ring buffer full",
+    "files not examined": "see --stats",
+    "names not resolved": "process had exited",
+    "kernel lacks": "see -v",
 }
 
 

@@ -262,6 +262,18 @@ def test_losses_report_source_and_ui_counts():
     assert losses["truncated paths"] == 2 and state.truncated_seen == 2
     state.apply([rec(truncated=True)])
     assert dict(state.losses())["truncated paths"] == 3
+    assert "files not examined" not in losses and "kernel lacks" not in losses
+
+
+def test_rarer_losses_get_a_row_once_they_happen():
+    state = make()
+    state.set_source_stats(SourceStats(unplaced=2, unnamed=1, ns_unresolved=4, name_drops=5,
+                                       counters={"close_range_skipped": 10},
+                                       missing=["no page-dirtying tracepoint"]))
+    losses = dict(state.losses())
+    assert losses["files not examined"] == 13
+    assert losses["names not resolved"] == 4 and losses["string-path drops"] == 5
+    assert losses["kernel lacks"] == 1
 
 
 # ------------------------------------------------------------------ export
