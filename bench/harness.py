@@ -14,12 +14,15 @@ SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
 
 
 class Stream:
-    def __init__(self, watched: Path, out: Path, *extra: str) -> None:
+    """root: the checkout whose code runs (another commit's, for an A/B run), with this
+    checkout's venv."""
+
+    def __init__(self, watched: Path, out: Path, *extra: str, root: Path = ROOT) -> None:
         ready = out.with_suffix(".ready")
         ready.unlink(missing_ok=True)
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out),
-                                      "--ready-file", str(ready), *extra], cwd=ROOT,
+                                      "--ready-file", str(ready), *extra], cwd=root,
                                      stderr=subprocess.PIPE)
         while not ready.exists():
             if self.proc.poll() is not None:

@@ -70,22 +70,28 @@ def ensure_tracefs() -> None:
         subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
 
 
-def bench_overhead(work: Path, rounds: int) -> dict:
+def bench_overhead(work: Path, rounds: int, baseline: Path | None = None) -> dict:
     ensure_tracefs()
     watched, outside = work / "watched", work / "outside"
     watched.mkdir(exist_ok=True)
     outside.mkdir(exist_ok=True)
     times = {"untraced": [], "sniff-tui": [], "bpftrace": []}
+    if baseline:
+        times["baseline"] = []
     for _ in range(rounds):
         times["untraced"].append(dd(outside / "dd.out"))
         s = Stream(watched, work / "overhead.jsonl")
         times["sniff-tui"].append(dd(outside / "dd.out"))
         s.stop()
+        if baseline:
+            s = Stream(watched, work / "overhead-baseline.jsonl", root=baseline)
+            times["baseline"].append(dd(outside / "dd.out"))
+            s.stop()
         b = Bpftrace()
         times["bpftrace"].append(dd(outside / "dd.out"))
         b.stop()
     med = {k: statistics.median(v) for k, v in times.items()}
-    over = {k: med[k] / med["untraced"] - 1 for k in ("sniff-tui", "bpftrace")}
+    over = {k: med[k] / med["untraced"] - 1 for k in med if k != "untraced"}
     return {"median_s": med, "overhead": over, "ratio": over["sniff-tui"] / over["bpftrace"],
             "rounds": rounds, "all_s": times}
 
@@ -167,13 +173,20 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results-probes.md"))
+    ap.add_argument("--baseline", type=Path, help="a checkout of another commit: its stream runs "
+                    "beside this one in the out-of-scope rounds (A/B)")
+    ap.add_argument("--only-overhead", action="store_true", help="run only benchmark 1")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("benchmarks need root", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="sniff-bench-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        results = {"overhead": bench_overhead(work, args.rounds), "heavy": bench_heavy_writer(work),
+        overhead = bench_overhead(work, args.rounds, args.baseline)
+        if args.only_overhead:
+            print(json.dumps(overhead, indent=1, default=str))
+            return 0
+        results = {"overhead": overhead, "heavy": bench_heavy_writer(work),
                    "burst": bench_open_close(work), "startup": bench_startup(work)}
     text = table(results)
     print(text)
