@@ -273,14 +273,11 @@ static __always_inline void fill_file_identity(struct sniff_event *ev, struct sn
 
 /* A path the process passed as a string: copy the string, then place the directory it is
  * relative to (dirfd, cwd, or the task's root for an absolute path). Python joins the two and
- * decides scope from the resolved location. Returns the base directory's dentry (0 if none). */
-static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+ * decides scope from the resolved location. Returns the base directory's dentry (0 if none).
+ * string_place is the second half, for a string already copied to data[pos..pos+n). */
+static __always_inline void *string_place(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                          s64 dirfd, u32 pos, long n, struct walk_pos *base)
 {
-    u32 pos = ev->data_len;
-    if (pos > SNIFF_DATA_MASK)
-        return 0;
-    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
     if (n <= 0)
         return 0;
     if (n >= SNIFF_PATH_MAX)
@@ -299,6 +296,16 @@ static __always_inline void *string_base(struct sniff_event *ev, struct sniff_na
         *base = file_pos(dfile);
     }
     return base->dentry && base->vfsmnt ? base->dentry : 0;
+}
+
+static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+{
+    u32 pos = ev->data_len;
+    if (pos > SNIFF_DATA_MASK)
+        return 0;
+    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
+    return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
 static __always_inline void name_from_string(struct sniff_event *ev, struct sniff_name *nm, void *task,
@@ -580,15 +587,26 @@ static __always_inline void submit_counted(struct sniff_event *ev)
 
 /* ---- operations on open files: open, close, ftruncate, and both sides of sendfile & co ---- */
 
+/* A record of an io_uring request: the submitting thread's name and id (its completion may
+ * run in an io_uring worker thread of the process), and its op's arguments. */
+static __always_inline void event_from_uring(struct sniff_event *ev, const struct sniff_uring_req *r)
+{
+    ev->tid = r->tid;
+    __builtin_memcpy(ev->comm, r->comm, sizeof(ev->comm));
+    ev->flags |= SNIFF_EV_URING;
+    ev->args = r->args;
+}
+
 /* Count op on an open file whose verdict (id) is known; send a record when account() says
- * so. */
-static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
-                                   struct sniff_file_id *id, s64 ret, s64 bytes)
+ * so. uring: the io_uring request it comes from (its own counter), or 0 for a syscall. */
+static __always_inline int file_op_from(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                        struct sniff_file_id *id, s64 ret, s64 bytes,
+                                        const struct sniff_uring_req *uring)
 {
     if (!id->watch || !type_wanted(c, id->mode, op))
         return 0;
     struct sniff_agg_key key = { .id = id->ino, .dev = id->dev, .tgid = bpf_get_current_pid_tgid() >> 32,
-                                 .op = op, .kind = SNIFF_AGG_FILE };
+                                 .op = op, .kind = SNIFF_AGG_FILE | (uring ? SNIFF_AGG_VIA_URING : 0) };
     u64 serial = 0;
     struct sniff_agg before = {};
     int how = account(c, &key, bytes, id->path_hash, &serial, &before);
@@ -597,6 +615,8 @@ static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void 
     struct sniff_event *ev = event_begin(op);
     if (!ev)
         return 0;
+    if (uring)
+        event_from_uring(ev, uring);
     ev->fd = fd;
     ev->ret = ret;
     fill_file_identity(ev, id);
@@ -607,6 +627,12 @@ static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void 
     if (ev->names[0].watch)
         submit_counted(ev);
     return 0;
+}
+
+static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                   struct sniff_file_id *id, s64 ret, s64 bytes)
+{
+    return file_op_from(c, op, fd, file, id, ret, bytes, 0);
 }
 
 /* ---- the hot path: read/write family on raw sys_enter/sys_exit --------------------------- */
@@ -1113,3 +1139,84 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
     bump_exec_gen(task_tgid(task));
     return emit_proc(SNIFF_OP_EXIT, task, task_ppid(task));
 }
+
+/* ---- io_uring: submissions and completions (probes/bpf/uring.h) --------------------------- */
+#ifdef SNIFF_URING
+/* LRU: a request whose completion never comes (or is not seen) must not stay. */
+BPF_TABLE("lru_hash", u64, struct sniff_uring_req, uring_reqs, SNIFF_URING_REQS);
+BPF_TABLE("lru_hash", u64, struct sniff_uring_paths, uring_paths, SNIFF_URING_PATH_REQS);
+BPF_PERCPU_ARRAY(uring_paths_new, struct sniff_uring_paths, 1);
+/* IORING_OP_* -> op | shape << 8 (0: not ours), filled by Python from the kernel's BTF */
+BPF_ARRAY(uring_ops, u32, SNIFF_URING_OPS);
+BPF_PROG_ARRAY(uring_tail, SNIFF_TAIL_SLOTS);    /* completion programs, by enum sniff_shape */
+
+/* BCC rewrites map calls in this file only: uring.h reaches its maps through these. */
+static __always_inline u32 uring_op_of(u32 opcode)
+{
+    u32 *v = uring_ops.lookup(&opcode);
+    return v ? *v : 0;
+}
+
+static __always_inline struct sniff_uring_req *uring_req_get(u64 req)
+{
+    return uring_reqs.lookup(&req);
+}
+
+static __always_inline int uring_req_put(u64 req, struct sniff_uring_req *r)
+{
+    return uring_reqs.update(&req, r);
+}
+
+static __always_inline struct sniff_uring_paths *uring_paths_scratch(void)
+{
+    u32 zero = 0;
+    return uring_paths_new.lookup(&zero);
+}
+
+static __always_inline struct sniff_uring_paths *uring_paths_get(u64 req)
+{
+    return uring_paths.lookup(&req);
+}
+
+static __always_inline int uring_paths_put(u64 req, struct sniff_uring_paths *p)
+{
+    return uring_paths.update(&req, p);
+}
+
+static __always_inline void uring_req_drop(u64 req, int paths)
+{
+    uring_reqs.delete(&req);
+    if (paths)
+        uring_paths.delete(&req);
+}
+
+static __always_inline void uring_dispatch(void *ctx, u32 shape)
+{
+    uring_tail.call(ctx, shape);
+}
+
+/* Run the completion program again (splice: the side written to). */
+static __always_inline void uring_rerun(void *ctx)
+{
+    walk_tail.call(ctx, SNIFF_RESUME_URING_FILE);
+}
+
+static __always_inline void bump_rename_gen(void)
+{
+    u32 slot = SNIFF_GEN_RENAME;
+    u64 *g = gens.lookup(&slot);
+    if (g)
+        __sync_fetch_and_add(g, 1);
+}
+
+#include "uring.h"
+
+/* raw tracepoints io_uring_submit_req(req), io_uring_complete(ctx, req, cqe) */
+int uring_submit(struct bpf_raw_tracepoint_args *ctx) { return on_uring_submit(ctx); }
+int uring_complete(struct bpf_raw_tracepoint_args *ctx) { return on_uring_complete(ctx); }
+/* completion programs, by shape (uring_tail), and resumed after a walk (walk_tail) */
+int uring_file(struct bpf_raw_tracepoint_args *ctx) { return on_uring_file(ctx); }
+int uring_name(struct bpf_raw_tracepoint_args *ctx) { return on_uring_name(ctx); }
+int uring_path(struct bpf_raw_tracepoint_args *ctx) { return on_uring_path(ctx); }
+int uring_rename(struct bpf_raw_tracepoint_args *ctx) { return on_uring_rename(ctx); }
+#endif
