@@ -223,6 +223,7 @@ _PROC_OPS = abi.PROC_OPS
 _EV_AGG_NAME = C["SNIFF_EV_AGG_NAME"]
 _EV_AGG_RENAME = C["SNIFF_EV_AGG_RENAME"]
 _EV_DIR = C["SNIFF_EV_DIR"]
+_EV_URING = C["SNIFF_EV_URING"]
 _NAME_TRUNCATED = C["SNIFF_NAME_TRUNCATED"]
 _STR_TRUNCATED = C["SNIFF_NAME_STR_TRUNCATED"]
 _AT_ROOT = C["SNIFF_NAME_AT_ROOT"]
@@ -295,6 +296,8 @@ class Decoder:
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
             rec = self._named(rec, flags, n0, n1)
+        if flags & _EV_URING and rec is not None:
+            rec.via = "io_uring"
         if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
             key = bytes(buf[off + _KEY_AT:off + _KEY_AT + _KEY_SIZE])
             if flags & _EV_AGG_RENAME:
