@@ -516,15 +516,15 @@ enum account_result {
     ALONE = 3,           /* no counter (map full or coalescing off): send this syscall on its own */
 };
 
-/* Find or create the counter for key and count one syscall of `bytes`. path_hash 0 means the
- * caller does not know the path's identity yet (a verdict from the (tgid, fd) cache always
- * does; a name counter has none). On NAME_AGAIN, *before gets the totals before this call. */
-static __always_inline int account(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
-                                   u64 path_hash, u64 *serial, struct sniff_agg *before)
+/* Find or create the counter for key and count one syscall of `bytes` by thread tid. path_hash
+ * 0 means the caller does not know the path's identity yet (a verdict from the (tgid, fd) cache
+ * always does; a name counter has none). On NAME_AGAIN, *before gets the totals before this
+ * call. */
+static __always_inline int account_by(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                      u64 path_hash, u32 tid, u64 *serial, struct sniff_agg *before)
 {
     if (!c->coalesce)
         return rate_ok(c) ? ALONE : COUNTED;
-    u64 id = bpf_get_current_pid_tgid();
     struct sniff_agg *e = agg.lookup(key);
     if (e) {
         if (path_hash && e->path_hash != path_hash) {
@@ -536,12 +536,12 @@ static __always_inline int account(struct sniff_config *c, struct sniff_agg_key 
         if (bytes > 0)
             __sync_fetch_and_add(&e->bytes, bytes);
         e->last_ts = bpf_ktime_get_ns();
-        e->tid = (u32)id;
+        e->tid = tid;
         return *serial ? NAME_AGAIN : COUNTED;
     }
     u64 now = bpf_ktime_get_ns();
     struct sniff_agg fresh = { .first_ts = now, .last_ts = now, .serial = now,
-                               .path_hash = path_hash, .tid = (u32)id,
+                               .path_hash = path_hash, .tid = tid,
                                .uid = (u32)bpf_get_current_uid_gid() };
     if (agg.insert(key, &fresh) == 0) {
         *serial = now;
@@ -557,6 +557,13 @@ static __always_inline int account(struct sniff_config *c, struct sniff_agg_key 
     }
     count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
     return ALONE;
+}
+
+/* account() for the current thread */
+static __always_inline int account(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                   u64 path_hash, u64 *serial, struct sniff_agg *before)
+{
+    return account_by(c, key, bytes, path_hash, (u32)bpf_get_current_pid_tgid(), serial, before);
 }
 
 /* After account(): fill the record's counter fields. On NAME_AGAIN the record carries the
@@ -609,7 +616,9 @@ static __always_inline int file_op_from(struct sniff_config *c, u32 op, s64 fd, 
                                  .op = op, .kind = SNIFF_AGG_FILE | (uring ? SNIFF_AGG_VIA_URING : 0) };
     u64 serial = 0;
     struct sniff_agg before = {};
-    int how = account(c, &key, bytes, id->path_hash, &serial, &before);
+    /* io_uring: the thread that asked, not the worker thread that may have done it */
+    u32 tid = uring ? uring->tid : (u32)bpf_get_current_pid_tgid();
+    int how = account_by(c, &key, bytes, id->path_hash, tid, &serial, &before);
     if (how == COUNTED)
         return 0;
     struct sniff_event *ev = event_begin(op);

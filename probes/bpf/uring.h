@@ -344,7 +344,7 @@ static __always_inline int on_uring_name(struct bpf_raw_tracepoint_args *ctx)
     uring_req_drop((u64)req, 1);
     u64 serial = 0;
     struct sniff_agg before = {};
-    int how = account(c, &key, 0, 0, &serial, &before);
+    int how = account_by(c, &key, 0, 0, ev->tid, &serial, &before);
     if (how == COUNTED)
         return 0;
     mark_named(ev, &key, how, serial, &before);

@@ -22,6 +22,7 @@ class Run:
     pid: int
     records: list[Record]
     returncode: int
+    stdout: bytes = b""
 
     def ops(self, *, pids=None) -> list[tuple[int, str, bytes]]:
         return [(r.pid, r.op, r.path) for r in self.records if pids is None or r.pid in pids]
@@ -81,6 +82,15 @@ class Sniff:
         records = self._sync()
         pid = _pid_from(proc)
         return Run(pid, records, proc.returncode)
+
+    def run_exe(self, argv: list, cwd=None) -> Run:
+        """Run a program (which prints its pid first) and return what it did under the watch."""
+        self._sync()
+        proc = subprocess.run([os.fspath(a) for a in argv], cwd=cwd, capture_output=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr.decode(errors="replace"))
+        records = self._sync()
+        return Run(_pid_from(proc), records, proc.returncode, proc.stdout)
 
     def run_shell(self, command: str, cwd=None) -> Run:
         self._sync()
