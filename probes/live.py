@@ -74,6 +74,9 @@ class LiveSource:
             self.close()
             raise loader.LoadError("record layout of sniff.h and the compiled program differ: "
                                    + "; ".join(problems[:3]))
+        if self.debug:
+            for line in self.probes.missing:
+                self.log(line)
         self.set_filters(self.filters)
         self.set_watches(self._dirs)
         self.ring = RingBuffer(self.probes["events"].map_fd, self.ringbuf_pages * mmap.PAGESIZE)
@@ -414,4 +417,5 @@ class LiveSource:
                            truncated_paths=self.truncated, evictions=counters["agg_full"],
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
-                           filtered_out=self.filtered_out, maps=maps, counters=counters)
+                           filtered_out=self.filtered_out, maps=maps, counters=counters,
+                           missing=list(self.probes.missing))

@@ -158,6 +158,7 @@ class SourceStats:
     maps: list[MapHealth] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)   # every kernel counter, by name
     programs: dict[str, Any] = field(default_factory=dict)   # probe cost, by program
+    missing: list[str] = field(default_factory=list)   # what this kernel cannot follow (io_uring...)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": "stats"}
@@ -189,7 +190,8 @@ class SourceStats:
                 if field_name not in obj and counter in counters:
                     ints[field_name] = int(counters[counter])
             return cls(**ints, maps=maps, counters={str(k): int(v) for k, v in counters.items()},
-                       programs=dict(obj.get("programs") or {}))
+                       programs=dict(obj.get("programs") or {}),
+                       missing=[str(line) for line in obj.get("missing") or []])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"bad stats line: {exc}") from None
 
