@@ -58,10 +58,11 @@ static __always_inline void uring_begin(struct sniff_uring_req *r, void *req, u6
     bpf_get_current_comm(&r->comm, sizeof(r->comm));
 }
 
-/* The fd the SQE names, or -1 for a fixed file (an index into the ring's table, not an fd). */
-static __always_inline s64 uring_fd(void *req)
+/* The fd the SQE names, or -1 for a fixed file (an index into the ring's table, not an fd).
+ * flags: the request's (io_kiocb.flags). */
+static __always_inline s64 uring_fd(void *req, u32 flags)
 {
-    if (kread_u32(req, OFF_URING_REQ_FLAGS) & SNIFF_REQ_F_FIXED_FILE)
+    if (flags & SNIFF_REQ_F_FIXED_FILE)
         return -1;
     return kread_int(req, OFF_URING_REQ_FD);
 }
@@ -129,6 +130,26 @@ static __always_inline int uring_submit_close(void *ctx, struct sniff_config *c,
     return 0;
 }
 
+/* Most io_uring I/O on a busy machine is on sockets, pipes, or files outside the watched
+ * directories. Decided here already when the type says so or the dentry cache knows the file
+ * (the completion would decide the same), so that such requests leave no state behind. A fixed
+ * file is not yet in the request: its completion decides. */
+static __always_inline int uring_not_ours(struct sniff_config *c, s64 fd, u32 op)
+{
+    if (fd < 0)
+        return 0;
+    void *file = task_fd_file((void *)bpf_get_current_task(), fd);
+    if (!file)
+        return 0;    /* not yet (a linked open may create it): the completion decides */
+    void *inode = file_inode(file);
+    if (!type_wanted(c, inode_mode(inode), op))
+        return 1;
+    struct sniff_file_id id;
+    int valid;
+    dverdict_get(KPTR(file, OFF_FILE_PATH_DENTRY), inode, scope_gen(), &id, &valid);
+    return valid && !id.watch;
+}
+
 /* io_uring_submit_req(struct io_kiocb *req) */
 static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -149,7 +170,11 @@ static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
     /* Every rename is followed, wanted or not: it may move files in or out of scope. */
     if (!report && op != SNIFF_OP_RENAME)
         return 0;
-    if (kread_u32(req, OFF_URING_REQ_FLAGS) & SNIFF_REQ_F_CQE_SKIP) {
+    u32 flags = kread_u32(req, OFF_URING_REQ_FLAGS);
+    s64 fd = uring_fd(req, flags);
+    if (shape == SNIFF_SHAPE_FD && uring_not_ours(c, fd, op))
+        return 0;
+    if (flags & SNIFF_REQ_F_CQE_SKIP) {
         if (op == SNIFF_OP_RENAME)
             bump_rename_gen();    /* no completion will say it happened */
         if (report)
@@ -161,7 +186,7 @@ static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
     if (report)
         r.state |= SNIFF_UREQ_REPORT;
     if (shape == SNIFF_SHAPE_FD) {
-        r.fd = uring_fd(req);
+        r.fd = fd;
         if (op == SNIFF_OP_FALLOCATE) {
             r.args.off = kread_u64(req, OFF_URING_SYNC_OFF);
             r.args.len = kread_u64(req, OFF_URING_SYNC_LEN);
@@ -169,7 +194,7 @@ static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
         }
     } else if (shape == SNIFF_SHAPE_FD_PAIR) {
         /* splice(fd_in, fd_out): the SQE's fd is the one written to */
-        r.fd2 = uring_fd(req);
+        r.fd2 = fd;
         if (!wanted(c, SNIFF_OP_WRITE))
             r.state |= SNIFF_UREQ_OUT_SKIP;
         if (wanted(c, SNIFF_OP_READ) && !(kread_u32(req, OFF_URING_SPLICE_FLAGS) & SPLICE_F_FD_IN_FIXED_))

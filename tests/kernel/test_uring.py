@@ -72,6 +72,15 @@ def test_every_read_and_write_variant_counts_its_bytes(sniff, uring):
     assert {(r.comm, r.tid) for r in run.by_pid(run.pid)} == {(b"uring_helper", run.pid)}
 
 
+def test_requests_are_coalesced_like_syscalls(sniff, uring):
+    f = sniff.dir / "many"
+    run = uring("openat", f, O_RDWR_CREAT, "writes", 2000, 100)
+    assert run.results[1] == "200000"
+    writes = own(run, "write", f)
+    assert totals(writes) == (2000, 200_000)
+    assert len(writes) <= 5     # the first write, then what the counter gained per interval
+
+
 def test_a_fixed_file_has_no_fd_but_is_reported(sniff, uring):
     f = sniff.dir / "fixed"
     run = uring("openat", f, O_RDWR_CREAT, "write_fixed_file", 777)

@@ -11,6 +11,7 @@
  *   sysopen PATH FLAGS       open(2), not through the ring; syswrite N, sysclose: likewise
  *   write N | writev N | write_fixed N | writev_fixed N       N bytes of 'x' to the current fd
  *   read N | readv N | read_fixed N                          N bytes from it, at offset 0
+ *   writes K N               K writes of N bytes, one SQE each (RES: the bytes in all)
  *   write_fixed_file N       IORING_OP_WRITE on the current fd registered as fixed file 0
  *   write_skip N             IORING_OP_WRITE with IOSQE_CQE_SKIP_SUCCESS (no CQE: RES is "-")
  *   fallocate OFF LEN MODE | ftruncate LEN | close
@@ -194,6 +195,18 @@ int main(int argc, char **argv)
             res = write(cur_fd, buf, NUM(1)), i++;
         } else if (!strcmp(cmd, "sysclose")) {
             res = close(cur_fd);
+        } else if (!strcmp(cmd, "writes")) {
+            long n = NUM(1), size = NUM(2);
+            res = 0;
+            for (long k = 0; k < n; k++) {
+                int r = rw(IORING_OP_WRITE, size, 0);
+                if (r < 0) {
+                    res = r;
+                    break;
+                }
+                res += r;
+            }
+            i += 2;
         } else if (!strcmp(cmd, "write")) {
             res = rw(IORING_OP_WRITE, NUM(1), 0), i++;
         } else if (!strcmp(cmd, "writev")) {
