@@ -156,6 +156,8 @@ class PlainWriter(Writer):
             parts.append(f"err={visible(str(record.err))}")
         if record.truncated:
             parts.append("truncated")
+        if record.via:
+            parts.append(f"via={visible(record.via)}")
         path = visible(record.path)
         if record.new_path is not None:
             path += " -> " + visible(record.new_path)

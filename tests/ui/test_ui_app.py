@@ -142,6 +142,12 @@ async def test_long_paths_keep_their_end(tmp_path):
             assert ("deep/" * 12 + "a_very_long_file_name_that_keeps_going_and_going.txt").endswith(path[1:])
 
 
+def test_io_uring_rows_are_marked():
+    row = render_row(rec(via="io_uring", path=WATCH + b"/db"), 140, [WATCH], True).plain
+    assert row.rstrip().endswith("db [io_uring]")
+    assert "io_uring" not in render_row(rec(path=WATCH + b"/db"), 140, [WATCH], True).plain
+
+
 # ------------------------------------------------------------------ operation toggles
 @pytest.mark.parametrize("key, ops", [("r", {"read"}), ("w", {"write"}), ("o", {"open", "close"}),
                                        ("n", {"rename"}), ("u", {"unlink"}), ("t", {"truncate"})])
