@@ -41,6 +41,8 @@ REQUEST = {
     "URING_REQ_RES": "cqe.res",
     "URING_REQ_USER_DATA": "cqe.user_data",
 }
+# Fields of the submitting task: a ring's submission thread (SQPOLL) names its process.
+TASK = {"URING_TASK_FLAGS": "flags", "URING_TASK_GROUP_LEADER": "group_leader", "URING_TASK_COMM": "comm"}
 # Each op's own fields, in the union that starts the io_kiocb (io_kiocb.cmd).
 OP_FIELDS = {
     "io_open": {"URING_OPEN_DFD": "dfd", "URING_OPEN_FILE_SLOT": "file_slot",
@@ -80,6 +82,8 @@ def plan(btf: BTF) -> Plan:
     try:
         defines = {"OFF_" + macro: btf.offsetof("io_kiocb", member) for macro, member in REQUEST.items()}
         defines["OFF_URING_FILENAME_NAME"] = btf.offsetof("filename", "name")
+        for macro, member in TASK.items():
+            defines["OFF_" + macro] = btf.offsetof("task_struct", member)
         for macro, bit in FLAG_BITS.items():
             defines[macro] = 1 << btf.enumerator(bit)
         cmd = btf.offsetof("io_kiocb", "cmd")

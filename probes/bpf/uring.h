@@ -27,6 +27,7 @@
 
 #define AT_REMOVEDIR_ 0x200
 #define SPLICE_F_FD_IN_FIXED_ (1u << 31)
+#define PF_IO_WORKER_ 0x00000010    /* task_struct.flags of io_uring's own threads (since 5.12) */
 
 static __always_inline u32 kread_u8(const void *base, u32 off)
 {
@@ -55,7 +56,16 @@ static __always_inline void uring_begin(struct sniff_uring_req *r, void *req, u6
     r->fd = -1;
     r->fd2 = -1;
     r->dirfd = SNIFF_AT_FDCWD;
-    bpf_get_current_comm(&r->comm, sizeof(r->comm));
+    void *task = (void *)bpf_get_current_task();
+    if (kread_u32(task, OFF_URING_TASK_FLAGS) & PF_IO_WORKER_) {
+        /* A ring's submission thread (IORING_SETUP_SQPOLL, "iou-sqp-N") submitted it for the
+         * process: name the process, not the thread. */
+        void *leader = KPTR(task, OFF_URING_TASK_GROUP_LEADER);
+        r->tid = r->tgid;
+        bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), (char *)leader + OFF_URING_TASK_COMM);
+    } else {
+        bpf_get_current_comm(&r->comm, sizeof(r->comm));
+    }
 }
 
 /* The fd the SQE names, or -1 for a fixed file (an index into the ring's table, not an fd).

@@ -83,10 +83,10 @@ class Sniff:
         pid = _pid_from(proc)
         return Run(pid, records, proc.returncode)
 
-    def run_exe(self, argv: list, cwd=None) -> Run:
+    def run_exe(self, argv: list, cwd=None, env=None) -> Run:
         """Run a program (which prints its pid first) and return what it did under the watch."""
         self._sync()
-        proc = subprocess.run([os.fspath(a) for a in argv], cwd=cwd, capture_output=True)
+        proc = subprocess.run([os.fspath(a) for a in argv], cwd=cwd, env=env, capture_output=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr.decode(errors="replace"))
         records = self._sync()

@@ -167,3 +167,14 @@ def test_ops_filter_applies_in_the_kernel(sniff, uring):
     f = sniff.dir / "filtered"
     run = uring("openat", f, O_RDWR_CREAT, "write", 100, "close")
     assert [r.op for r in run.by_pid(run.pid)] == ["open"]
+
+
+def test_a_ring_with_its_own_submission_thread(sniff, helper):
+    """IORING_SETUP_SQPOLL: the kernel thread of the ring submits, not the process."""
+    f = sniff.dir / "sqpoll"
+    run = sniff.run_exe([helper, "openat", f, str(O_RDWR_CREAT), "write", "300", "close"], cwd=sniff.dir,
+                        env={**os.environ, "URING_SQPOLL": "1"})
+    assert run.returncode == 0
+    assert totals(own(run, "write", f)) == (1, 300)
+    assert [r.via for r in run.by_pid(run.pid)] == ["io_uring"] * 3
+    assert {(r.comm, r.tid) for r in run.by_pid(run.pid)} == {(b"uring_helper", run.pid)}

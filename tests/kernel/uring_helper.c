@@ -4,7 +4,8 @@
  *
  * Each command is one SQE, submitted and waited for on its own; its CQE result is printed as
  * "CMD RES". The pid is printed first (the test harness tells processes apart by it). The
- * "current fd" is the one the last openat/sysopen returned.
+ * "current fd" is the one the last openat/sysopen returned. URING_SQPOLL=1 in the environment:
+ * a ring with IORING_SETUP_SQPOLL.
  *
  *   openat PATH FLAGS        IORING_OP_OPENAT (dfd AT_FDCWD); FLAGS as a number
  *   openat2 PATH FLAGS       IORING_OP_OPENAT2
@@ -62,6 +63,8 @@ static void ring_setup(void)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
+    if (getenv("URING_SQPOLL"))
+        p.flags |= IORING_SETUP_SQPOLL;    /* submissions run in the ring's own kernel thread */
     ring.fd = syscall(__NR_io_uring_setup, 8, &p);
     if (ring.fd < 0)
         die("io_uring_setup");
@@ -109,7 +112,8 @@ static struct io_uring_sqe *sqe_new(int op, int fd)
 static int submit(int wait)
 {
     __atomic_store_n(ring.sq_tail, *ring.sq_tail + 1, __ATOMIC_RELEASE);
-    if (syscall(__NR_io_uring_enter, ring.fd, 1, wait, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+    if (syscall(__NR_io_uring_enter, ring.fd, 1, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP,
+                NULL, 0) < 0)
         die("io_uring_enter");
     if (!wait)
         return 0;
