@@ -178,3 +178,12 @@ def test_a_ring_with_its_own_submission_thread(sniff, helper):
     assert totals(own(run, "write", f)) == (1, 300)
     assert [r.via for r in run.by_pid(run.pid)] == ["io_uring"] * 3
     assert {(r.comm, r.tid) for r in run.by_pid(run.pid)} == {(b"uring_helper", run.pid)}
+
+
+def test_a_rename_through_io_uring_moves_an_open_file_into_scope(sniff, uring):
+    """Scope follows the file: after io_uring renames it into the tree, write(2) on the fd the
+    process already had is reported (the rename invalidates cached verdicts)."""
+    outside, inside = sniff.root / "before", sniff.dir / "after"
+    run = uring("sysopen", outside, O_RDWR_CREAT, "syswrite", 3, "renameat", outside, inside, "syswrite", 5)
+    assert totals(own(run, "write", inside)) == (1, 5)
+    assert [(r.path, r.new_path) for r in own(run, "rename")] == [(os.fsencode(outside), os.fsencode(inside))]
