@@ -126,6 +126,16 @@ def test_failed_opens_are_counted_by_name(sniff, uring):
     assert {(r.err, r.via) for r in opens} == {("ENOENT", "io_uring")}
 
 
+def test_an_open_into_the_fixed_file_table_is_counted_by_name(sniff, uring):
+    f = sniff.dir / "direct"
+    f.write_bytes(b"x")
+    run = uring("openat_direct", f, O_RDONLY, "openat_direct", f, O_RDONLY)
+    assert run.results == ["0", "0"]
+    opens = own(run, "open", f)
+    assert totals(opens)[0] == 2
+    assert {(r.err, r.fd, r.via) for r in opens} == {(None, None, "io_uring")}
+
+
 def test_syscalls_and_io_uring_on_one_file_are_told_apart(sniff, uring):
     f = sniff.dir / "mixed"
     run = uring("sysopen", f, O_RDWR_CREAT, "syswrite", 10, "write", 20, "syswrite", 30, "write", 40)

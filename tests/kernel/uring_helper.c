@@ -9,6 +9,7 @@
  *
  *   openat PATH FLAGS        IORING_OP_OPENAT (dfd AT_FDCWD); FLAGS as a number
  *   openat2 PATH FLAGS       IORING_OP_OPENAT2
+ *   openat_direct PATH FLAGS IORING_OP_OPENAT into slot 0 of the fixed-file table (no fd)
  *   sysopen PATH FLAGS       open(2), not through the ring; syswrite N, sysclose: likewise
  *   write N | writev N | write_fixed N | writev_fixed N       N bytes of 'x' to the current fd
  *   read N | readv N | read_fixed N                          N bytes from it, at offset 0
@@ -143,10 +144,18 @@ static int rw(int op, size_t n, int fixed_file)
     return submit(1);
 }
 
-static int open_at(int op, const char *path, int flags)
+/* direct: into slot 0 of the ring's fixed-file table (no fd); the result is 0 */
+static int open_at(int op, const char *path, int flags, int direct)
 {
     struct open_how how = { .flags = flags, .mode = flags & (O_CREAT | O_TMPFILE) ? 0644 : 0 };
     struct io_uring_sqe *sqe = sqe_new(op, AT_FDCWD);
+    if (direct) {
+        int sparse = -1;
+        if (!fixed_registered && syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_FILES, &sparse, 1) < 0)
+            die("register files");
+        fixed_registered = 1;
+        sqe->file_index = 1;
+    }
     sqe->addr = (uint64_t)(uintptr_t)path;
     if (op == IORING_OP_OPENAT2) {
         sqe->len = sizeof(how);
@@ -156,7 +165,7 @@ static int open_at(int op, const char *path, int flags)
         sqe->len = 0644;
     }
     int res = submit(1);
-    if (res >= 0)
+    if (res >= 0 && !direct)
         cur_fd = res;
     return res;
 }
@@ -190,7 +199,10 @@ int main(int argc, char **argv)
 #define ARG(k) (i + (k) < argc ? argv[i + (k)] : (fprintf(stderr, "%s: missing argument\n", cmd), exit(2), ""))
 #define NUM(k) strtoll(ARG(k), 0, 0)
         if (!strcmp(cmd, "openat") || !strcmp(cmd, "openat2")) {
-            res = open_at(cmd[6] ? IORING_OP_OPENAT2 : IORING_OP_OPENAT, ARG(1), NUM(2));
+            res = open_at(cmd[6] ? IORING_OP_OPENAT2 : IORING_OP_OPENAT, ARG(1), NUM(2), 0);
+            i += 2;
+        } else if (!strcmp(cmd, "openat_direct")) {
+            res = open_at(IORING_OP_OPENAT, ARG(1), NUM(2), 1);
             i += 2;
         } else if (!strcmp(cmd, "sysopen")) {
             res = cur_fd = open(ARG(1), NUM(2), 0644);
