@@ -28,11 +28,15 @@
  *   enter programs  one per syscall family (tail-called from raw_enter)
  *   exit programs   one per shape (tail-called from raw_exit)
  *   process table   on_fork, on_exec, on_exit
+ *   io_uring        (when the kernel has it: SNIFF_URING) its maps, their accessors, and the
+ *                   programs on io_uring_submit_req/io_uring_complete, whose bodies are in
+ *                   uring.h
  *
  * Verifier budget (instructions processed, of 1,000,000), measured with this layout: raw_enter
  * ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k, exit_fd/close_range_step
- * ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k. Each inlined path walk
- * costs ~300k: a program gets at most one, or two string walks (exit_rename).
+ * ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k; uring_submit ~380k,
+ * uring_file ~510k, uring_name ~560k, uring_rename ~650k. Each inlined path walk costs ~300k:
+ * a program gets at most one, or two string walks (exit_rename, uring_rename).
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
