@@ -128,11 +128,13 @@ static __always_inline int uring_submit_close(void *ctx, struct sniff_config *c,
     struct sniff_uring_req r = {};
     uring_begin(&r, req, id, opcode, SNIFF_OP_CLOSE, SNIFF_SHAPE_FD);
     r.fd = kread_int(req, OFF_URING_CLOSE_FD);
+    /* Before the verdict (which may run this program again): forgetting twice is harmless, and
+     * a walk that could not run must not leave the verdict behind. */
+    forget_verdict(r.tgid, r.fd);
     void *file = task_fd_file((void *)bpf_get_current_task(), r.fd);
     struct sniff_file_id fid = {};
     if (file && wanted(c, SNIFF_OP_CLOSE) && file_verdict(ctx, file, &fid, SNIFF_RESUME_URING_SUBMIT) < 0)
         return 0;
-    forget_verdict(r.tgid, r.fd);
     if (file)
         file_op_from(c, SNIFF_OP_CLOSE, r.fd, file, &fid, 0, 0, &r);
     if (uring_req_put((u64)req, &r) < 0)
