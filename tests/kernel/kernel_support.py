@@ -119,7 +119,8 @@ def script(body: str) -> str:
 
 
 # Programs whose names are ours (other tests of the session may hold some loaded).
-OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk"}
+OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk",
+                "uring_submit", "uring_complete"}
 
 
 def our_program_ids() -> set:
