@@ -432,6 +432,9 @@ class SessionState:
             rows.append(("not kept for export", self.recording.lost))
         if self.replay_errors:
             rows.append(("bad recording lines", self.replay_errors))
+        unseen = stats.counters.get("uring_no_cqe", 0)
+        if unseen:
+            rows.append(("io_uring unseen", unseen))
         return rows
 
     # ---------------------------------------------------------------- export

@@ -17,6 +17,7 @@ HINTS = {
     "partial rows": "rows marked ≈",
     "not kept for export": "spool disk full",
     "bad recording lines": "lines skipped",
+    "io_uring unseen": "IOSQE_CQE_SKIP_SUCCESS",
 }
 
 

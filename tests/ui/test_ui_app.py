@@ -479,6 +479,19 @@ async def test_a_failing_source_is_reported_not_raised(tmp_path):
     assert app.return_value == 1
 
 
+async def test_what_the_kernel_cannot_follow_is_said_once(tmp_path):
+    source = FakeSource()
+    source.missing = ["io_uring is not followed: no raw tracepoint io_uring_submit_req"]
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for _ in range(3):
+            app._poll_source()
+        said = [n for n in app.notices if "io_uring is not followed" in n[1]]
+        assert said == [("warning", source.missing[0])]
+        await pilot.press("q")
+
+
 async def test_a_refused_filter_keeps_the_old_one(tmp_path):
     source = FakeSource()
     app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
