@@ -51,7 +51,7 @@ def totals(records) -> tuple[int, int]:
 def test_a_write_of_65536_bytes_is_reported_with_its_bytes(sniff, uring):
     f = sniff.dir / "data"
     run = uring("openat", f, O_RDWR_CREAT, "write", 65536, "close")
-    assert run.results == ["4", "65536", "0"] or run.results[1] == "65536"
+    assert run.results[1:] == ["65536", "0"]
     writes = own(run, "write", f)
     assert totals(writes) == (1, 65536)
     assert {r.via for r in writes} == {"io_uring"}
