@@ -25,7 +25,7 @@ SORTS = ("count", "bytes", "records")
 
 # Counters (from the stats dict) that mean something was not seen or not fully named.
 LOSS_COUNTERS = ("ringbuf_drops", "lost_calls", "proc_drops", "name_drops", "unplaced", "rate_limited", "pending_full",
-                 "truncated", "too_deep", "close_range_skipped")
+                 "truncated", "too_deep", "close_range_skipped", "uring_no_cqe")
 
 
 @dataclass(frozen=True)

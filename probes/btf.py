@@ -258,6 +258,31 @@ class BTF:
         """Size in bytes of the struct or union ``struct_name``."""
         return self._words[self._offsets[self._struct_id(struct_name)] + 2]
 
+    def enumerator(self, name: str) -> int:
+        """Value of the enumerator ``name``, in whichever enum (named or not) defines it."""
+        needle = b"\0" + name.encode() + b"\0"
+        found = self._data.find(needle, self._str_at, self._str_end)
+        if found < 0:
+            raise _Missing(f"enumerator {name} not found in {self.source}")
+        name_off = found + 1 - self._str_at    # BTF strings are deduplicated: one offset
+        w, tid = self._words, 1
+        while True:
+            if tid >= len(self._offsets):
+                known = len(self._offsets)
+                self._walk(until_id=known + 4096)
+                if len(self._offsets) == known:
+                    raise _Missing(f"enumerator {name} not found in {self.source}")
+                continue
+            at, kind, vlen = self._type(tid)
+            step = 2 if kind == _ENUM else 3 if kind == _ENUM64 else 0
+            for m in range(at + 3, at + 3 + step * vlen, step or 1):
+                if w[m] == name_off:
+                    value = w[m + 1] if kind == _ENUM else w[m + 1] | w[m + 2] << 32
+                    signed = w[at + 1] >> 31    # kind_flag: a signed enum
+                    bits = 32 if kind == _ENUM else 64
+                    return value - (1 << bits) if signed and value >> (bits - 1) else value
+            tid += 1
+
     def has_member(self, struct_name: str, member_path: str) -> bool:
         """Whether the struct exists and has the member (bitfields included)."""
         try:

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from . import abi
 from .layout import layout
 from .opargs import put_args as _put_args
+from .pathcache import PathsById
 from .record import Record
 
 C = abi.C
@@ -234,6 +235,7 @@ _EV_AGG_RENAME = C["SNIFF_EV_AGG_RENAME"]
 _EV_DIR = C["SNIFF_EV_DIR"]
 _EV_NAME_BY_ID = C["SNIFF_EV_NAME_BY_ID"]
 _BY_ID_MAX = 4 * C["SNIFF_ANNOUNCED_MAX"]
+_EV_URING = C["SNIFF_EV_URING"]
 _NAME_TRUNCATED = C["SNIFF_NAME_TRUNCATED"]
 _STR_TRUNCATED = C["SNIFF_NAME_STR_TRUNCATED"]
 _AT_ROOT = C["SNIFF_NAME_AT_ROOT"]
@@ -270,9 +272,7 @@ class Decoder:
         except OSError:
             self._own_mntns = 0
         self.ns_unresolved = 0
-        # Paths the kernel knows we have, by (dev, ino, path hash): see _remember_path.
-        self._by_id: dict[tuple[int, int, int], tuple] = {}
-        self.unnamed = 0           # syscalls in records named by identity that we could not name
+        self.paths_by_id = PathsById(_BY_ID_MAX)
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -300,11 +300,11 @@ class Decoder:
             # About an open file: placed by the kernel. The flood path: everything it needs
             # about the file (path, watch, type, device) is cached by its walk bytes.
             if flags & _EV_NAME_BY_ID:
-                placed = self._place_by_id(dev, ino, path_hash, count)
+                placed = self.paths_by_id.place(dev, ino, path_hash, count)
             else:
                 placed = self._place_walk(w0, f0, buf[start:min(end, start + k0)], mode, dev)
                 if path_hash and placed is not None and not placed[2]:
-                    self._remember_path(dev, ino, path_hash, placed)
+                    self.paths_by_id.remember(dev, ino, path_hash, placed)
             if placed is None:
                 return None
             path, watch, truncated, ftype, devtext = placed
@@ -324,6 +324,8 @@ class Decoder:
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
             rec = self._named(rec, flags, n0, n1)
+        if flags & _EV_URING and rec is not None:
+            rec.via = "io_uring"
         if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
             key = bytes(buf[off + _KEY_AT:off + _KEY_AT + _KEY_SIZE])
             if flags & _EV_AGG_RENAME:
@@ -331,28 +333,10 @@ class Decoder:
             return Named(key, key_tgid, serial, rec)
         return rec
 
-    def _remember_path(self, dev: int, ino: int, path_hash: int, placed: tuple) -> None:
-        """The kernel now counts this path as ours (its announced map) and may name the file by
-        identity alone (SNIFF_EV_NAME_BY_ID): keep it, most recently used last, and more of
-        them than the kernel does."""
-        key = (dev, ino, path_hash)
-        by_id = self._by_id
-        if by_id.pop(key, None) is None and len(by_id) >= _BY_ID_MAX:
-            del by_id[next(iter(by_id))]
-        by_id[key] = placed
-
-    def _place_by_id(self, dev: int, ino: int, path_hash: int, count: int):
-        placed = self._by_id.get((dev, ino, path_hash))
-        if placed is None:
-            self.unnamed += count      # not expected: we keep more paths than the kernel
-            return None
-        self._remember_path(dev, ino, path_hash, placed)
-        return placed
-
     def forget_paths(self) -> None:
         """Watches changed: paths placed under the old ones are stale (the kernel's announced
         map is cleared at the same time)."""
-        self._by_id.clear()
+        self.paths_by_id.clear()
 
     def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):
         """(path, watch path, truncated, file type, device text) of a placed record, or None

@@ -74,6 +74,9 @@ class LiveSource:
             self.close()
             raise loader.LoadError("record layout of sniff.h and the compiled program differ: "
                                    + "; ".join(problems[:3]))
+        if self.debug:
+            for line in self.probes.missing:
+                self.log(line)
         self.set_filters(self.filters)
         self.set_watches(self._dirs)
         self.ring = RingBuffer(self.probes["events"].map_fd, self.ringbuf_pages * mmap.PAGESIZE)
@@ -131,10 +134,6 @@ class LiveSource:
                     self._harvest_asked.clear()
                     self._harvest_done.set()
         self.stop_and_drain()
-
-    def kernel_warnings(self) -> list[str]:
-        """What this kernel lacks, and so what is not seen (empty before open())."""
-        return list(self.probes.warnings) if self.probes is not None else []
 
     def warnings(self) -> tuple[int, list[tuple[int, str]]]:
         return 0, []      # what the kernel could not deliver is in stats(), counted
@@ -422,5 +421,5 @@ class LiveSource:
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
-                           unnamed=self.decoder.unnamed,
-                           missing=self.kernel_warnings(), maps=maps, counters=counters)
+                           unnamed=self.decoder.paths_by_id.unnamed, missing=list(self.probes.missing),
+                           maps=maps, counters=counters)

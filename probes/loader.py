@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import abi
+from . import abi, uring
 from .btf import BTF, VMLINUX_BTF, BTFError, cflags as btf_cflags, kernel_offsets
 
 
@@ -94,7 +94,8 @@ class Probes:
     bpf: object
     attached: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)   # facilities this kernel lacks
+    missing: list[str] = field(default_factory=list)     # facilities this kernel lacks, one line each
+    uring_plan: Optional[uring.Plan] = None
     dirty_tracepoint: Optional[str] = None
 
     def __getitem__(self, name: str):
@@ -104,7 +105,8 @@ class Probes:
         """Stop every program from running; the maps stay readable until close()."""
         if self.bpf is None:
             return
-        for tp in ("sys_enter", "sys_exit", *SCHED, *([self.dirty_tracepoint] if self.dirty_tracepoint else [])):
+        for tp in ("sys_enter", "sys_exit", *SCHED, *uring.TRACEPOINTS,
+                   *([self.dirty_tracepoint] if self.dirty_tracepoint else [])):
             try:
                 self.bpf.detach_raw_tracepoint(tp=tp)
             except Exception:
@@ -198,13 +200,15 @@ def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
     except BTFError as exc:
         raise LoadError(str(exc)) from None
     cflags = build_cflags(offsets, ringbuf_pages, btf)
+    uring_plan = uring.plan(btf)
+    cflags += uring_plan.cflags()
     src = abi.BPF_DIR / "sniff.bpf.c"
     try:
         bpf = bcc.BPF(src_file=str(src).encode(), cflags=cflags)
     except Exception as exc:  # BCC raises bare Exception for compile/load failures
         raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
                         detail=str(exc)) from None
-    probes = Probes(bpf)
+    probes = Probes(bpf, missing=list(uring_plan.missing), uring_plan=uring_plan)
     try:
         _attach(bcc, probes)
     except LoadError:
@@ -264,6 +268,35 @@ def _attach(bcc, probes: Probes) -> None:
         probes.dirty_tracepoint = tp
         break
     else:
-        probes.warnings.append("this kernel has no page-dirtying tracepoint "
-                               f"({' or '.join(DIRTY_TRACEPOINTS)}): writes through shared "
-                               "mappings (mmap_write) are not seen; the mappings are")
+        probes.missing.append("this kernel has no page-dirtying tracepoint "
+                              f"({' or '.join(DIRTY_TRACEPOINTS)}): writes through shared "
+                              "mappings (mmap_write) are not seen; the mappings are")
+    if probes.uring_plan is not None and probes.uring_plan.enabled:
+        _attach_uring(bcc, probes)
+
+
+def _attach_uring(bcc, probes: Probes) -> None:
+    """io_uring's programs; a kernel without its tracepoints loses io_uring only (said in
+    probes.missing), never the rest."""
+    bpf, raw, plan = probes.bpf, bcc.BPF.RAW_TRACEPOINT, probes.uring_plan
+    ops = bpf["uring_ops"]
+    for code, value in plan.opcodes.items():
+        ops[ctypes.c_int(code)] = ctypes.c_uint32(value)
+    tail = bpf["uring_tail"]
+    for shape, program in uring.PROGRAMS.items():
+        tail[ctypes.c_int(abi.C[shape])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
+    walk_tail = bpf["walk_tail"]
+    for slot, program in uring.RESUME.items():
+        walk_tail[ctypes.c_int(abi.C[slot])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
+    done = []
+    for tp, fn in uring.TRACEPOINTS.items():
+        try:
+            bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)
+        except Exception as exc:  # BCC's attach failures are bare Exceptions
+            for attached in done:
+                bpf.detach_raw_tracepoint(tp=attached)
+            probes.missing.append(f"io_uring is not followed: no raw tracepoint {tp} "
+                                  f"({str(exc).splitlines()[0] if str(exc) else 'attach failed'})")
+            return
+        done.append(tp)
+    probes.attached.append("io_uring")

@@ -21,6 +21,7 @@ BYTE_FIELDS = ("comm", "path", "new_path")
 # Ops whose bytes are data written into the file: write(2) and its family, and pages dirtied
 # through a shared mapping (kept apart by their op, summed in "written" totals).
 WRITTEN = frozenset(("write", "mmap_write"))
+VIAS = ("io_uring",)               # how an op was submitted, when not by a syscall of its own
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class Record:
     offset: Optional[int] = None       # mmap, fallocate: where in the file (first call's)
     length: Optional[int] = None       # mmap, fallocate: how much; ftruncate: the new size
     how: Optional[str] = None          # mmap: protection and sharing; fallocate: mode flags
+    via: Optional[str] = None          # "io_uring": submitted through io_uring, not by a syscall
 
     def to_dict(self) -> dict[str, Any]:
         # Written out field by field: this runs for every record written (150k/s under a flood).
@@ -81,6 +83,8 @@ class Record:
             out["length"] = self.length
         if self.how is not None:
             out["how"] = self.how
+        if self.via is not None:
+            out["via"] = self.via
         return out
 
     def to_json(self) -> str:
@@ -115,6 +119,7 @@ class Record:
                 truncated=bool(obj.get("truncated", False)), err=obj.get("err"),
                 offset=_opt_int(obj.get("offset")), length=_opt_int(obj.get("length")),
                 how=_opt_str(obj.get("how")),
+                via=_opt_via(obj.get("via")),
             )
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
@@ -178,6 +183,7 @@ class SourceStats:
     maps: list[MapHealth] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)   # every kernel counter, by name
     programs: dict[str, Any] = field(default_factory=dict)   # probe cost, by program
+    missing: list[str] = field(default_factory=list)   # what this kernel cannot follow (io_uring...)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": "stats"}
@@ -213,6 +219,12 @@ class SourceStats:
                        programs=dict(obj.get("programs") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"bad stats line: {exc}") from None
+
+
+def _opt_via(value: Any) -> Optional[str]:
+    if value is None or value in VIAS:
+        return value
+    raise ValueError(f"unknown via {value!r}")
 
 
 def _opt_int(value: Any) -> Optional[int]:

@@ -8,7 +8,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
 
 need_pkgs=()
-for p in python3-bpfcc python3-venv bpftool bpftrace tmux strace fatrace inotify-tools; do
+for p in python3-bpfcc python3-venv bpftool bpftrace tmux strace fatrace inotify-tools gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 kver=$(uname -r)

@@ -23,6 +23,7 @@ from probes.source import SourceStats
 from session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
 from session.lineage import Lineage, ProcessInfo, fill_info
 from session.limits import FILE_SORT_KEYS, Limits
+from session.losses import loss_rows
 from session.matching import make_matcher, only_ops_and_types
 from session.rate import RateHistory
 from session.spool import SessionRecording, process_lines
@@ -418,28 +419,7 @@ class SessionState:
 
     def losses(self) -> list[tuple[str, int]]:
         """Everything that was lost or cut, for the Losses pane (label, count)."""
-        stats = self.source_stats
-        rows = [
-            ("ring-buffer drops", stats.ringbuf_drops),
-            ("UI queue drops", self.ui_drops),
-            # What this session was handed, as `stream` would have recorded it (the kernel's
-            # counter also counts paths it cut on files nobody asked about).
-            ("truncated paths", self.truncated_seen),
-            ("kernel evictions", max(stats.evictions, sum(m.evictions for m in stats.maps))),
-            ("partial rows", self.unitemised + self.files_not_held + self.procs_not_held),
-        ]
-        # Rarer losses get a row only once they happen (the pane must fit 80x24).
-        rare = (("string-path drops", stats.name_drops),
-                ("files not examined", stats.unplaced + stats.unnamed
-                 + stats.counters.get("close_range_skipped", 0)),
-                ("names not resolved", stats.ns_unresolved),
-                ("kernel lacks", len(stats.missing)))
-        rows += [(label, value) for label, value in rare if value]
-        if self.recording is not None:
-            rows.append(("not kept for export", self.recording.lost))
-        if self.replay_errors:
-            rows.append(("bad recording lines", self.replay_errors))
-        return rows
+        return loss_rows(self)
 
     # ---------------------------------------------------------------- export
     def export_jsonl(self, path: str, upto: Optional[int] = None) -> int:

@@ -89,6 +89,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         self._source_error: Optional[str] = None
         self._source_error_shown = False
         self._errors_shown = 0
+        self._missing_shown = False
         self._usage: Optional[tuple[float, int]] = None
         self._proc = None
         self.dashboard: DashboardScreen
@@ -295,6 +296,10 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
                 self.say(f"recording: skipped bad line(s) {lines}" + (f" (+{more} more)" if more else ""),
                          "warning")
                 self._errors_shown = len(errors)
+        missing = self.state.source_stats.missing
+        if missing and not self._missing_shown:
+            self._missing_shown = True      # what the kernel cannot follow does not change
+            self.say("; ".join(missing), "warning", timeout=15)
         if self._source_error is not None and not self._source_error_shown:
             self._source_error_shown = True
             self.say(f"the event source stopped: {self._source_error}", "error", timeout=30)

@@ -104,7 +104,7 @@ class JsonlWriter(Writer):
             # but the time, bytes and count is cached as JSON (one dict lookup instead of a
             # dict and a dumps per record).
             key = (r.op, r.pid, r.tid, r.ppid, r.uid, r.comm, r.path, r.new_path, r.fd, r.file_type,
-                   r.dev, r.ino, r.truncated, r.err, r.bytes is None, r.offset, r.length, r.how)
+                   r.dev, r.ino, r.truncated, r.err, r.via, r.bytes is None, r.offset, r.length, r.how)
             parts = lines.get(key)
             if parts is None:
                 if len(lines) >= 4096:
@@ -156,6 +156,8 @@ class PlainWriter(Writer):
             parts.append(f"err={visible(str(record.err))}")
         if record.truncated:
             parts.append("truncated")
+        if record.via:
+            parts.append(f"via={visible(record.via)}")
         path = visible(record.path)
         if record.new_path is not None:
             path += " -> " + visible(record.new_path)

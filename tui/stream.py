@@ -35,9 +35,6 @@ def open_live(args, filters: Filters, load: bool = True):
         if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)
         return None, _fail(str(exc))
-    if args.verbose:
-        for line in source.kernel_warnings():
-            print(f"sniff-tui: {line}", file=sys.stderr)
     return source, 0
 
 
@@ -51,7 +48,9 @@ def _stats_line(stats: dict) -> str:
             f"lost_calls={c['lost_calls']} proc_drops={c['proc_drops']} name_drops={c['name_drops']} "
             f"truncated={stats['truncated_paths']} agg_full={c['agg_full']} rate_limited={c['rate_limited']} "
             f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
-            f"unplaced={c['unplaced']} maps: {maps}" + (f" cost: {progs}" if progs else ""))
+            f"unplaced={c['unplaced']} uring_no_cqe={c.get('uring_no_cqe', 0)} maps: {maps}"
+            + (f" cost: {progs}" if progs else "")
+            + "".join(f" [{line}]" for line in stats.get("missing") or ()))
 
 
 def loss_line(stats) -> str:

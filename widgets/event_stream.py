@@ -64,6 +64,8 @@ def render_row(rec: Record, width: int, watches: list[bytes], utc: bool) -> Text
         notes.append((" (truncated)", "italic yellow"))
     if rec.file_type not in ("file", "dir"):
         notes.append((f" [{visible(rec.file_type)}]", "dim"))
+    if rec.via:
+        notes.append((f" [{visible(rec.via)}]", "cyan"))
     notes_w = sum(len(t) for t, _ in notes)
     path_w = max(width - fixed - notes_w, MIN_PATH_W)
     row = Text.assemble(

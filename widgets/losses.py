@@ -21,6 +21,7 @@ HINTS = {
     "files not examined": "see --stats",
     "names not resolved": "process had exited",
     "kernel lacks": "see -v",
+    "io_uring unseen": "IOSQE_CQE_SKIP_SUCCESS",
 }
 
 

@@ -34,13 +34,17 @@
  *                   writable mappings
  *   mapped pages    on_dirty_folio (the page-dirtying tracepoint)
  *   process table   on_fork, on_exec, on_exit
+ *   io_uring        (when the kernel has it: SNIFF_URING) its maps, their accessors, and the
+ *                   programs on io_uring_submit_req/io_uring_complete, whose bodies are in
+ *                   uring.h
  *
  * Verifier budget (instructions processed, of 1,000,000), measured before mmap and close_range's
  * loop were added: raw_enter ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k,
- * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k. Each inlined path
- * walk costs ~300k: a program gets at most one, or two string walks (exit_rename). A bounded
- * loop is followed iteration by iteration: close_range_step's 128 fds per run are near the
- * verifier's limit on the branches of one path ("sequence of jumps is too complex" at 256).
+ * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k; uring_submit ~380k,
+ * uring_file ~510k, uring_name ~560k, uring_rename ~650k. Each inlined path walk costs ~300k: a
+ * program gets at most one, or two string walks (exit_rename, uring_rename). A bounded loop is
+ * followed iteration by iteration: close_range_step's 128 fds per run are near the verifier's
+ * limit on the branches of one path ("sequence of jumps is too complex" at 256).
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
@@ -314,14 +318,11 @@ static __always_inline void fill_file_identity(struct sniff_event *ev, struct sn
 
 /* A path the process passed as a string: copy the string, then place the directory it is
  * relative to (dirfd, cwd, or the task's root for an absolute path). Python joins the two and
- * decides scope from the resolved location. Returns the base directory's dentry (0 if none). */
-static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+ * decides scope from the resolved location. Returns the base directory's dentry (0 if none).
+ * string_place is the second half, for a string already copied to data[pos..pos+n). */
+static __always_inline void *string_place(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                          s64 dirfd, u32 pos, long n, struct walk_pos *base)
 {
-    u32 pos = ev->data_len;
-    if (pos > SNIFF_DATA_MASK)
-        return 0;
-    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
     if (n <= 0)
         return 0;
     if (n >= SNIFF_PATH_MAX)
@@ -340,6 +341,16 @@ static __always_inline void *string_base(struct sniff_event *ev, struct sniff_na
         *base = file_pos(dfile);
     }
     return base->dentry && base->vfsmnt ? base->dentry : 0;
+}
+
+static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
+                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+{
+    u32 pos = ev->data_len;
+    if (pos > SNIFF_DATA_MASK)
+        return 0;
+    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
+    return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
 static __always_inline void name_from_string(struct sniff_event *ev, struct sniff_name *nm, void *task,
@@ -561,15 +572,15 @@ enum account_result {
     ALONE = 3,           /* no counter (map full or coalescing off): send this syscall on its own */
 };
 
-/* Find or create the counter for key and count one syscall of `bytes`. path_hash 0 means the
- * caller does not know the path's identity yet (a verdict from the (tgid, fd) cache always
- * does; a name counter has none). On NAME_AGAIN, *before gets the totals before this call. */
-static __always_inline int account(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
-                                   u64 path_hash, u64 *serial, struct sniff_agg *before)
+/* Find or create the counter for key and count one syscall of `bytes` by thread tid. path_hash
+ * 0 means the caller does not know the path's identity yet (a verdict from the (tgid, fd) cache
+ * always does; a name counter has none). On NAME_AGAIN, *before gets the totals before this
+ * call. */
+static __always_inline int account_by(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                      u64 path_hash, u32 tid, u64 *serial, struct sniff_agg *before)
 {
     if (!c->coalesce)
         return rate_ok(c) ? ALONE : COUNTED;
-    u64 id = bpf_get_current_pid_tgid();
     struct sniff_agg *e = agg.lookup(key);
     if (e) {
         if (path_hash && e->path_hash != path_hash) {
@@ -581,12 +592,12 @@ static __always_inline int account(struct sniff_config *c, struct sniff_agg_key 
         if (bytes > 0)
             __sync_fetch_and_add(&e->bytes, bytes);
         e->last_ts = bpf_ktime_get_ns();
-        e->tid = (u32)id;
+        e->tid = tid;
         return *serial ? NAME_AGAIN : COUNTED;
     }
     u64 now = bpf_ktime_get_ns();
     struct sniff_agg fresh = { .first_ts = now, .last_ts = now, .serial = now,
-                               .path_hash = path_hash, .tid = (u32)id,
+                               .path_hash = path_hash, .tid = tid,
                                .uid = (u32)bpf_get_current_uid_gid() };
     if (agg.insert(key, &fresh) == 0) {
         *serial = now;
@@ -602,6 +613,13 @@ static __always_inline int account(struct sniff_config *c, struct sniff_agg_key 
     }
     count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
     return ALONE;
+}
+
+/* account() for the current thread */
+static __always_inline int account(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                   u64 path_hash, u64 *serial, struct sniff_agg *before)
+{
+    return account_by(c, key, bytes, path_hash, (u32)bpf_get_current_pid_tgid(), serial, before);
 }
 
 /* After account(): fill the record's counter fields. On NAME_AGAIN the record carries the
@@ -642,24 +660,39 @@ static __always_inline void submit_counted(struct sniff_event *ev)
 
 /* ---- operations on open files: open, close, ftruncate, and both sides of sendfile & co ---- */
 
+/* A record of an io_uring request: the submitting thread's name and id (its completion may
+ * run in an io_uring worker thread of the process), and its op's arguments. */
+static __always_inline void event_from_uring(struct sniff_event *ev, const struct sniff_uring_req *r)
+{
+    ev->tid = r->tid;
+    __builtin_memcpy(ev->comm, r->comm, sizeof(ev->comm));
+    ev->flags |= SNIFF_EV_URING;
+    ev->args = r->args;
+}
+
 /* Count op on a file whose verdict (id) is known, its path starting at pos; send a record
- * when account() says so. args: the op's arguments (mmap, fallocate, ftruncate) or 0. */
+ * when account() says so. args: the op's arguments (mmap, fallocate, ftruncate) or 0. uring:
+ * the io_uring request it comes from (its own counter), or 0 for a syscall. */
 static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, struct walk_pos pos,
                                       struct sniff_file_id *id, s64 ret, s64 bytes,
-                                      struct sniff_args *args)
+                                      struct sniff_args *args, const struct sniff_uring_req *uring)
 {
     if (!id->watch || !type_wanted(c, id->mode, op))
         return 0;
     struct sniff_agg_key key = { .id = id->ino, .dev = id->dev, .tgid = bpf_get_current_pid_tgid() >> 32,
-                                 .op = op, .kind = SNIFF_AGG_FILE };
+                                 .op = op, .kind = SNIFF_AGG_FILE | (uring ? SNIFF_AGG_VIA_URING : 0) };
     u64 serial = 0;
     struct sniff_agg before = {};
-    int how = account(c, &key, bytes, id->path_hash, &serial, &before);
+    /* io_uring: the thread that asked, not the worker thread that may have done it */
+    u32 tid = uring ? uring->tid : (u32)bpf_get_current_pid_tgid();
+    int how = account_by(c, &key, bytes, id->path_hash, tid, &serial, &before);
     if (how == COUNTED)
         return 0;
     struct sniff_event *ev = event_begin(op);
     if (!ev)
         return 0;
+    if (uring)
+        event_from_uring(ev, uring);
     ev->fd = fd;
     ev->ret = ret;
     if (args)
@@ -676,10 +709,17 @@ static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, st
 }
 
 /* Count op on an open file (see file_op_at). */
+static __always_inline int file_op_from(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                        struct sniff_file_id *id, s64 ret, s64 bytes,
+                                        const struct sniff_uring_req *uring)
+{
+    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0, uring);
+}
+
 static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
                                    struct sniff_file_id *id, s64 ret, s64 bytes)
 {
-    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0);
+    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0, 0);
 }
 
 /* ---- the hot path: read/write family on raw sys_enter/sys_exit --------------------------- */
@@ -1135,7 +1175,7 @@ int exit_fd(struct raw_sys_ctx *ctx)
     } else if (p.op == SNIFF_OP_FALLOCATE) {
         bytes = (s64)p.s2;
     }
-    file_op_at(c, p.op, p.a, file_pos(file), &id, ret, bytes, &args);
+    file_op_at(c, p.op, p.a, file_pos(file), &id, ret, bytes, &args, 0);
     return 0;
 }
 
@@ -1301,7 +1341,7 @@ int on_dirty_folio(struct bpf_raw_tracepoint_args *ctx)
     struct sniff_file_id id = m->id;
     struct walk_pos pos = { .dentry = (void *)m->dentry, .vfsmnt = (void *)m->vfsmnt };
     s64 bytes = (s64)(folio_pages((void *)ctx->args[0]) * SNIFF_PAGE_SIZE);
-    file_op_at(c, SNIFF_OP_MMAP_WRITE, -1, pos, &id, bytes, bytes, 0);
+    file_op_at(c, SNIFF_OP_MMAP_WRITE, -1, pos, &id, bytes, bytes, 0, 0);
     return 0;
 }
 
@@ -1370,3 +1410,84 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
     bump_exec_gen(task_tgid(task));
     return emit_proc(SNIFF_OP_EXIT, task, task_ppid(task));
 }
+
+/* ---- io_uring: submissions and completions (probes/bpf/uring.h) --------------------------- */
+#ifdef SNIFF_URING
+/* LRU: a request whose completion never comes (or is not seen) must not stay. */
+BPF_TABLE("lru_hash", u64, struct sniff_uring_req, uring_reqs, SNIFF_URING_REQS);
+BPF_TABLE("lru_hash", u64, struct sniff_uring_paths, uring_paths, SNIFF_URING_PATH_REQS);
+BPF_PERCPU_ARRAY(uring_paths_new, struct sniff_uring_paths, 1);
+/* IORING_OP_* -> op | shape << 8 (0: not ours), filled by Python from the kernel's BTF */
+BPF_ARRAY(uring_ops, u32, SNIFF_URING_OPS);
+BPF_PROG_ARRAY(uring_tail, SNIFF_TAIL_SLOTS);    /* completion programs, by enum sniff_shape */
+
+/* BCC rewrites map calls in this file only: uring.h reaches its maps through these. */
+static __always_inline u32 uring_op_of(u32 opcode)
+{
+    u32 *v = uring_ops.lookup(&opcode);
+    return v ? *v : 0;
+}
+
+static __always_inline struct sniff_uring_req *uring_req_get(u64 req)
+{
+    return uring_reqs.lookup(&req);
+}
+
+static __always_inline int uring_req_put(u64 req, struct sniff_uring_req *r)
+{
+    return uring_reqs.update(&req, r);
+}
+
+static __always_inline struct sniff_uring_paths *uring_paths_scratch(void)
+{
+    u32 zero = 0;
+    return uring_paths_new.lookup(&zero);
+}
+
+static __always_inline struct sniff_uring_paths *uring_paths_get(u64 req)
+{
+    return uring_paths.lookup(&req);
+}
+
+static __always_inline int uring_paths_put(u64 req, struct sniff_uring_paths *p)
+{
+    return uring_paths.update(&req, p);
+}
+
+static __always_inline void uring_req_drop(u64 req, int paths)
+{
+    uring_reqs.delete(&req);
+    if (paths)
+        uring_paths.delete(&req);
+}
+
+static __always_inline void uring_dispatch(void *ctx, u32 shape)
+{
+    uring_tail.call(ctx, shape);
+}
+
+/* Run the completion program again (splice: the side written to). */
+static __always_inline void uring_rerun(void *ctx)
+{
+    walk_tail.call(ctx, SNIFF_RESUME_URING_FILE);
+}
+
+static __always_inline void bump_rename_gen(void)
+{
+    u32 slot = SNIFF_GEN_RENAME;
+    u64 *g = gens.lookup(&slot);
+    if (g)
+        __sync_fetch_and_add(g, 1);
+}
+
+#include "uring.h"
+
+/* raw tracepoints io_uring_submit_req(req), io_uring_complete(ctx, req, cqe) */
+int uring_submit(struct bpf_raw_tracepoint_args *ctx) { return on_uring_submit(ctx); }
+int uring_complete(struct bpf_raw_tracepoint_args *ctx) { return on_uring_complete(ctx); }
+/* completion programs, by shape (uring_tail), and resumed after a walk (walk_tail) */
+int uring_file(struct bpf_raw_tracepoint_args *ctx) { return on_uring_file(ctx); }
+int uring_name(struct bpf_raw_tracepoint_args *ctx) { return on_uring_name(ctx); }
+int uring_path(struct bpf_raw_tracepoint_args *ctx) { return on_uring_path(ctx); }
+int uring_rename(struct bpf_raw_tracepoint_args *ctx) { return on_uring_rename(ctx); }
+#endif

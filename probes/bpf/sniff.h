@@ -36,6 +36,9 @@
                                        * keeps at least four times as many */
 #define SNIFF_PROT_WRITE 0x2
 #define SNIFF_MAP_SHARED_ANY 0x3      /* MAP_SHARED | MAP_SHARED_VALIDATE */
+#define SNIFF_URING_OPS 128           /* IORING_OP_* codes covered by the uring_ops table */
+#define SNIFF_URING_REQS 8192         /* io_uring requests of wanted ops in flight */
+#define SNIFF_URING_PATH_REQS 256     /* ...of which openat/unlinkat/renameat, with their paths */
 
 enum sniff_op {
     SNIFF_OP_OPEN = 1,
@@ -76,7 +79,10 @@ enum sniff_resume {
     SNIFF_RESUME_EXIT_OPEN = 4,  /* from here on: exit programs (a syscall's state is pending) */
     SNIFF_RESUME_EXIT_FD = 5,
     SNIFF_RESUME_EXIT_PAIR = 6,
-    SNIFF_RESUME_SLOTS = 8,
+    /* io_uring (uring.h), apart from the syscall slots so that both can grow */
+    SNIFF_RESUME_URING_SUBMIT = 12,
+    SNIFF_RESUME_URING_FILE = 13,
+    SNIFF_RESUME_SLOTS = 16,
 };
 
 /* sniff_name.flags */
@@ -105,6 +111,8 @@ enum sniff_agg_kind {
     SNIFF_AGG_FILE = 1,          /* an open file: id = inode number, dev = its filesystem */
     SNIFF_AGG_NAME = 2,          /* a path string that names no open file (failed open, truncate by
                                   * path): id = hash of the string and its base directory, err set */
+    SNIFF_AGG_VIA_URING = 0x100, /* flag: counted through io_uring, apart from the syscalls on the
+                                  * same file, so that every record of the counter says so */
 };
 
 /* Which generation slot a scope change bumps (cached verdicts older than the sum are stale). */
@@ -131,6 +139,8 @@ enum sniff_counter {
                                       * (the walk's tail call failed) */
     SNIFF_CNT_NAME_DROPS = 13,       /* lost records of paths given as strings (failed open, unlink,
                                       * rename...): their scope was still to be decided */
+    SNIFF_CNT_URING_NO_CQE = 14,     /* io_uring requests of wanted ops submitted with
+                                      * IOSQE_CQE_SKIP_SUCCESS: no completion to report them by */
     SNIFF_CNT_MAX = 16,
 };
 
@@ -319,6 +329,40 @@ struct sniff_walk_job {
     u32 resume;          /* enum sniff_resume */
     u32 done;            /* 1: id holds the walk's answer for file */
     struct sniff_file_id id;
+};
+
+/* sniff_uring_req.state */
+enum sniff_uring_state {
+    SNIFF_UREQ_DIRECT = 1,       /* openat into the fixed-file table: no fd, reported by its path */
+    SNIFF_UREQ_IN_DONE = 2,      /* splice: the side read from is accounted */
+    SNIFF_UREQ_REPORT = 4,       /* 0: bookkeeping only (a rename still bumps the scope generation) */
+    SNIFF_UREQ_OUT_SKIP = 8,     /* splice: the side written to is not wanted */
+};
+
+/* An io_uring request of a wanted op between its submission and its completion, by struct
+ * io_kiocb address. The submission runs in the submitting thread; the completion may run in
+ * one of io_uring's worker threads (same process, another name), so who asked is kept here. */
+struct sniff_uring_req {
+    u64 user_data;       /* with tgid and opcode: still the same request (io_kiocbs are recycled) */
+    s64 fd;              /* the fd the SQE names (-1: a fixed file); splice: the fd read from */
+    s64 fd2;             /* splice: the fd written to; renameat: the new dirfd */
+    s64 dirfd;           /* openat, unlinkat, renameat: the (old) dirfd */
+    struct sniff_args args;  /* fallocate: offset, length, mode */
+    u32 tgid;
+    u32 tid;             /* the submitting thread */
+    u32 op;              /* enum sniff_op */
+    u32 shape;           /* enum sniff_shape: what the completion resolves */
+    u16 opcode;          /* IORING_OP_* */
+    u16 ev_flags;        /* SNIFF_EV_DIR for unlinkat(AT_REMOVEDIR) */
+    u32 state;           /* enum sniff_uring_state */
+    char comm[SNIFF_COMM_LEN];
+};
+
+/* The path strings of an io_uring openat/unlinkat/renameat, copied at submission: the kernel
+ * frees its copy before the completion, and the process may already reuse its own. */
+struct sniff_uring_paths {
+    char old[SNIFF_PATH_MAX];
+    char dst[SNIFF_PATH_MAX];
 };
 
 /* close_range walks one fd per tail call; this is where it is up to. */

@@ -24,6 +24,7 @@ class Run:
     pid: int
     records: list[Record]
     returncode: int
+    stdout: bytes = b""
 
     def ops(self, *, pids=None) -> list[tuple[int, str, bytes]]:
         return [(r.pid, r.op, r.path) for r in self.records if pids is None or r.pid in pids]
@@ -84,14 +85,14 @@ class Sniff:
         pid = _pid_from(proc)
         return Run(pid, records, proc.returncode)
 
-    def run_exe(self, *argv: str, cwd=None) -> Run:
-        """Run a program (e.g. a compiled helper, see c_helper) that prints its pid first."""
+    def run_exe(self, argv: list, cwd=None, env=None) -> Run:
+        """Run a program (which prints its pid first) and return what it did under the watch."""
         self._sync()
-        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True)
+        proc = subprocess.run([os.fspath(a) for a in argv], cwd=cwd, env=env, capture_output=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr.decode(errors="replace"))
         records = self._sync()
-        return Run(_pid_from(proc), records, proc.returncode)
+        return Run(_pid_from(proc), records, proc.returncode, proc.stdout)
 
     def run_shell(self, command: str, cwd=None) -> Run:
         self._sync()
@@ -119,7 +120,8 @@ def c_helper(name: str) -> str:
     """tests/kernel/helpers/<name>.c compiled (once per session) with the machine's gcc."""
     if name not in _BUILT:
         out = Path(tempfile.mkdtemp(prefix="sniff-helper-")) / name
-        subprocess.run(["gcc", "-O1", "-Wall", "-o", str(out), str(HELPERS / f"{name}.c")], check=True)
+        subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(out), str(HELPERS / f"{name}.c")],
+                       check=True)
         _BUILT[name] = str(out)
     return _BUILT[name]
 
@@ -133,7 +135,8 @@ def script(body: str) -> str:
 
 
 # Programs whose names are ours (other tests of the session may hold some loaded).
-OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk"}
+OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk",
+                "uring_submit", "uring_complete"}
 
 
 def our_program_ids() -> set:

@@ -16,7 +16,7 @@ def test_a_child_sharing_the_fd_table_is_seen_writing_after_the_parent_closed_an
     # reopens the same fd number on a watched file: the kernel may hand back the same struct
     # file address, and a verdict cached for the child must not survive the parent's close.
     outside, inside = sniff.root / "outside.log", sniff.dir / "shared.log"
-    run = sniff.run_exe(c_helper("cover"), "clone_files", str(outside), str(inside))
+    run = sniff.run_exe([c_helper("cover"), "clone_files", str(outside), str(inside)])
     assert run.returncode == 0
     path = os.fsencode(inside)
     assert run.summary(path, "write") == (20, 2000)
@@ -26,7 +26,7 @@ def test_a_child_sharing_the_fd_table_is_seen_writing_after_the_parent_closed_an
 def test_pages_written_through_a_shared_mapping_are_counted_to_the_page(sniff):
     f = sniff.dir / "mapped.bin"
     size = 1 << 20
-    run = sniff.run_exe(c_helper("cover"), "mmap_write", str(f), str(size))
+    run = sniff.run_exe([c_helper("cover"), "mmap_write", str(f), str(size)])
     assert run.returncode == 0
     path = os.fsencode(f)
     mine = [r for r in run.by_pid(run.pid) if r.path == path]
@@ -60,7 +60,7 @@ os.close(fd)
 
 def test_fallocate_reports_mode_offset_and_length(sniff):
     f = sniff.dir / "falloc.bin"
-    run = sniff.run_exe(c_helper("cover"), "fallocate", str(f))
+    run = sniff.run_exe([c_helper("cover"), "fallocate", str(f)])
     assert run.returncode == 0
     path = os.fsencode(f)
     recs = [r for r in run.by_pid(run.pid) if r.path == path and r.op == "fallocate"]
@@ -87,7 +87,7 @@ def test_paths_of_a_chrooted_process_resolve_as_it_saw_them(sniff):
     (w / "gone").write_bytes(b"")
     (w / "old").write_bytes(b"")
     sniff.watch(w)
-    run = sniff.run_exe(c_helper("cover"), "chroot", str(jail))
+    run = sniff.run_exe([c_helper("cover"), "chroot", str(jail)])
     assert run.returncode == 0
     _path_ops_expected(run.records, run.pid, w)
 
@@ -99,7 +99,7 @@ def test_paths_of_a_process_in_another_mount_namespace_resolve_through_its_root(
     (newroot / "w").mkdir(parents=True)
     (sniff.dir / "gone").write_bytes(b"")
     (sniff.dir / "old").write_bytes(b"")
-    run = sniff.run_exe(c_helper("cover"), "mntns", str(newroot), str(sniff.dir))
+    run = sniff.run_exe([c_helper("cover"), "mntns", str(newroot), str(sniff.dir)])
     assert run.returncode == 0
     _path_ops_expected(run.records, run.pid, sniff.dir)
     assert not (newroot / "w" / "newer").exists()     # the bind mount went with the namespace
@@ -118,7 +118,7 @@ def test_close_range_reports_the_close_of_every_watched_file(sniff, n):
     for attempt in range(5):
         renames = _renames_so_far(sniff)
         skipped = sniff.source.counters()["close_range_skipped"]
-        run = sniff.run_exe(c_helper("cover"), "close_range", str(sniff.dir / str(attempt)), str(n))
+        run = sniff.run_exe([c_helper("cover"), "close_range", str(sniff.dir / str(attempt)), str(n)])
         if (_renames_so_far(sniff), sniff.source.counters()["close_range_skipped"]) == (renames, skipped):
             break
     assert run.returncode == 0

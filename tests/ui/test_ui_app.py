@@ -142,6 +142,12 @@ async def test_long_paths_keep_their_end(tmp_path):
             assert ("deep/" * 12 + "a_very_long_file_name_that_keeps_going_and_going.txt").endswith(path[1:])
 
 
+def test_io_uring_rows_are_marked():
+    row = render_row(rec(via="io_uring", path=WATCH + b"/db"), 140, [WATCH], True).plain
+    assert row.rstrip().endswith("db [io_uring]")
+    assert "io_uring" not in render_row(rec(path=WATCH + b"/db"), 140, [WATCH], True).plain
+
+
 # ------------------------------------------------------------------ operation toggles
 @pytest.mark.parametrize("key, ops", [("r", {"read"}), ("w", {"write"}), ("o", {"open", "close"}),
                                        ("n", {"rename"}), ("u", {"unlink"}),
@@ -472,6 +478,19 @@ async def test_a_failing_source_is_reported_not_raised(tmp_path):
         assert "SOURCE FAILED" in header_text(app)
         await pilot.press("q")
     assert app.return_value == 1
+
+
+async def test_what_the_kernel_cannot_follow_is_said_once(tmp_path):
+    source = FakeSource()
+    source.missing = ["io_uring is not followed: no raw tracepoint io_uring_submit_req"]
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for _ in range(3):
+            app._poll_source()
+        said = [n for n in app.notices if "io_uring is not followed" in n[1]]
+        assert said == [("warning", source.missing[0])]
+        await pilot.press("q")
 
 
 async def test_a_refused_filter_keeps_the_old_one(tmp_path):

@@ -56,6 +56,7 @@ class FakeSource:
         self._pending: list[list[Record]] = []
         self._lock = threading.Lock()
         self.delivered = 0
+        self.missing: list[str] = []     # what the kernel cannot follow, as a live source says
 
     def emit(self, records: list[Record]) -> None:
         with self._lock:
@@ -73,7 +74,7 @@ class FakeSource:
             stop.wait(0.005)
 
     def stats(self) -> SourceStats:
-        return SourceStats(records=self.delivered, maps=list(self.map_health))
+        return SourceStats(records=self.delivered, maps=list(self.map_health), missing=list(self.missing))
 
     def detach(self) -> None:
         self.detached = True

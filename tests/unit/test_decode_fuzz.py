@@ -28,7 +28,7 @@ name_st = st.tuples(st.sampled_from([0, 1, 2]), st.integers(0, 300), st.integers
 @st.composite
 def kernel_record(draw):
     values = {"op": draw(st.sampled_from(OPS)), "ts": 123456789, "pid": 10, "tid": 11, "ppid": 1,
-              "uid": 0, "fd": 3, "ret": draw(st.integers(-200, 1 << 40)), "flags": draw(st.integers(0, 7)),
+              "uid": 0, "fd": 3, "ret": draw(st.integers(-200, 1 << 40)), "flags": draw(st.integers(0, 15)),
               "mode": draw(st.sampled_from([0o100644, 0o040755, 0o010600, 0o140777, 0])),
               "dev": (8 << 20) | 1, "ino": 42, "count": 1, "serial": 5,
               "comm": draw(st.binary(max_size=16)).ljust(16, b"\0")[:16]}
@@ -67,6 +67,27 @@ def test_a_placed_write_decodes_from_bytes(tmp_path):
     rec = dec.decode(raw)
     assert (rec.op, rec.pid, rec.bytes, rec.fd, rec.comm) == ("write", 7, 12, 4, b"w\xffx")
     assert rec.path == os.fsencode(tmp_path) + b"/sub/leaf" and rec.dev == "8:1" and rec.ino == 9
+
+
+def test_the_io_uring_flag_becomes_via(tmp_path):
+    dec = make_decoder(tmp_path)
+    walk = b"db\0"
+
+    def placed(flags):
+        return bytes(EVENT.pack({"op": abi.OP_CODES["write"], "pid": 7, "tid": 7, "ret": 4096, "count": 1,
+                                 "mode": 0o100644, "flags": flags, "names.0.watch": 1,
+                                 "names.0.walk_len": len(walk), "data_len": len(walk)}))[:DATA_AT] + walk
+
+    assert dec.decode(placed(abi.C["SNIFF_EV_URING"])).via == "io_uring"
+    assert dec.decode(placed(0)).via is None
+    # A path given as a string (an unlink through io_uring) takes the other decoding path.
+    path = os.fsencode(tmp_path / "db")
+    unlink = bytes(EVENT.pack({"op": abi.OP_CODES["unlink"], "pid": 7, "tid": 7, "count": 1,
+                               "flags": abi.C["SNIFF_EV_URING"], "names.0.str_len": len(path),
+                               "names.0.flags": abi.C["SNIFF_NAME_AT_ROOT"],
+                               "data_len": len(path)}))[:DATA_AT] + path
+    rec = dec.decode(unlink)
+    assert (rec.op, rec.path, rec.via) == ("unlink", path, "io_uring")
 
 
 def test_layout_matches_the_compiled_struct_sizes():

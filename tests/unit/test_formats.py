@@ -147,6 +147,12 @@ def test_plain_rename_error_and_truncation() -> None:
     assert " err=EACCES " in second and " truncated " in second
 
 
+def test_plain_says_how_an_op_was_submitted() -> None:
+    uring, plain = run("plain", [rec(via="io_uring"), rec()]).splitlines()
+    assert " count=1 via=io_uring /srv/watched/f.txt" in uring
+    assert "via=" not in plain
+
+
 def test_table_columns_and_header() -> None:
     ts = 1700000000.123956  # truncated to milliseconds, not rounded
     text = run("table", [rec(ts=ts), rec(op="open", bytes=None), rec(op="open", bytes=None,

@@ -5,7 +5,7 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from probes.record import OPS, Record
+from probes.record import OPS, VIAS, Record
 from tui.formats import JsonlWriter
 
 names = st.binary(min_size=0, max_size=12)
@@ -16,7 +16,7 @@ records = st.builds(
     bytes=st.none() | st.integers(0, 1 << 40), count=st.integers(1, 1 << 40),
     fd=st.none() | st.integers(0, 9), file_type=st.sampled_from(["file", "dir"]),
     dev=st.none() | st.just("8:1"), ino=st.none() | st.integers(0, 9), truncated=st.booleans(),
-    err=st.none() | st.sampled_from(["ENOENT", "EACCES"]))
+    err=st.none() | st.sampled_from(["ENOENT", "EACCES"]), via=st.none() | st.sampled_from(VIAS))
 
 
 @settings(max_examples=300, deadline=None)
@@ -29,3 +29,17 @@ def test_write_many_writes_what_to_json_writes(recs, repeat):
     assert lines == [r.to_json_bytes() for r in recs * repeat]
     for line in lines:
         json.loads(line)
+
+
+def test_records_differing_only_in_via_get_their_own_lines():
+    # One process writing the same file by write(2) and through io_uring: two counters whose
+    # records differ in nothing else, so the cache of line parts must tell them apart.
+    plain = Record(ts=1.0, op="write", pid=1, tid=1, ppid=0, uid=0, comm=b"db", path=b"/w/f",
+                   bytes=4096, fd=3)
+    uring = Record(ts=1.0, op="write", pid=1, tid=1, ppid=0, uid=0, comm=b"db", path=b"/w/f",
+                   bytes=4096, fd=3, via="io_uring")
+    out = io.BytesIO()
+    JsonlWriter(out).write_many([plain, uring, plain])
+    lines = out.getvalue().splitlines()
+    assert lines == [plain.to_json_bytes(), uring.to_json_bytes(), plain.to_json_bytes()]
+    assert [json.loads(line).get("via") for line in lines] == [None, "io_uring", None]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.record import OPS, Record, decode_name, encode_name
+from probes.record import OPS, VIAS, Record, decode_name, encode_name
 
 # Names come from the kernel as raw bytes: anything goes, NUL and invalid UTF-8 included.
 names = st.binary(max_size=300)
@@ -40,6 +40,7 @@ records = st.builds(
     ino=st.none() | st.integers(0, 2**64 - 1),
     truncated=st.booleans(),
     err=st.none() | st.sampled_from(["ENOENT", "EACCES", "EXDEV", "ENAMETOOLONG"]),
+    via=st.none() | st.sampled_from(VIAS),
 )
 
 
@@ -114,7 +115,7 @@ def test_encode_decode_name(raw: bytes) -> None:
 
 def test_optional_fields_are_omitted() -> None:
     obj = rec(op="open", bytes=None).to_dict()
-    for name in ("new_path", "bytes", "fd", "err", "dev", "ino", "comm_b64", "path_b64"):
+    for name in ("new_path", "bytes", "fd", "err", "dev", "ino", "comm_b64", "path_b64", "via"):
         assert name not in obj
     assert obj["op"] == "open" and obj["path"] == "/w/file"
 
@@ -152,6 +153,8 @@ def good() -> dict[str, Any]:
         pytest.param(lambda d: d.update(path_b64="not base64!"), "", id="bad-base64"),
         pytest.param(lambda d: d.update(comm_b64=12), "", id="non-string-base64"),
         pytest.param(lambda d: d.update(path=["/x"]), "path", id="non-string-path"),
+        pytest.param(lambda d: d.update(via="telepathy"), "telepathy", id="unknown-via"),
+        pytest.param(lambda d: d.update(via=["io_uring"]), "via", id="non-string-via"),
     ],
 )
 def test_from_dict_rejects_malformed(change: Any, message: str) -> None:

@@ -276,6 +276,14 @@ def test_rarer_losses_get_a_row_once_they_happen():
     assert losses["kernel lacks"] == 1
 
 
+def test_io_uring_requests_without_completion_are_a_loss_only_when_there_are_some():
+    state = make()
+    state.set_source_stats(SourceStats(counters={"uring_no_cqe": 0}))
+    assert "io_uring unseen" not in dict(state.losses())
+    state.set_source_stats(SourceStats(counters={"uring_no_cqe": 4}))
+    assert dict(state.losses())["io_uring unseen"] == 4
+
+
 # ------------------------------------------------------------------ export
 def test_export_round_trips_every_matching_record_through_replay(tmp_path):
     state = make(tmp_path)

@@ -35,3 +35,8 @@ def test_a_stats_line_of_the_earlier_layout_replays(tmp_path):
     back = replayed(tmp_path, old)
     assert (back.ringbuf_drops, back.truncated_paths, back.evictions) == (3, 2, 5)
     assert back.maps == [MapHealth("agg", 7, 70, 0)]
+
+
+def test_what_the_kernel_cannot_follow_is_part_of_the_stats_line(tmp_path):
+    stats = SourceStats(records=1, missing=["io_uring is not followed: no raw tracepoint io_uring_complete"])
+    assert replayed(tmp_path, stats.to_dict()).missing == stats.missing
