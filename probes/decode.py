@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from . import abi
+from .cgroups import CgroupResolver
 from .layout import layout
 from .record import Record
 
@@ -210,7 +211,7 @@ class ProcEvent:
 
 
 _HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "count", "serial",
-                  "key.tgid", "mode", "flags", "data_len", "comm",
+                  "cgroup", "key.tgid", "mode", "flags", "data_len", "comm",
                   "names.0.watch", "names.0.str_len", "names.0.walk_len", "names.0.flags",
                   "names.1.watch", "names.1.str_len", "names.1.walk_len", "names.1.flags")
 _EVENT = layout("sniff_event")
@@ -241,8 +242,12 @@ class Decoder:
     """Turns one ring-buffer record (its bytes) into a Record, a Named, a ProcEvent, or None
     (out of scope, or not ours)."""
 
-    def __init__(self, watches: Watches, all_types: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, watches: Watches, all_types: Callable[[], bool] = lambda: False,
+                 cgroups: Optional[CgroupResolver] = None) -> None:
         self.watches = watches
+        self.cgroups = cgroups if cgroups is not None else CgroupResolver()
+        # cgroup id -> its names, while they need no pid (the v1 fall-back does): the flood path
+        self._cg_names: dict[int, tuple] = {}
         self.scope = ScopeResolver(watches)
         self.all_types = all_types
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
@@ -262,7 +267,7 @@ class Decoder:
             length = len(buf) - off
         if length < _DATA_AT:
             return None
-        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, key_tgid, mode, flags,
+        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, cgid, key_tgid, mode, flags,
          data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
         if comm[-1] == 0:    # the kernel pads the name with NULs
             comm = comm[:comm.find(b"\0")]
@@ -281,10 +286,11 @@ class Decoder:
             if placed is None:
                 return None
             path, watch, truncated, ftype, devtext = placed
+            cg = self._cg_names.get(cgid) or self._cgroup(cgid, pid)
             rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None,
                          ret if name == "read" or name == "write" else None, count,
                          fd if fd >= 0 else None, ftype, devtext, ino, truncated,
-                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch)
+                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch, *cg)
         else:
             data = bytes(buf[start:end])
             rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
@@ -295,12 +301,26 @@ class Decoder:
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
             rec = self._named(rec, flags, n0, n1)
+            if rec is not None:      # in scope: worth naming its cgroup
+                rec.cgroup, rec.container, rec.unit = self._cg_names.get(cgid) or self._cgroup(cgid, pid)
         if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
             key = bytes(buf[off + _KEY_AT:off + _KEY_AT + _KEY_SIZE])
             if flags & _EV_AGG_RENAME:
                 return Named(key, key_tgid, serial, rec, True, count, ret)
             return Named(key, key_tgid, serial, rec)
         return rec
+
+    def _cgroup(self, cgid: int, pid: int) -> tuple:
+        """(path, container, unit) of a record's cgroup; Nones when unknown (no cgroup v2)."""
+        info = self.cgroups.lookup(cgid)
+        if info is None:
+            return (None, None, None)
+        if self.cgroups.hybrid and info.container is None and info.unit is None:
+            return self.cgroups.lookup(cgid, pid)     # per process: a v1 hierarchy may name it
+        if len(self._cg_names) >= 4096:
+            self._cg_names.clear()
+        self._cg_names[cgid] = info       # the same for every process in it
+        return info
 
     def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):
         """(path, watch path, truncated, file type, device text) of a placed record, or None

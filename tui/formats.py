@@ -104,7 +104,7 @@ class JsonlWriter(Writer):
             # but the time, bytes and count is cached as JSON (one dict lookup instead of a
             # dict and a dumps per record).
             key = (r.op, r.pid, r.tid, r.ppid, r.uid, r.comm, r.path, r.new_path, r.fd, r.file_type,
-                   r.dev, r.ino, r.truncated, r.err, r.bytes is None)
+                   r.dev, r.ino, r.truncated, r.err, r.bytes is None, r.cgroup, r.container, r.unit)
             parts = lines.get(key)
             if parts is None:
                 if len(lines) >= 4096:

@@ -29,6 +29,8 @@
 #define SNIFF_PENDING_MAX 16384
 #define SNIFF_WATCH_MAX 256
 #define SNIFF_PIDSET_MAX 65536
+#define SNIFF_CGSET_MAX 1024          /* cgroups a --cgroup/--container/--unit filter keeps */
+#define SNIFF_CG_LEVELS 16            /* deepest cgroup level (root: 0) the kernel filter takes */
 
 enum sniff_op {
     SNIFF_OP_OPEN = 1,
@@ -195,6 +197,9 @@ struct sniff_config {
     u32 coalesce;        /* 1: count every op per (process, file, op) in the kernel */
     u32 rate_limit;      /* coalesce off: records per second per CPU, the rest counted */
     char comm[SNIFF_COMM_LEN];
+    u32 use_cgroup;      /* only tasks at or below a cgroup of the cgset map */
+    u32 cg_level_lo;     /* the levels of the cgset's cgroups (root: 0); ancestors of the */
+    u32 cg_level_hi;     /* task's cgroup are compared only at these */
 };
 
 /* sniff_file_id.flags */
