@@ -70,8 +70,12 @@ def _unescape(field: bytes) -> bytes:
     return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)
 
 
-def find_cgroup2(mountinfo: str = "/proc/self/mountinfo") -> tuple[Optional[bytes], bool]:
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def find_cgroup2(mountinfo: Optional[str] = None) -> tuple[Optional[bytes], bool]:
     """(mount point of cgroup2 or None, whether v1 hierarchies are mounted too)."""
+    mountinfo = mountinfo or MOUNTINFO
     mount, v1 = None, False
     try:
         with open(mountinfo, "rb") as fh:
@@ -109,7 +113,7 @@ class CgroupResolver:
     """cgroup id -> CgroupInfo, cached; a miss walks the cgroup2 tree again (bounded), and an id
     still unknown is not looked for again for a second (a removed cgroup's records)."""
 
-    def __init__(self, mountinfo: str = "/proc/self/mountinfo", proc: str = "/proc",
+    def __init__(self, mountinfo: Optional[str] = None, proc: str = "/proc",
                  root: Optional[bytes] = None, hybrid: Optional[bool] = None) -> None:
         found, v1 = find_cgroup2(mountinfo)
         self.root = root if root is not None else found

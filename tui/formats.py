@@ -156,6 +156,10 @@ class PlainWriter(Writer):
             parts.append(f"err={visible(str(record.err))}")
         if record.truncated:
             parts.append("truncated")
+        if record.container is not None:
+            parts.append(f"container={visible(record.container)}")
+        if record.unit is not None:
+            parts.append(f"unit={visible(record.unit)}")
         path = visible(record.path)
         if record.new_path is not None:
             path += " -> " + visible(record.new_path)
