@@ -246,8 +246,9 @@ class Decoder:
                  cgroups: Optional[CgroupResolver] = None) -> None:
         self.watches = watches
         self.cgroups = cgroups if cgroups is not None else CgroupResolver()
-        # cgroup id -> its names, while they need no pid (the v1 fall-back does): the flood path
-        self._cg_names: dict[int, tuple] = {}
+        # (cgroup id, pid) -> names, as one int (pids < 2**22): the flood path is one look-up.
+        # Per pid because on a hybrid host a v1 hierarchy may name a process's container.
+        self._cg: dict[int, tuple] = {}
         self.scope = ScopeResolver(watches)
         self.all_types = all_types
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
@@ -286,11 +287,11 @@ class Decoder:
             if placed is None:
                 return None
             path, watch, truncated, ftype, devtext = placed
-            cg = self._cg_names.get(cgid) or self._cgroup(cgid, pid)
+            cgp, cgc, cgu = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
             rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None,
                          ret if name == "read" or name == "write" else None, count,
                          fd if fd >= 0 else None, ftype, devtext, ino, truncated,
-                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch, *cg)
+                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch, cgp, cgc, cgu)
         else:
             data = bytes(buf[start:end])
             rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
@@ -302,7 +303,7 @@ class Decoder:
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
             rec = self._named(rec, flags, n0, n1)
             if rec is not None:      # in scope: worth naming its cgroup
-                rec.cgroup, rec.container, rec.unit = self._cg_names.get(cgid) or self._cgroup(cgid, pid)
+                rec.cgroup, rec.container, rec.unit = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
         if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
             key = bytes(buf[off + _KEY_AT:off + _KEY_AT + _KEY_SIZE])
             if flags & _EV_AGG_RENAME:
@@ -310,16 +311,24 @@ class Decoder:
             return Named(key, key_tgid, serial, rec)
         return rec
 
+    def expire_cgroups(self, pid: int = 0) -> None:
+        """A process exited (its pid may come back), or an interval passed (a process may have
+        moved in a v1 hierarchy alone): names are looked up again (from the resolver's cache)."""
+        if pid:
+            self.cgroups.forget(pid)
+        self._cg.clear()
+
     def _cgroup(self, cgid: int, pid: int) -> tuple:
-        """(path, container, unit) of a record's cgroup; Nones when unknown (no cgroup v2)."""
-        info = self.cgroups.lookup(cgid)
+        """(path, container, unit) of a record's cgroup; Nones when unknown (no cgroup v2, or a
+        cgroup removed before we could name it)."""
+        info = self.cgroups.lookup(cgid, pid)
         if info is None:
-            return (None, None, None)
-        if self.cgroups.hybrid and info.container is None and info.unit is None:
-            return self.cgroups.lookup(cgid, pid)     # per process: a v1 hierarchy may name it
-        if len(self._cg_names) >= 4096:
-            self._cg_names.clear()
-        self._cg_names[cgid] = info       # the same for every process in it
+            if self.cgroups.available:
+                return (None, None, None)      # not kept: the resolver decides when to look again
+            info = (None, None, None)
+        if len(self._cg) >= 16384:
+            self._cg.clear()
+        self._cg[cgid << 22 | pid] = info
         return info
 
     def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):

@@ -128,6 +128,7 @@ class LiveSource:
                 self.harvest()
                 self._deliver_step()
                 self._refresh_stats()
+                self.decoder.expire_cgroups()
                 if self.filters.container is not None or self.filters.unit is not None:
                     self._refresh_cgset()    # a container started, a unit restarted
                 next_harvest = time.monotonic() + self.interval
@@ -254,7 +255,7 @@ class LiveSource:
         elif cls is ProcEvent:
             if out.op == "exit":
                 self.procs.exit(out.pid)
-                self.decoder.cgroups.forget(out.pid)
+                self.decoder.expire_cgroups(out.pid)
                 self._harvest_process(out.pid)
             else:
                 getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
