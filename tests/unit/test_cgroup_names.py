@@ -211,3 +211,33 @@ def test_cli_refuses_cgroup_filters_without_cgroup_v2(tmp_path, monkeypatch, cap
         return
     assert main(["stream", "--container", "not hex"]) == 2
     assert "not a container id" in capsys.readouterr().err
+
+
+def test_decoder_names_the_cgroup_of_a_kernel_record(tmp_path):
+    from probes import abi
+    from probes.decode import Decoder, Watches
+    from probes.layout import layout
+    event = layout("sniff_event")
+    watched = tmp_path / "w"
+    watched.mkdir()
+    w = Watches()
+    w.add(os.fsencode(watched), 0, os.stat(watched))
+    r = resolver(tmp_path)
+    root = str(tmp_path / "cg")
+    make_tree(root, f"/system.slice/docker-{H}.scope")
+    dec = Decoder(w, cgroups=r)
+    walk = b"leaf\0"
+
+    def decode(cgid):
+        raw = bytes(event.pack({"op": abi.OP_CODES["write"], "pid": 7, "tid": 7, "ret": 3, "count": 1,
+                                "mode": 0o100644, "cgroup": cgid, "names.0.watch": 1,
+                                "names.0.walk_len": len(walk), "data_len": len(walk)}))
+        return dec.decode(raw[:event.offset("data")] + walk)
+
+    got = decode(ino(root, f"/system.slice/docker-{H}.scope"))
+    assert (got.cgroup, got.container, got.unit) == (
+        f"/system.slice/docker-{H}.scope".encode(), H[:12], f"docker-{H}.scope".encode())
+    assert json.loads(got.to_json())["container"] == H[:12]
+    unknown = decode(123456789)                 # removed before it could be named
+    assert (unknown.cgroup, unknown.container, unknown.unit) == (None, None, None)
+    assert "cgroup" not in json.loads(unknown.to_json())
