@@ -198,6 +198,8 @@ class History:
             # than as a random table lookup per matching record. (`+` hides the index.)
             plus = "+" if len(ids) * 4 > len(names) else ""
             terms.append(f"({plus}r.path IN {table} OR {plus}r.new_path IN {table})")
+        if f.by_cgroup:
+            terms.append(self._cgroup_term(f))
         if f.tree is not None:
             scope = " AND ".join(terms) or "1"
             pairs = self.conn.execute(f"SELECT DISTINCT r.pid, r.ppid FROM records r WHERE {scope}",
@@ -205,6 +207,24 @@ class History:
             table = self._id_table(sorted(_tree(f.tree, pairs)))
             terms.append(f"r.pid IN {table}")
         return " AND ".join(terms) or "1", params
+
+    def _cgroup_term(self, f: Filters) -> str:
+        """--cgroup/--container/--unit: decided once per distinct (cgroup, container, unit) of
+        the history, as for live records; a history without cgroups matches nothing."""
+        if not has_cgroup_columns(self.conn):
+            return "0"
+        rows = self.conn.execute(
+            "SELECT DISTINCT r.cgroup, r.container, r.unit, g.name, u.name FROM records r "
+            "LEFT JOIN names g ON g.id = r.cgroup LEFT JOIN names u ON u.id = r.unit").fetchall()
+        keep = [(g, c, u) for g, c, u, gname, uname in rows if f.cgroup_matches(Record(
+            0.0, "open", 0, 0, 0, 0, b"", b"", cgroup=None if gname is None else bytes(gname),
+            container=c, unit=None if uname is None else bytes(uname)))]
+        self._temp += 1
+        name = f"temp.cg{self._temp}"
+        self.conn.execute(f"CREATE TEMP TABLE cg{self._temp} (g INTEGER, c TEXT, u INTEGER)")
+        self.conn.executemany(f"INSERT INTO {name} VALUES (?, ?, ?)", keep)
+        return (f"EXISTS (SELECT 1 FROM {name} t WHERE t.g IS r.cgroup AND t.c IS r.container "
+                "AND t.u IS r.unit)")
 
     def _matching_comms(self, predicate) -> list[int]:
         return [i for i, name in self.conn.execute("SELECT id, name FROM comms")

@@ -95,6 +95,14 @@ def find_cgroup2(mountinfo: Optional[str] = None) -> tuple[Optional[bytes], bool
     return mount, v1
 
 
+def normalize_path(text: str) -> bytes:
+    """A cgroup path from the cgroup2 root, '/'-separated, without '.', '..' or empty parts."""
+    parts = [p for p in text.encode("utf-8", "surrogateescape").split(b"/") if p and p != b"."]
+    if b".." in parts:
+        raise FilterError(f"--cgroup {text!r}: '..' is not allowed")
+    return b"/" + b"/".join(parts)
+
+
 def normalize_unit(name: str) -> bytes:
     unit = name.strip().encode("utf-8", "surrogateescape")
     if not unit or b"/" in unit:
@@ -234,10 +242,7 @@ class CgroupResolver:
         root = self.root.rstrip(b"/")
         if raw == root or raw.startswith(root + b"/"):
             raw = raw[len(root):] or b"/"
-        parts = [p for p in raw.split(b"/") if p and p != b"."]
-        if b".." in parts:
-            raise FilterError(f"--cgroup {text!r}: '..' is not allowed")
-        rel = b"/" + b"/".join(parts)
+        rel = normalize_path(os.fsdecode(raw))
         if not os.path.isdir(root + rel):
             raise FilterError(f"--cgroup {text!r}: no such cgroup under {os.fsdecode(self.root)}")
         return rel

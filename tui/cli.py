@@ -111,6 +111,9 @@ def _add_query_command(sub) -> None:
     q.add_argument("--uid", type=_id, help="only processes of this user id")
     q.add_argument("--all-types", action="store_true",
                    help="also pipes, sockets, devices... (default: regular files and directories)")
+    q.add_argument("--cgroup", metavar="PATH", help="only processes in this cgroup v2 or below it")
+    q.add_argument("--container", metavar="ID", help="only containers whose id starts with ID (or pod-<uid>)")
+    q.add_argument("--unit", metavar="NAME", help="only processes of this systemd unit")
     q.add_argument("--path", action="append", metavar="GLOB",
                    help="only paths (or rename targets) matching GLOB; repeatable")
     q.add_argument("--since", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
@@ -174,6 +177,11 @@ def cgroup_filters(args) -> dict:
     if cgroup is None and container is None and unit is None:
         return {}
     from probes import cgroups
+    if args.command == "query":      # a history, maybe from another host: names as given
+        out = {"cgroup": None if cgroup is None else cgroups.normalize_path(cgroup),
+               "container": None if container is None else cgroups.normalize_container(container),
+               "unit": None if unit is None else cgroups.normalize_unit(unit)}
+        return out
     resolver = cgroups.CgroupResolver()
     out = {}
     if cgroup is not None:

@@ -298,3 +298,26 @@ def test_cgroup_fields_round_trip_and_older_files_gain_them(tmp_path):
     write_all(db, cg[:1])                        # appending adds the columns
     got = stored(db)
     assert len(got) == 5 and got[-1] == cg[0] and got[0].cgroup is None
+
+
+def test_query_filters_by_cgroup_container_and_unit(tmp_path, capfd):
+    from tui.cli import main
+    db = str(tmp_path / "h.db")
+    docker = rec(1, b"/w/a", pid=1, cgroup=b"/system.slice/docker-" + b"ab" * 32 + b".scope",
+                 container="abababababab", unit=b"docker-" + b"ab" * 32 + b".scope")
+    service = rec(2, b"/w/b", pid=2, cgroup=b"/system.slice/foo.service/sub", unit=b"foo.service")
+    host = rec(3, b"/w/c", pid=3, cgroup=b"/")
+    bare = rec(4, b"/w/d", pid=4)
+    write_all(db, [docker, service, host, bare])
+
+    def pids(*args):
+        assert main(["query", db, "--all-types", "--format", "jsonl", *args]) == 0
+        return [json.loads(line)["pid"] for line in capfd.readouterr().out.splitlines()]
+    assert pids() == [1, 2, 3, 4]
+    assert pids("--container", "abab") == [1]
+    assert pids("--unit", "foo") == [2]
+    assert pids("--cgroup", "/system.slice") == [1, 2]
+    assert pids("--cgroup", "/") == [1, 2, 3]
+    assert pids("--container", "ff") == []
+    assert main(["query", db, "--cgroup", "/a/../b"]) == 2
+    assert "'..'" in capfd.readouterr().err
