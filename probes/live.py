@@ -343,7 +343,8 @@ class LiveSource:
         table[table.Key(0)] = cfg
 
     def _cg_targets(self, filters: Filters):
-        return self.decoder.cgroups.targets(filters.cgroup, filters.container, filters.unit)
+        targets = self.decoder.cgroups.targets(filters.cgroup, filters.container, filters.unit)
+        return targets if self.probes.cgroup_filter else None   # else userspace decides
 
     def _cgroup_config(self, cfg, targets) -> None:
         load_cgset(self.probes["cgset"], cfg, targets)

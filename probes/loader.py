@@ -90,6 +90,7 @@ class Probes:
     bpf: object
     attached: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see cgroup_cflags)
 
     def __getitem__(self, name: str):
         return self.bpf[name]
@@ -135,13 +136,25 @@ def arch_cflags(btf: BTF) -> list[str]:
     return flags
 
 
+def kernel_can_filter_cgroups(release: Optional[str] = None) -> bool:
+    """bpf_get_current_ancestor_cgroup_id is allowed in tracing programs from Linux 5.12 on;
+    before, a program calling it is refused, so the cgroup filters stay in userspace."""
+    import re
+    m = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return m is None or (int(m.group(1)), int(m.group(2))) >= (5, 12)
+
+
+def cgroup_cflags() -> list[str]:
+    return [] if kernel_can_filter_cgroups() else ["-DSNIFF_NO_CGROUP_FILTER"]
+
+
 def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[str]:
     # SNIFF_TUI_CFLAGS: extra compiler flags, for debugging (and for tests that provoke a
     # verifier rejection).
     extra = os.environ.get("SNIFF_TUI_CFLAGS", "").split()
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
             f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
-            *QUIET_CFLAGS, *extra]
+            *cgroup_cflags(), *QUIET_CFLAGS, *extra]
 
 
 class _StderrCapture:
@@ -197,7 +210,7 @@ def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
     except Exception as exc:  # BCC raises bare Exception for compile/load failures
         raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
                         detail=str(exc)) from None
-    probes = Probes(bpf)
+    probes = Probes(bpf, cgroup_filter=kernel_can_filter_cgroups())
     try:
         _attach(bcc, probes)
     except LoadError:

@@ -110,6 +110,9 @@ static __always_inline int is_self(struct sniff_config *c, u32 tgid)
  * cgset cgroup sits at is looked up (a helper call per level, only while the filter is set). */
 static __always_inline int cgroup_wanted(struct sniff_config *c)
 {
+#ifdef SNIFF_NO_CGROUP_FILTER
+    return 1;            /* kernel < 5.12 refuses the helper here: userspace filters */
+#else
     for (u32 level = 0; level < SNIFF_CG_LEVELS; level++) {
         if (level < c->cg_level_lo)
             continue;
@@ -122,6 +125,7 @@ static __always_inline int cgroup_wanted(struct sniff_config *c)
             return 1;
     }
     return 0;
+#endif
 }
 
 /* The filters that need nothing but the current task: checked before any other work. */

@@ -275,3 +275,30 @@ def test_cli_refuses_a_missing_cgroup_in_one_line():
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "no such cgroup" in out.stderr
+
+
+def test_kernels_without_the_helper_filter_in_userspace(tmp_path, cgtree, monkeypatch):
+    """Before Linux 5.12 tracing programs may not call bpf_get_current_ancestor_cgroup_id: the
+    probes are built without it (as the loader does on such kernels) and load, and the cgroup
+    filters still keep exactly the right records, decided in userspace."""
+    from probes.live import LiveSource
+    from tests.kernel.kernel_support import Sniff
+    monkeypatch.setenv("SNIFF_TUI_CFLAGS", "-DSNIFF_NO_CGROUP_FILTER")
+    watched = tmp_path / "w"
+    watched.mkdir()
+    source = LiveSource([watched])
+    source.open()
+    sniff = Sniff(source)
+    try:
+        source.probes.cgroup_filter = False      # what the loader says on such a kernel
+        cid = secrets.token_hex(32)
+        path = cgtree.make(f"/system.slice/docker-{cid}.scope")
+        writers = {"in": cgtree.writer(watched / "in.log", path), "out": cgtree.writer(watched / "out.log", None)}
+        source.set_filters(Filters(container=cid[:12]))
+        assert source.probes["config"][0].use_cgroup == 0
+        before = source.filtered_out
+        got = write_all(sniff, writers)
+        assert got["in"] and {r.container for r in got["in"]} == {cid[:12]}
+        assert not got["out"] and source.filtered_out > before
+    finally:
+        sniff.close()

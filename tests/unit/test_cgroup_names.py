@@ -241,3 +241,10 @@ def test_decoder_names_the_cgroup_of_a_kernel_record(tmp_path):
     unknown = decode(123456789)                 # removed before it could be named
     assert (unknown.cgroup, unknown.container, unknown.unit) == (None, None, None)
     assert "cgroup" not in json.loads(unknown.to_json())
+
+
+def test_kernels_before_5_12_get_no_cgroup_filter_in_the_kernel():
+    from probes.loader import kernel_can_filter_cgroups
+    assert not kernel_can_filter_cgroups("5.10.0-28-amd64")
+    assert not kernel_can_filter_cgroups("4.19.0")
+    assert kernel_can_filter_cgroups("5.12.0") and kernel_can_filter_cgroups("6.18.0-1-cloud")
