@@ -29,9 +29,9 @@ for line in sys.stdin:
 class Writer:
     """A real process that appends a line to its file each time it is asked to."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, prefix=()) -> None:
         self.path = str(path)
-        self.proc = subprocess.Popen([PY, "-I", "-S", "-c", WRITER, self.path], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([*prefix, PY, "-I", "-S", "-c", WRITER, self.path], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline() == "ready\n"
         self.pid = self.proc.pid
@@ -76,8 +76,8 @@ class Tree:
     def dir(self, path: str) -> str:
         return self.mount + path
 
-    def writer(self, target, cgroup_path: str | None) -> Writer:
-        w = Writer(target)
+    def writer(self, target, cgroup_path: str | None, prefix=()) -> Writer:
+        w = Writer(target, prefix)
         self.writers.append(w)
         if cgroup_path is not None:
             w.move(self.dir(cgroup_path))
@@ -168,6 +168,17 @@ def test_records_name_cgroup_container_and_unit(sniff, three):
     writers["docker"].write("z\n")
     later = [r for r in sniff._sync() if r.pid == writers["docker"].pid]
     assert later and {r.container for r in later} == {DOCKER[:12]}
+
+
+def test_fields_are_right_in_another_mount_namespace(sniff, cgtree):
+    """A container's processes usually sit in their own mount namespace: the cgroup id is
+    global, so the fields do not depend on it."""
+    cid = secrets.token_hex(32)
+    path = cgtree.make(f"/system.slice/docker-{cid}.scope")
+    w = cgtree.writer(sniff.dir / "ns.log", path, prefix=("unshare", "--mount", "--propagation", "private"))
+    assert os.readlink(f"/proc/{w.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    got = write_all(sniff, {"ns": w})["ns"]
+    assert got and {(r.cgroup, r.container) for r in got} == {(path.encode(), cid[:12])}
 
 
 def kept_by_kernel(sniff, writers, filters) -> dict[str, int]:
