@@ -53,6 +53,16 @@ def visible(raw: Union[bytes, str]) -> str:
     return "".join(_escape_char(ch) for ch in text)
 
 
+def cgroup_text(container, unit, cgroup) -> str:
+    """What names a process's cgroup, shortest first: its container, else its unit, else the
+    path ('' when none is known). Escaped: cgroup names are anyone's bytes."""
+    if container is not None:
+        return f"container {visible(container)}"
+    if unit is not None:
+        return f"unit {visible(unit)}"
+    return f"cgroup {visible(cgroup)}" if cgroup is not None else ""
+
+
 def relative_to_watch(path: bytes, watches: list[bytes]) -> bytes:
     """The path relative to the deepest watched directory containing it ('.' for the root)."""
     best = None

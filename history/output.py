@@ -45,7 +45,8 @@ def record_row(rec: Record, full: bool) -> Row:
     row.update(comm=Name(rec.comm), bytes=rec.bytes, count=rec.count, err=rec.err)
     if full:
         row.update(fd=rec.fd, file_type=rec.file_type, dev=rec.dev, ino=rec.ino,
-                   truncated=rec.truncated)
+                   truncated=rec.truncated, cgroup=None if rec.cgroup is None else Name(rec.cgroup),
+                   container=rec.container, unit=None if rec.unit is None else Name(rec.unit))
     row["path"] = Name(rec.path)
     row["new_path"] = None if rec.new_path is None else Name(rec.new_path)
     return row

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 from probes.filters import Filters, comm_matches
 from probes.record import OPS, Record, decode_name
 
-from .schema import HistoryError, describe_sqlite_error, open_for_reading
+from .schema import HistoryError, describe_sqlite_error, has_cgroup_columns, open_for_reading
 
 GROUPS = ("file", "process", "op")
 MAX_NOTES = 10             # lines about sessions that lost records, after an answer
@@ -198,6 +198,8 @@ class History:
             # than as a random table lookup per matching record. (`+` hides the index.)
             plus = "+" if len(ids) * 4 > len(names) else ""
             terms.append(f"({plus}r.path IN {table} OR {plus}r.new_path IN {table})")
+        if f.by_cgroup:
+            terms.append(self._cgroup_term(f))
         if f.tree is not None:
             scope = " AND ".join(terms) or "1"
             pairs = self.conn.execute(f"SELECT DISTINCT r.pid, r.ppid FROM records r WHERE {scope}",
@@ -205,6 +207,24 @@ class History:
             table = self._id_table(sorted(_tree(f.tree, pairs)))
             terms.append(f"r.pid IN {table}")
         return " AND ".join(terms) or "1", params
+
+    def _cgroup_term(self, f: Filters) -> str:
+        """--cgroup/--container/--unit: decided once per distinct (cgroup, container, unit) of
+        the history, as for live records; a history without cgroups matches nothing."""
+        if not has_cgroup_columns(self.conn):
+            return "0"
+        rows = self.conn.execute(
+            "SELECT DISTINCT r.cgroup, r.container, r.unit, g.name, u.name FROM records r "
+            "LEFT JOIN names g ON g.id = r.cgroup LEFT JOIN names u ON u.id = r.unit").fetchall()
+        keep = [(g, c, u) for g, c, u, gname, uname in rows if f.cgroup_matches(Record(
+            0.0, "open", 0, 0, 0, 0, b"", b"", cgroup=None if gname is None else bytes(gname),
+            container=c, unit=None if uname is None else bytes(uname)))]
+        self._temp += 1
+        name = f"temp.cg{self._temp}"
+        self.conn.execute(f"CREATE TEMP TABLE cg{self._temp} (g INTEGER, c TEXT, u INTEGER)")
+        self.conn.executemany(f"INSERT INTO {name} VALUES (?, ?, ?)", keep)
+        return (f"EXISTS (SELECT 1 FROM {name} t WHERE t.g IS r.cgroup AND t.c IS r.container "
+                "AND t.u IS r.unit)")
 
     def _matching_comms(self, predicate) -> list[int]:
         return [i for i, name in self.conn.execute("SELECT id, name FROM comms")
@@ -222,10 +242,14 @@ class History:
         """Matching records in the order they were recorded (``top``: the first N)."""
         try:
             where, params = self._where(spec)
+            # A history written before records had cgroups has no such columns.
+            cg = ("g.name, r.container, u.name", "LEFT JOIN names g ON g.id = r.cgroup "
+                  "LEFT JOIN names u ON u.id = r.unit ") if has_cgroup_columns(self.conn) else (
+                  "NULL, NULL, NULL", "")
             sql = ("SELECT r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, c.name, p.name, n.name, r.bytes, "
-                   "r.count, r.fd, r.file_type, r.dev, r.ino, r.truncated, r.err "
+                   f"r.count, r.fd, r.file_type, r.dev, r.ino, r.truncated, r.err, {cg[0]} "
                    "FROM records r JOIN comms c ON c.id = r.comm JOIN names p ON p.id = r.path "
-                   f"LEFT JOIN names n ON n.id = r.new_path WHERE {where} ORDER BY r.id")
+                   f"LEFT JOIN names n ON n.id = r.new_path {cg[1]}WHERE {where} ORDER BY r.id")
             if spec.top is not None:
                 sql += " LIMIT ?"
                 params = [*params, spec.top]
@@ -234,7 +258,9 @@ class History:
                              comm=bytes(row[6]), path=bytes(row[7]),
                              new_path=None if row[8] is None else bytes(row[8]), bytes=row[9],
                              count=row[10], fd=row[11], file_type=row[12], dev=row[13], ino=row[14],
-                             truncated=bool(row[15]), err=row[16])
+                             truncated=bool(row[15]), err=row[16],
+                             cgroup=None if row[17] is None else bytes(row[17]), container=row[18],
+                             unit=None if row[19] is None else bytes(row[19]))
         except sqlite3.Error as exc:
             raise HistoryError(describe_sqlite_error(self.path, exc)) from None
 

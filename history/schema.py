@@ -78,7 +78,10 @@ CREATE TABLE IF NOT EXISTS records (
     dev       TEXT,
     ino       INTEGER,
     truncated INTEGER NOT NULL,
-    err       TEXT
+    err       TEXT,
+    cgroup    INTEGER REFERENCES names(id),
+    container TEXT,
+    unit      INTEGER REFERENCES names(id)
 );
 CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
 CREATE INDEX IF NOT EXISTS records_pid ON records(pid);
@@ -89,9 +92,10 @@ CREATE INDEX IF NOT EXISTS records_new_path ON records(new_path) WHERE new_path 
 CREATE VIEW IF NOT EXISTS records_named AS
     SELECT r.id, r.session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, c.name AS comm,
            p.name AS path, n.name AS new_path, r.bytes, r.count, r.fd, r.file_type, r.dev,
-           r.ino, r.truncated, r.err
+           r.ino, r.truncated, r.err, g.name AS cgroup, r.container, u.name AS unit
     FROM records r JOIN comms c ON c.id = r.comm JOIN names p ON p.id = r.path
-    LEFT JOIN names n ON n.id = r.new_path;
+    LEFT JOIN names n ON n.id = r.new_path LEFT JOIN names g ON g.id = r.cgroup
+    LEFT JOIN names u ON u.id = r.unit;
 """
 
 
@@ -172,6 +176,11 @@ def open_for_writing(path: str) -> sqlite3.Connection:
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('format', 'sniff-tui history')")
             conn.execute("COMMIT")
+        elif not has_cgroup_columns(conn):
+            # Written before records had cgroups: the columns are added (NULL in old rows);
+            # readers of either age name the columns they read, so the schema version stays.
+            for column in CGROUP_COLUMNS:
+                conn.execute(f"ALTER TABLE records ADD COLUMN {column}")
         if not existed:
             _give_to_sudo_user(path)
     except sqlite3.Error as exc:
@@ -181,6 +190,14 @@ def open_for_writing(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+CGROUP_COLUMNS = ("cgroup INTEGER REFERENCES names(id)", "container TEXT",
+                  "unit INTEGER REFERENCES names(id)")
+
+
+def has_cgroup_columns(conn: sqlite3.Connection) -> bool:
+    return "cgroup" in {row[1] for row in conn.execute("PRAGMA table_info(records)")}
 
 
 def open_for_reading(path: str, *, timeout: float = 2.0) -> sqlite3.Connection:

@@ -30,9 +30,10 @@ IDLE_COMMIT_SECONDS = 0.5      # how long a few records may wait before they are
 NAME_CACHE_MAX = 500_000       # interned names remembered (then forgotten and looked up again)
 IN_FLIGHT_SECONDS = 30.0       # at close, after the queue is given up: the last transaction
 
-COLUMNS = 18
+COLUMNS = 21
 INSERT_RECORD = ("INSERT INTO records (session, ts, op, pid, tid, ppid, uid, comm, path, "
-                 "new_path, bytes, count, fd, file_type, dev, ino, truncated, err) VALUES ")
+                 "new_path, bytes, count, fd, file_type, dev, ino, truncated, err, cgroup, "
+                 "container, unit) VALUES ")
 ROW = "(" + ",".join("?" * COLUMNS) + ")"
 # Rows per INSERT statement. The sqlite3 module releases the GIL around each statement step;
 # one step per row makes the writer and the thread that drains the probes hand the GIL back and
@@ -54,10 +55,13 @@ def names_json(names: Iterable[bytes]) -> str:
 def filters_json(filters: Optional[Filters]) -> str:
     if filters is None:
         return "{}"
-    return json.dumps({"ops": sorted(filters.ops), "pid": filters.pid, "tree": filters.tree,
-                       "uid": filters.uid, "comm": filters.comm,
-                       "exclude_comm": list(filters.exclude_comm), "all_types": filters.all_types},
-                      ensure_ascii=False)
+    out = {"ops": sorted(filters.ops), "pid": filters.pid, "tree": filters.tree,
+           "uid": filters.uid, "comm": filters.comm,
+           "exclude_comm": list(filters.exclude_comm), "all_types": filters.all_types}
+    for name in ("cgroup", "container", "unit"):
+        if getattr(filters, name) is not None:
+            out[name] = _jsonable(getattr(filters, name))
+    return json.dumps(out, ensure_ascii=False)
 
 
 def _jsonable(value: Any) -> Any:
@@ -268,13 +272,14 @@ class HistoryStore:
         name_id, comm_id = self._name_id, self._comm_id
         for r in batch:
             # Inline dict look-ups: this loop is the store's hot path.
-            new_path = r.new_path
+            new_path, cgroup, unit = r.new_path, r.cgroup, r.unit
             add((session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid,
                  comms.get(r.comm) or comm_id(conn, r.comm),
                  names.get(r.path) or name_id(conn, r.path),
                  None if new_path is None else (names.get(new_path) or name_id(conn, new_path)),
                  r.bytes, r.count, r.fd, r.file_type, r.dev, r.ino, 1 if r.truncated else 0,
-                 r.err))
+                 r.err, None if cgroup is None else (names.get(cgroup) or name_id(conn, cgroup)),
+                 r.container, None if unit is None else (names.get(unit) or name_id(conn, unit))))
         return flat
 
     def _name_id(self, conn: sqlite3.Connection, name: bytes) -> int:

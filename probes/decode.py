@@ -11,186 +11,19 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from . import abi
+from .cgroups import CgroupResolver
 from .layout import layout
 from .opargs import put_args as _put_args
 from .pathcache import PathsById
 from .record import Record
+from .scope import ScopeResolver, Watches, dev_text, file_type, join, kernel_dev, normalize, walk_components
 
 C = abi.C
-_TYPE_NAMES = {
-    stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
-    stat.S_IFCHR: "chr", stat.S_IFBLK: "blk", stat.S_IFLNK: "symlink",
-}
-
-
-def file_type(mode: int) -> str:
-    return _TYPE_NAMES.get(stat.S_IFMT(mode), "unknown")
-
-
-def kernel_dev(major: int, minor: int) -> int:
-    """The kernel's internal dev_t (what super_block.s_dev holds)."""
-    return (major << 20) | minor
-
-
-def dev_text(kdev: int) -> str:
-    return f"{kdev >> 20}:{kdev & 0xFFFFF}"
-
-
-@dataclass(frozen=True)
-class Watch:
-    id: int
-    path: bytes            # canonical (symlinks resolved)
-    st_dev: int            # as stat() reports it
-    ino: int
-    kdev: int              # as the kernel's super_block reports it
-
-
-class Watches:
-    """The watched directories, by id (the kernel's map value) and by identity."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[int, Watch] = {}
-        self._next = 1
-        self.version = 0           # bumped on every change: cached placements are then stale
-
-    def add(self, path: bytes, kdev: int, st: os.stat_result) -> Watch:
-        for w in self.by_id.values():
-            if (w.st_dev, w.ino) == (st.st_dev, st.st_ino):
-                return w
-        w = Watch(self._next, path, st.st_dev, st.st_ino, kdev)
-        self._next += 1
-        self.version += 1
-        self.by_id[w.id] = w
-        return w
-
-    def remove(self, path: bytes) -> Optional[Watch]:
-        for wid, w in list(self.by_id.items()):
-            if w.path == path:
-                self.version += 1
-                return self.by_id.pop(wid)
-        return None
-
-    def paths(self) -> list[bytes]:
-        return [w.path for w in self.by_id.values()]
-
-    def by_identity(self) -> dict[tuple[int, int], Watch]:
-        return {(w.st_dev, w.ino): w for w in self.by_id.values()}
-
-
-def join(base: bytes, rel: bytes) -> bytes:
-    if not rel:
-        return base
-    return base.rstrip(b"/") + b"/" + rel if base != b"/" else b"/" + rel
-
-
-def walk_components(walk: bytes) -> bytes:
-    """Leaf-first NUL-terminated names -> 'a/b/c' (root-first)."""
-    names = walk.split(b"\0")[:-1]
-    return b"/".join(reversed(names))
-
-
-def normalize(path: bytes) -> bytes:
-    """Lexical clean-up ('.', '..', '//') of an absolute path."""
-    out: list[bytes] = []
-    for part in path.split(b"/"):
-        if part in (b"", b"."):
-            continue
-        if part == b"..":
-            if out:
-                out.pop()
-            continue
-        out.append(part)
-    return b"/" + b"/".join(out)
-
-
-class ScopeResolver:
-    """Decides whether a path given as a string lies under a watched directory, by identity.
-
-    Directory identities are cached briefly: a burst of failed opens in one directory (an
-    import search, say) costs one stat per ancestor, not one per record."""
-
-    def __init__(self, watches: Watches, ttl: float = 1.0) -> None:
-        self.watches = watches
-        self.ttl = ttl
-        self._cache: dict[bytes, tuple[float, Optional[tuple[int, int]]]] = {}
-        self._real: dict[bytes, tuple[float, bytes]] = {}
-        self._dirs: dict[bytes, tuple[float, int, Optional[tuple[Watch, bytes]]]] = {}
-
-    def _identity(self, path: bytes, now: float) -> Optional[tuple[int, int]]:
-        hit = self._cache.get(path)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        try:
-            st = os.stat(path)
-            ident = (st.st_dev, st.st_ino)
-        except OSError:
-            ident = None
-        if len(self._cache) > 4096:
-            self._cache.clear()
-        self._cache[path] = (now, ident)
-        return ident
-
-    def _realpath(self, path: bytes, now: float) -> bytes:
-        # A storm of renames or failed opens in one directory resolves it once per ttl, not
-        # once per record (realpath costs a syscall per component).
-        hit = self._real.get(path)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        if len(self._real) > 4096:
-            self._real.clear()
-        real = os.path.realpath(path)
-        self._real[path] = (now, real)
-        return real
-
-    def place(self, path: bytes, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
-        """(watch, canonical path under it) or None when out of scope. root: where the path's
-        '/' is for us (b"/proc/PID/root" for a process in another mount namespace)."""
-        if not root:
-            for w in self.watches.by_id.values():
-                if path == w.path:       # the watched directory itself (e.g. removed)
-                    return w, path
-        parent, _, leaf = path.rpartition(b"/")
-        now = time.monotonic()
-        placed = self._place_dir(parent or b"/", now, root)
-        if placed is None:
-            return None
-        w, rel = placed
-        return w, join(w.path, join(rel, leaf) if rel else leaf)
-
-    def _place_dir(self, directory: bytes, now: float, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
-        """(watch, the directory's path below it) or None. Cached per directory for ttl: a storm
-        of renames or failed opens in one directory is placed once, not once per record."""
-        hit = self._dirs.get(root + directory)
-        if hit and now - hit[0] < self.ttl and hit[1] == self.watches.version:
-            return hit[2]
-        if len(self._dirs) > 4096:
-            self._dirs.clear()
-        ids = self.watches.by_identity()
-        below: list[bytes] = []
-        # Under /proc/PID/root, realpath would follow that magic link to our own '/': the
-        # ancestors are looked at one by one through it instead.
-        current = normalize(directory) if root else self._realpath(directory, now)
-        placed = None
-        while True:
-            ident = self._identity(root + current if root else current, now)
-            if ident is not None and ident in ids:
-                placed = (ids[ident], b"/".join(reversed(below)))
-                break
-            if current == b"/":
-                break
-            current, _, name = current.rpartition(b"/")
-            current = current or b"/"
-            below.append(name)
-        self._dirs[root + directory] = (now, self.watches.version, placed)
-        return placed
-
-
 @dataclass
 class Named:
     """A record that names a coalescing counter (see probes/coalesce.py): the counter's first
@@ -216,7 +49,7 @@ class ProcEvent:
 
 
 _HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "count", "serial",
-                  "path_hash", "key.tgid", "mode", "flags", "data_len", "comm",
+                  "cgroup", "path_hash", "key.tgid", "mode", "flags", "data_len", "comm",
                   "names.0.watch", "names.0.str_len", "names.0.walk_len", "names.0.flags",
                   "names.1.watch", "names.1.str_len", "names.1.walk_len", "names.1.flags")
 _EVENT = layout("sniff_event")
@@ -254,8 +87,13 @@ class Decoder:
     """Turns one ring-buffer record (its bytes) into a Record, a Named, a ProcEvent, or None
     (out of scope, or not ours)."""
 
-    def __init__(self, watches: Watches, all_types: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, watches: Watches, all_types: Callable[[], bool] = lambda: False,
+                 cgroups: Optional[CgroupResolver] = None) -> None:
         self.watches = watches
+        self.cgroups = cgroups if cgroups is not None else CgroupResolver()
+        # (cgroup id, pid) -> names, as one int (pids < 2**22): the flood path is one look-up.
+        # Per pid because on a hybrid host a v1 hierarchy may name a process's container.
+        self._cg: dict[int, tuple] = {}
         self.scope = ScopeResolver(watches)
         self.all_types = all_types
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
@@ -284,8 +122,8 @@ class Decoder:
             length = len(buf) - off
         if length < _DATA_AT:
             return None
-        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, path_hash, key_tgid, mode,
-         flags, data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
+        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, cgid, path_hash, key_tgid,
+         mode, flags, data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
         if comm[-1] == 0:    # the kernel pads the name with NULs
             comm = comm[:comm.find(b"\0")]
         ts = self.mono_offset + ts / 1e9
@@ -308,10 +146,11 @@ class Decoder:
             if placed is None:
                 return None
             path, watch, truncated, ftype, devtext = placed
+            cgp, cgc, cgu = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
             rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None,
                          ret if name in _RET_IS_BYTES else None, count,
                          fd if fd >= 0 else None, ftype, devtext, ino, truncated,
-                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch)
+                         _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch, cgp, cgc, cgu)
             if name in _ARG_OPS:
                 _put_args(rec, *_ARGS.unpack_from(buf, off), ret)
         else:
@@ -324,6 +163,8 @@ class Decoder:
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
             rec = self._named(rec, flags, n0, n1)
+            if rec is not None:      # in scope: worth naming its cgroup
+                rec.cgroup, rec.container, rec.unit = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
         if flags & _EV_URING and rec is not None:
             rec.via = "io_uring"
         if flags & (_EV_AGG_NAME | _EV_AGG_RENAME):
@@ -337,6 +178,26 @@ class Decoder:
         """Watches changed: paths placed under the old ones are stale (the kernel's announced
         map is cleared at the same time)."""
         self.paths_by_id.clear()
+
+    def expire_cgroups(self, pid: int = 0) -> None:
+        """A process exited (its pid may come back), or an interval passed (a process may have
+        moved in a v1 hierarchy alone): names are looked up again (from the resolver's cache)."""
+        if pid:
+            self.cgroups.forget(pid)
+        self._cg.clear()
+
+    def _cgroup(self, cgid: int, pid: int) -> tuple:
+        """(path, container, unit) of a record's cgroup; Nones when unknown (no cgroup v2, or a
+        cgroup removed before we could name it)."""
+        info = self.cgroups.lookup(cgid, pid)
+        if info is None:
+            if self.cgroups.available:
+                return (None, None, None)      # not kept: the resolver decides when to look again
+            info = (None, None, None)
+        if len(self._cg) >= 16384:
+            self._cg.clear()
+        self._cg[cgid << 22 | pid] = info
+        return info
 
     def _place_walk(self, watch: int, flags: int, walk: bytes, mode: int, dev: int):
         """(path, watch path, truncated, file type, device text) of a placed record, or None

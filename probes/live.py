@@ -12,8 +12,10 @@ import time
 
 from . import abi, loader
 from .coalesce import Coalescer
-from .decode import Decoder, Named, ProcEvent, Watches, kernel_dev
+from .decode import Decoder, Named, ProcEvent
+from .scope import Watches, kernel_dev
 from .layout import check_against, layout
+from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
@@ -53,6 +55,7 @@ class LiveSource:
         self.probes: Optional[loader.Probes] = None
         self.ring: Optional[RingBuffer] = None
         self._lock = threading.Lock()
+        self._cg_lock = threading.Lock()     # the UI's set_filters and the worker's refresh
         self._dirs = [canonical_dir(d) for d in dirs]
         self.records = 0
         self.filtered_out = 0
@@ -129,6 +132,9 @@ class LiveSource:
                 self.harvest()
                 self._deliver_step()
                 self._refresh_stats()
+                self.decoder.expire_cgroups()
+                if self.filters.container is not None or self.filters.unit is not None:
+                    self._refresh_cgset()    # a container started, a unit restarted
                 next_harvest = time.monotonic() + self.interval
                 if asked:
                     self._harvest_asked.clear()
@@ -253,6 +259,7 @@ class LiveSource:
         elif cls is ProcEvent:
             if out.op == "exit":
                 self.procs.exit(out.pid)
+                self.decoder.expire_cgroups(out.pid)
                 self._harvest_process(out.pid)
             else:
                 getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
@@ -280,7 +287,7 @@ class LiveSource:
         # (globs, exclusions, text) and counters older than a filter change need the full check.
         if (f.pid is not None and out.pid != f.pid) or out.op not in f.ops or (
                 f.comm is not None or f.exclude_comm or f.text or f.tree is not None or f.uid is not None
-                ) and not f.matches(out, self.procs.is_descendant):
+                or f.by_cgroup) and not f.matches(out, self.procs.is_descendant):
             self.filtered_out += 1
             return
         self.records += 1
@@ -304,6 +311,18 @@ class LiveSource:
         table[key] = ctypes.c_uint64(table[key].value + 1)
 
     def set_filters(self, filters: Filters) -> None:
+        with self._cg_lock:
+            self._set_filters(filters)
+
+    def _refresh_cgset(self) -> None:
+        with self._cg_lock:
+            table = self.probes["config"]
+            cfg = table[table.Key(0)]
+            load_cgset(self.probes["cgset"], cfg, self._cg_targets(self.filters))
+            table[table.Key(0)] = cfg
+
+    def _set_filters(self, filters: Filters) -> None:
+        targets = self._cg_targets(filters) if self.probes is not None else None  # may refuse
         previous, self.filters = self.filters, filters
         if self.probes is None:
             return
@@ -324,7 +343,12 @@ class LiveSource:
         cfg.use_comm = int(exact)
         if exact:
             cfg.comm = filters.comm.encode()[:C["SNIFF_COMM_LEN"] - 1]
+        load_cgset(self.probes["cgset"], cfg, targets)
         table[table.Key(0)] = cfg
+
+    def _cg_targets(self, filters: Filters):
+        targets = self.decoder.cgroups.targets(filters.cgroup, filters.container, filters.unit)
+        return targets if self.probes.cgroup_filter else None   # else userspace decides
 
     def _set_pidset(self, root: Optional[int]) -> None:
         """--tree: the root and its known descendants; the kernel adds children at fork."""
@@ -370,7 +394,7 @@ class LiveSource:
         return out
 
     # Hash maps whose fill level matters (arrays are always full by construction).
-    HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset")
+    HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset", "cgset")
 
     def program_fds(self) -> dict[str, int]:
         return {name.decode() if isinstance(name, bytes) else name: fn.fd

@@ -97,6 +97,7 @@ class Probes:
     missing: list[str] = field(default_factory=list)     # facilities this kernel lacks, one line each
     uring_plan: Optional[uring.Plan] = None
     dirty_tracepoint: Optional[str] = None
+    cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see cgroup_cflags)
 
     def __getitem__(self, name: str):
         return self.bpf[name]
@@ -143,6 +144,18 @@ def arch_cflags(btf: BTF) -> list[str]:
     return flags
 
 
+def kernel_can_filter_cgroups(release: Optional[str] = None) -> bool:
+    """bpf_get_current_ancestor_cgroup_id is allowed in tracing programs from Linux 5.12 on;
+    before, a program calling it is refused, so the cgroup filters stay in userspace."""
+    import re
+    m = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return m is None or (int(m.group(1)), int(m.group(2))) >= (5, 12)
+
+
+def cgroup_cflags() -> list[str]:
+    return [] if kernel_can_filter_cgroups() else ["-DSNIFF_NO_CGROUP_FILTER"]
+
+
 def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[str]:
     # SNIFF_TUI_CFLAGS: extra compiler flags, for debugging (and for tests that provoke a
     # verifier rejection).
@@ -150,7 +163,7 @@ def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
             f"-DSNIFF_PAGE_SIZE={os.sysconf('SC_PAGE_SIZE')}",
             f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
-            *QUIET_CFLAGS, *extra]
+            *cgroup_cflags(), *QUIET_CFLAGS, *extra]
 
 
 class _StderrCapture:
@@ -208,7 +221,8 @@ def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
     except Exception as exc:  # BCC raises bare Exception for compile/load failures
         raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
                         detail=str(exc)) from None
-    probes = Probes(bpf, missing=list(uring_plan.missing), uring_plan=uring_plan)
+    probes = Probes(bpf, missing=list(uring_plan.missing), uring_plan=uring_plan,
+                    cgroup_filter=kernel_can_filter_cgroups())
     try:
         _attach(bcc, probes)
     except LoadError:

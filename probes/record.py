@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 OPS = ("open", "read", "write", "close", "rename", "unlink", "truncate", "mmap", "mmap_write", "fallocate")
-BYTE_FIELDS = ("comm", "path", "new_path")
+BYTE_FIELDS = ("comm", "path", "new_path", "cgroup", "unit")
 # Ops whose bytes are data written into the file: write(2) and its family, and pages dirtied
 # through a shared mapping (kept apart by their op, summed in "written" totals).
 WRITTEN = frozenset(("write", "mmap_write"))
@@ -44,6 +44,9 @@ class Record:
     truncated: bool = False            # a path could not be completed
     err: Optional[str] = None          # errno name of a failed call (open, rename, ...)
     watch: Optional[bytes] = field(default=None, compare=False)  # the watched dir it is under
+    cgroup: Optional[bytes] = None     # cgroup v2 path of the process, from the cgroup2 root
+    container: Optional[str] = None    # container id (12 hex) or pod-<uid> its cgroup names
+    unit: Optional[bytes] = None       # systemd unit (.service or .scope) its cgroup names
     offset: Optional[int] = None       # mmap, fallocate: where in the file (first call's)
     length: Optional[int] = None       # mmap, fallocate: how much; ftruncate: the new size
     how: Optional[str] = None          # mmap: protection and sharing; fallocate: mode flags
@@ -77,6 +80,12 @@ class Record:
         out["truncated"] = self.truncated
         if self.err is not None:
             out["err"] = self.err
+        if self.cgroup is not None:
+            _put_name(out, "cgroup", self.cgroup)
+        if self.container is not None:
+            out["container"] = self.container
+        if self.unit is not None:
+            _put_name(out, "unit", self.unit)
         if self.offset is not None:
             out["offset"] = self.offset
         if self.length is not None:
@@ -117,6 +126,7 @@ class Record:
                 fd=_opt_int(obj.get("fd")), file_type=str(obj.get("file_type", "file")),
                 dev=obj.get("dev"), ino=_opt_int(obj.get("ino")),
                 truncated=bool(obj.get("truncated", False)), err=obj.get("err"),
+                cgroup=names["cgroup"], container=_opt_str(obj.get("container")), unit=names["unit"],
                 offset=_opt_int(obj.get("offset")), length=_opt_int(obj.get("length")),
                 how=_opt_str(obj.get("how")),
                 via=_opt_via(obj.get("via")),
@@ -125,10 +135,6 @@ class Record:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError, OverflowError) as exc:  # int(1e999) overflows
             raise ValueError(str(exc)) from None
-
-
-def _opt_str(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
 
 
 def _put_name(out: dict[str, Any], name: str, raw: bytes) -> None:
@@ -229,6 +235,12 @@ def _opt_via(value: Any) -> Optional[str]:
 
 def _opt_int(value: Any) -> Optional[int]:
     return None if value is None else int(value)
+
+
+def _opt_str(value: Any) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+    return value
 
 
 def encode_name(raw: bytes) -> tuple[str, Optional[str]]:

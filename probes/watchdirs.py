@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 
-from .decode import kernel_dev
+from .scope import kernel_dev
 
 
 class WatchError(ValueError):

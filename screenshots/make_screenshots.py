@@ -24,6 +24,9 @@ from probes.replay import ReplaySource  # noqa: E402
 
 DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
 WATCH = b"/home/dev/proj"
+# Recorded by `sniff-tui stream` with writers in real cgroups named as Docker, Kubernetes
+# (containerd) and systemd name theirs.
+CONTAINERS = (ROOT / "tests" / "ui" / "data" / "containers.jsonl", b"/tmp/cgdemo/proj")
 
 # name -> (keys pressed once the replay is in, what it shows, terminal size or None: --size)
 STATES = {
@@ -35,14 +38,18 @@ STATES = {
     "filtered": (("r", "slash", *"build", "enter"), "reads hidden, text filter 'build'"),
     "process_tree": (("2", "down", "down"), "make selected: its command line below the tree"),
     "top_files_by_writes": (("s", "3", "up"), "sorted by writes, who touched app.log"),
+    "containers": (("2", "g"), "processes grouped by container and unit", None, CONTAINERS),
+    "container_filter": (("2", "g", "down", "C", "3"), "only the first container (C), who touched its files",
+                         None, CONTAINERS),
 }
 
 
-async def shoot(name: str, keys: tuple[str, ...], out: Path, size: tuple[int, int]) -> Path:
+async def shoot(name: str, keys: tuple[str, ...], out: Path, size: tuple[int, int],
+                recording: tuple[Path, bytes] = (DEMO, WATCH)) -> Path:
     with tempfile.TemporaryDirectory() as spool:
-        source = ReplaySource(str(DEMO), speed=0, watches=[WATCH])
+        source = ReplaySource(str(recording[0]), speed=0, watches=[recording[1]])
         # UTC and no own CPU/memory: the same pictures on every machine.
-        app = SniffApp(source, Filters(), [WATCH], utc=True, own_usage=False, spool_dir=spool)
+        app = SniffApp(source, Filters(), [recording[1]], utc=True, own_usage=False, spool_dir=spool)
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 30
             while app.source_running and time.monotonic() < deadline:
@@ -63,12 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="160x48", help="terminal WIDTHxHEIGHT")
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--only", action="append", metavar="NAME", help="only these states")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, (keys, what, *size) in STATES.items():
-        path = asyncio.run(shoot(name, keys, out, size[0] if size else (width, height)))
+    for name, (keys, what, *rest) in STATES.items():
+        if args.only and name not in args.only:
+            continue
+        size = rest[0] if rest and rest[0] else (width, height)
+        path = asyncio.run(shoot(name, keys, out, size, *rest[1:]))
         print(f"{path}  ({what})")
     return 0
 

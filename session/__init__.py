@@ -11,8 +11,8 @@ from session.limits import FILE_SORT_KEYS, PROC_SORT_KEYS, Limits
 from session.rate import RateHistory
 from session.spool import SessionRecording, spool_directory
 from session.state import SessionState
-from session.views import ProcGroup, ProcNode, process_forest
+from session.views import CgroupGroup, ProcGroup, ProcNode, cgroup_forest, process_forest
 
 __all__ = ["OPS", "Record", "MapHealth", "Cell", "FileEntry", "FILE_SORT_KEYS", "Limits", "PROC_SORT_KEYS", "ProcEntry",
            "ProcGroup", "ProcNode", "RateHistory", "SessionRecording", "SessionState",
-           "process_forest", "spool_directory"]
+           "process_forest", "spool_directory", "CgroupGroup", "cgroup_forest"]

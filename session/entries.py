@@ -17,7 +17,7 @@ class Cell:
     *overflow* cell (``pid`` -1) sums what arrived once the cell bound was hit: it can be
     decided by operation and file type only (``SessionState`` marks the rows partial)."""
     __slots__ = ("path", "pid", "op", "uid", "comm", "file_type", "new_path", "count", "bytes",
-                 "first_ts", "last_ts", "first_seq", "matched")
+                 "first_ts", "last_ts", "first_seq", "matched", "cgroup", "container", "unit")
 
     def __init__(self, rec: Record, path: bytes, seq: int, overflow: bool = False) -> None:
         self.path = path               # the FileEntry's bytes object, shared
@@ -27,6 +27,9 @@ class Cell:
         self.comm = b"" if overflow else rec.comm
         self.file_type = rec.file_type
         self.new_path = None if overflow else rec.new_path
+        self.cgroup = None if overflow else rec.cgroup
+        self.container = None if overflow else rec.container
+        self.unit = None if overflow else rec.unit
         self.count = 0
         self.bytes = 0
         self.first_ts = rec.ts
@@ -71,13 +74,14 @@ class ProcEntry:
     """One process: identity (from records and ``process_info``) and totals under the filters."""
     __slots__ = ("pid", "comm", "ppid", "uid", "cmdline", "user", "info_done", "read_bytes",
                  "write_bytes", "ops", "first_ts", "last_ts", "first_seq", "version", "exit_ts",
-                 "partial")
+                 "partial", "cgroup", "container", "unit")
 
     def __init__(self, rec: Record, seq: int) -> None:
         self.pid = rec.pid
         self.comm = rec.comm
         self.ppid = rec.ppid
         self.uid = rec.uid
+        self.cgroup, self.container, self.unit = rec.cgroup, rec.container, rec.unit
         self.cmdline: Optional[str] = None
         self.user: Optional[str] = None
         self.info_done = False

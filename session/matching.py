@@ -11,7 +11,8 @@ def only_ops_and_types(filters: Filters) -> bool:
     """Whether ``filters`` decides by operation and file type alone (overflow cells carry
     nothing else)."""
     return (filters.pid is None and filters.tree is None and filters.uid is None
-            and filters.comm is None and not filters.exclude_comm and not filters.text)
+            and filters.comm is None and not filters.exclude_comm and not filters.text
+            and not filters.by_cgroup)
 
 
 def make_matcher(filters: Filters, is_descendant: Optional[Callable[[int, int], bool]]):
@@ -24,7 +25,8 @@ def make_matcher(filters: Filters, is_descendant: Optional[Callable[[int, int], 
     memo: dict[tuple, bool] = {}
 
     def match(cell) -> bool:
-        key = (cell.op, cell.pid, cell.uid, cell.comm, cell.file_type)
+        key = (cell.op, cell.pid, cell.uid, cell.comm, cell.file_type, cell.cgroup, cell.container,
+               cell.unit)
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = base.matches(cell, is_descendant)

@@ -118,6 +118,8 @@ class SessionState:
                 if rec.ppid and rec.ppid != proc.ppid:
                     proc.ppid = rec.ppid                # reparented to a subreaper
                     self.lineage.link(pid, rec.ppid)
+                if rec.cgroup != proc.cgroup:           # moved to another cgroup
+                    proc.cgroup, proc.container, proc.unit = rec.cgroup, rec.container, rec.unit
             path = rec.path
             fe = files.get(path)
             if fe is None:
@@ -128,7 +130,7 @@ class SessionState:
                         proc.partial = True
                     continue
             op = rec.op
-            key = (pid, op, rec.comm, rec.uid, rec.file_type, rec.new_path)
+            key = (pid, op, rec.comm, rec.uid, rec.file_type, rec.new_path, rec.cgroup)
             cell = fe.cells.get(key)
             if cell is None:
                 cell = self._new_cell(fe, rec, key, seq, matches)

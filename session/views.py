@@ -80,11 +80,13 @@ def sort_nodes(nodes: list[Node], key: str) -> None:
 
 
 def process_forest(state, sort_key: str = "write_bytes",
-                   group_min: int = GROUP_MIN) -> list[Node]:
-    """The top-level nodes, each with its sorted subtree."""
+                   group_min: int = GROUP_MIN, active: Optional[dict] = None) -> list[Node]:
+    """The top-level nodes, each with its sorted subtree (of ``active``: all active processes
+    unless given)."""
     if sort_key not in dict(PROC_SORT_KEYS):
         raise ValueError(f"unknown sort key {sort_key!r}")
-    active = state.active_processes()
+    if active is None:
+        active = state.active_processes()
     kids: dict[int, list[int]] = {}
     for pid in active:
         kids.setdefault(state.display_parent(pid, active), []).append(pid)
@@ -129,3 +131,78 @@ def find_parent_group(forest: list[Node], pid: int) -> Optional[ProcGroup]:
             if found is not None:
                 return found
     return None
+
+
+# ---- grouping by container or unit ---------------------------------------------------------
+
+@dataclass
+class CgroupGroup:
+    """The processes of one container, or else one systemd unit, or else one cgroup: a forest
+    of their own (nested by parent within the group) and their totals."""
+    kind: str                       # "container", "unit", "cgroup", or "none" (no cgroup known)
+    name: Union[str, bytes]
+    members: list[Node]
+    procs: int = 0
+    read_bytes: int = 0
+    write_bytes: int = 0
+    op_count: int = 0
+    running: int = 0
+
+    @property
+    def key(self) -> str:
+        name = self.name.encode() if isinstance(self.name, str) else self.name
+        return f"k{self.kind}:{name.hex()}"
+
+    @property
+    def pid(self) -> int:
+        return min((_sort_value(n, "pid") for n in self.members), default=0)
+
+    @property
+    def comm(self) -> bytes:
+        return self.name.encode() if isinstance(self.name, str) else self.name
+
+    def filter_fields(self) -> dict:
+        """The Filters fields that narrow to this group ({} for processes with no cgroup)."""
+        return {self.kind: self.name} if self.kind != "none" else {}
+
+
+def cgroup_of(proc: ProcEntry) -> tuple[str, Union[str, bytes]]:
+    if proc.container is not None:
+        return "container", proc.container
+    if proc.unit is not None:
+        return "unit", proc.unit
+    if proc.cgroup is not None:
+        return "cgroup", proc.cgroup
+    return "none", ""
+
+
+def cgroup_filter_fields(proc: ProcEntry) -> dict:
+    """The Filters fields that narrow to a process's container, else unit, else cgroup."""
+    kind, name = cgroup_of(proc)
+    return {kind: name} if kind != "none" else {}
+
+
+def cgroup_forest(state, sort_key: str = "write_bytes", group_min: int = GROUP_MIN) -> list[CgroupGroup]:
+    """One group per container (else unit, else cgroup), each with its own process forest,
+    sorted like processes by the group totals."""
+    if sort_key not in dict(PROC_SORT_KEYS):
+        raise ValueError(f"unknown sort key {sort_key!r}")
+    buckets: dict[tuple, dict[int, ProcEntry]] = {}
+    for pid, proc in state.active_processes().items():
+        buckets.setdefault(cgroup_of(proc), {})[pid] = proc
+    groups = []
+    for (kind, name), procs in buckets.items():
+        group = CgroupGroup(kind, name, process_forest(state, sort_key, group_min, active=procs))
+        for p in procs.values():
+            group.procs += 1
+            group.read_bytes += p.read_bytes
+            group.write_bytes += p.write_bytes
+            group.op_count += p.op_count
+            group.running += p.exit_ts is None
+        groups.append(group)
+    groups.sort(key=lambda g: g.pid)
+    if sort_key == "name":
+        groups.sort(key=lambda g: g.comm)
+    elif sort_key != "pid":
+        groups.sort(key=lambda g: getattr(g, sort_key), reverse=True)
+    return groups

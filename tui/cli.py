@@ -73,6 +73,12 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("--uid", type=_id, help="only processes of this user id")
     p.add_argument("--all-types", action="store_true",
                    help="also pipes, sockets, devices... under the directory (default: regular files)")
+    p.add_argument("--cgroup", metavar="PATH",
+                   help="only processes in this cgroup v2 (e.g. /system.slice/foo.service) or below it")
+    p.add_argument("--container", metavar="ID",
+                   help="only processes of containers whose id starts with ID (or pod-<uid>)")
+    p.add_argument("--unit", metavar="NAME",
+                   help="only processes of this systemd unit (NAME.service or NAME.scope)")
     p.add_argument("--no-coalesce", action="store_true",
                    help="one record per read/write syscall (debugging; rate-limited in the kernel, "
                         "drops counted) instead of counts per process, file and interval")
@@ -105,6 +111,9 @@ def _add_query_command(sub) -> None:
     q.add_argument("--uid", type=_id, help="only processes of this user id")
     q.add_argument("--all-types", action="store_true",
                    help="also pipes, sockets, devices... (default: regular files and directories)")
+    q.add_argument("--cgroup", metavar="PATH", help="only processes in this cgroup v2 or below it")
+    q.add_argument("--container", metavar="ID", help="only containers whose id starts with ID (or pod-<uid>)")
+    q.add_argument("--unit", metavar="NAME", help="only processes of this systemd unit")
     q.add_argument("--path", action="append", metavar="GLOB",
                    help="only paths (or rename targets) matching GLOB; repeatable")
     q.add_argument("--since", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
@@ -157,7 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def filters_from(args) -> Filters:
     return Filters(ops=parse_ops(args.ops), pid=args.pid, tree=args.tree, uid=args.uid,
-                   comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types)
+                   comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
+                   **cgroup_filters(args))
+
+
+def cgroup_filters(args) -> dict:
+    """--cgroup, --container, --unit, checked against the cgroup2 tree before anything loads:
+    a missing cgroup, or no cgroup v2 at all, is one line."""
+    cgroup, container, unit = (getattr(args, name, None) for name in ("cgroup", "container", "unit"))
+    if cgroup is None and container is None and unit is None:
+        return {}
+    from probes import cgroups
+    if args.command == "query":      # a history, maybe from another host: names as given
+        out = {"cgroup": None if cgroup is None else cgroups.normalize_path(cgroup),
+               "container": None if container is None else cgroups.normalize_container(container),
+               "unit": None if unit is None else cgroups.normalize_unit(unit)}
+        return out
+    resolver = cgroups.CgroupResolver()
+    out = {}
+    if cgroup is not None:
+        out["cgroup"] = resolver.cgroup_path(cgroup)
+    if container is not None:
+        resolver.require("--container")
+        out["container"] = cgroups.normalize_container(container)
+    if unit is not None:
+        resolver.require("--unit")
+        out["unit"] = cgroups.normalize_unit(unit)
+    return out
 
 
 def fail(message: str, code: int = EXIT_FAIL) -> int:

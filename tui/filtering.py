@@ -1,10 +1,11 @@
-"""The filter keys (r w o n u t a p P c /): each builds new ``Filters`` and hands them to
+"""The filter keys (r w o n u t a p P C c /): each builds new ``Filters`` and hands them to
 ``apply_filters``, which pushes them to the source (the kernel, live) and to the session."""
 from __future__ import annotations
 
 from typing import Optional
 
 from probes.filters import FilterError, Filters
+from session.views import cgroup_filter_fields
 from widgets.process_tree import ProcessTreePane
 from widgets.prompt import PromptScreen
 
@@ -52,6 +53,34 @@ class FilterActions:
         pid = self._selected_pid()
         if pid is not None:
             self.apply_filters(self.state.filters.with_(tree=pid, pid=None))
+
+    def action_filter_cgroup(self) -> None:
+        """C: only the selected process's (or group's) container, else unit, else cgroup; and
+        back to every cgroup when one of these filters is set."""
+        filters = self.state.filters
+        if filters.by_cgroup:
+            self.apply_filters(filters.with_(cgroup=None, container=None, unit=None))
+            return
+        pane = self.dashboard.query_one(ProcessTreePane)
+        pid = pane.selected_pid
+        group = pane.selected_group if pid is None else None
+        if group is not None:
+            fields = group.filter_fields()
+        elif pid is not None and (proc := self.state.process(pid)) is not None:
+            fields = cgroup_filter_fields(proc)
+        else:
+            self.say("select a process or a group in pane 2 first (press 2, then ↑/↓)", "warning")
+            return
+        if not fields:
+            self.say("no cgroup is known for this process (no cgroup v2 here?)", "warning")
+            return
+        self.apply_filters(filters.with_(**fields))
+
+    def action_toggle_grouping(self) -> None:
+        pane = self.dashboard.query_one(ProcessTreePane)
+        grouped = pane.toggle_grouping()
+        pane.update_from(self.state, force=True)
+        self.say("processes grouped by container or unit" if grouped else "processes nested by parent")
 
     def action_clear_filters(self) -> None:
         self.apply_filters(Filters())

@@ -104,7 +104,8 @@ class JsonlWriter(Writer):
             # but the time, bytes and count is cached as JSON (one dict lookup instead of a
             # dict and a dumps per record).
             key = (r.op, r.pid, r.tid, r.ppid, r.uid, r.comm, r.path, r.new_path, r.fd, r.file_type,
-                   r.dev, r.ino, r.truncated, r.err, r.via, r.bytes is None, r.offset, r.length, r.how)
+                   r.dev, r.ino, r.truncated, r.err, r.via, r.bytes is None, r.offset, r.length, r.how,
+                   r.cgroup, r.container, r.unit)
             parts = lines.get(key)
             if parts is None:
                 if len(lines) >= 4096:
@@ -158,6 +159,10 @@ class PlainWriter(Writer):
             parts.append("truncated")
         if record.via:
             parts.append(f"via={visible(record.via)}")
+        if record.container is not None:
+            parts.append(f"container={visible(record.container)}")
+        if record.unit is not None:
+            parts.append(f"unit={visible(record.unit)}")
         path = visible(record.path)
         if record.new_path is not None:
             path += " -> " + visible(record.new_path)

@@ -35,6 +35,11 @@ KEYMAP: tuple[Key, ...] = (
     Key("p", "p", "app.filter_process", "This process",
         "Only the process selected in pane 2"),
     Key("P", "P", "app.filter_tree", "This tree", "Only the selected process and its descendants"),
+    Key("C", "C", "app.filter_cgroup", "This container",
+        "Only the container (else the systemd unit, else the cgroup) of the selected process or "
+        "group in pane 2; again: every cgroup"),
+    Key("g", "g", "app.toggle_grouping", "Group",
+        "Processes pane: group by container/unit (with totals) / nest by parent process"),
     Key("c", "c", "app.clear_filters", "Clear", "Clear all filters", footer=True),
     Key("d", "d", "app.watch_dir", "Watch",
         "Watch another directory, in a fresh view (prefix + to add one to this view)", footer=True),

@@ -17,8 +17,9 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from session import OPS, PROC_SORT_KEYS, ProcEntry, ProcGroup, SessionState, process_forest
-from textfmt import OP_STYLES, clock, human_bytes, human_count, plural, visible
+from session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, SessionState, cgroup_forest,
+                     process_forest)
+from textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
 
 SORT_TITLES = dict(PROC_SORT_KEYS)
 
@@ -52,6 +53,17 @@ def group_label(group: ProcGroup) -> Text:
     return text
 
 
+KIND_TITLES = {"container": "container", "unit": "unit", "cgroup": "cgroup", "none": "no cgroup"}
+
+
+def cgroup_group_label(group: CgroupGroup) -> Text:
+    running = f"{group.running:,} running" if group.running else "all exited"
+    return Text.assemble((f"▣ {KIND_TITLES[group.kind]} ", "bold magenta"),
+                         (visible(group.name), "bold"), (f"  {plural(group.procs, 'process', 'processes')}", "dim"),
+                         *_figures(group.read_bytes, group.write_bytes, group.op_count),
+                         (f"  ({running})", "dim"), no_wrap=True)
+
+
 def process_details(proc: Optional[ProcEntry], utc: bool = False) -> Text:
     if proc is None:
         return Text("Select a process to see its command line.", style="dim")
@@ -60,6 +72,9 @@ def process_details(proc: Optional[ProcEntry], utc: bool = False) -> Text:
         who += f" ({visible(proc.user)})"
     if proc.exit_ts is not None:
         who += f"  exited {clock(proc.exit_ts, utc, digits=0)}"
+    where = cgroup_text(proc.container, proc.unit, proc.cgroup)
+    if where:
+        who += "  " + where
     cmdline = visible(proc.cmdline) if proc.cmdline else "(command line unknown)"
     counts = " · ".join(f"{op} {human_count(proc.ops[op])}" for op in OPS if proc.ops.get(op))
     return Text.assemble(
@@ -95,10 +110,14 @@ def _quiet(bindings) -> list[Binding]:
     return out
 
 
+def _below(item) -> list:
+    return item.members if isinstance(item, (ProcGroup, CgroupGroup)) else item.children
+
+
 def _walk(items: list):
     for item in items:
         yield item
-        yield from _walk(item.members if isinstance(item, ProcGroup) else item.children)
+        yield from _walk(_below(item))
 
 
 def _shape(forest: list, opened: set) -> tuple:
@@ -108,7 +127,7 @@ def _shape(forest: list, opened: set) -> tuple:
     def visit(items: list, depth: int) -> None:
         for item in items:
             out.append((item.key, depth))
-            visit(item.members if isinstance(item, ProcGroup) else item.children, depth + 1)
+            visit(_below(item), depth + 1)
     visit(forest, 0)
     return tuple(out)
 
@@ -133,6 +152,8 @@ class ProcessTreePane(Vertical):
         self.utc = utc
         self.border_title = "2 Processes"
         self.sort_key = PROC_SORT_KEYS[0][0]
+        self.by_cgroup = False               # g: grouped by container/unit, not only by parent
+        self._group_of: dict[str, CgroupGroup] = {}
         self.opened: set[str] = set()        # group keys the user expanded
         self._shown: tuple = ()
         self._pid_of: dict[str, int] = {}
@@ -159,6 +180,20 @@ class ProcessTreePane(Vertical):
         node = self.tree.cursor_node
         return self._pid_of.get(node.data) if node is not None and node.data else None
 
+    @property
+    def selected_group(self) -> Optional[CgroupGroup]:
+        """The container/unit group under the cursor, or the one holding the selected row."""
+        node = self.tree.cursor_node
+        while node is not None:
+            if node.data in self._group_of:
+                return self._group_of[node.data]
+            node = node.parent
+        return None
+
+    def toggle_grouping(self) -> bool:
+        self.by_cgroup = not self.by_cgroup
+        return self.by_cgroup
+
     def cycle_sort(self) -> str:
         keys = [k for k, _ in PROC_SORT_KEYS]
         self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
@@ -167,11 +202,11 @@ class ProcessTreePane(Vertical):
 
     def update_from(self, state: SessionState, force: bool = False) -> None:
         self._state = state
-        shown = (state.version, state.filter_gen, self.sort_key, frozenset(self.opened))
+        shown = (state.version, state.filter_gen, self.sort_key, frozenset(self.opened), self.by_cgroup)
         if shown == self._shown and not force:
             return
         self._shown = shown
-        forest = process_forest(state, self.sort_key)
+        forest = cgroup_forest(state, self.sort_key) if self.by_cgroup else process_forest(state, self.sort_key)
         shape = _shape(forest, self.opened)
         if shape == self._shape:
             self._relabel(forest)       # same rows in the same order: labels only
@@ -180,7 +215,9 @@ class ProcessTreePane(Vertical):
             self._rebuild(forest)
         self.shown_filter_gen = state.filter_gen
         count = len(self._pid_of)
-        self.border_subtitle = f"{plural(count, 'process', 'processes')} · by {SORT_TITLES[self.sort_key]} (s)"
+        grouped = f" in {plural(len(forest), 'group', 'groups')}" if self.by_cgroup else ""
+        self.border_subtitle = (f"{plural(count, 'process', 'processes')}{grouped} · "
+                                f"by {SORT_TITLES[self.sort_key]} (s)")
         self._show_details()
 
     def _rebuild(self, forest: list) -> None:
@@ -189,11 +226,18 @@ class ProcessTreePane(Vertical):
         keep = cursor.data if cursor is not None else None
         tree.clear()
         self._pid_of = {}
+        self._group_of = {}
         nodes: dict[str, TreeNode[str]] = {}
 
         def add(anchor: TreeNode[str], items: list) -> None:
             for item in items:
-                if isinstance(item, ProcGroup):
+                if isinstance(item, CgroupGroup):
+                    node = anchor.add(cgroup_group_label(item), data=item.key, expand=True,
+                                      allow_expand=True)
+                    nodes[item.key] = node
+                    self._group_of[item.key] = item
+                    add(node, item.members)
+                elif isinstance(item, ProcGroup):
                     node = anchor.add(group_label(item), data=item.key,
                                       expand=item.key in self.opened, allow_expand=True)
                     nodes[item.key] = node
@@ -216,7 +260,10 @@ class ProcessTreePane(Vertical):
     def _relabel(self, forest: list) -> None:
         # A label is built only for a row whose figures moved (building ~0.1 ms each).
         for item in _walk(forest):
-            if isinstance(item, ProcGroup):
+            if isinstance(item, CgroupGroup):
+                self._group_of[item.key] = item
+                stamp = (item.write_bytes, item.read_bytes, item.op_count, item.running, item.procs)
+            elif isinstance(item, ProcGroup):
                 stamp = (item.write_bytes, item.read_bytes, item.op_count, item.running,
                          len(item.members))
             else:
@@ -225,7 +272,8 @@ class ProcessTreePane(Vertical):
             if self._label_of_key.get(item.key) == stamp:
                 continue
             self._label_of_key[item.key] = stamp
-            label = group_label(item) if isinstance(item, ProcGroup) else process_label(item.proc, self.utc)
+            label = (cgroup_group_label(item) if isinstance(item, CgroupGroup) else group_label(item)
+                     if isinstance(item, ProcGroup) else process_label(item.proc, self.utc))
             self._node_of_key[item.key].set_label(label)
 
     def _show_details(self) -> None:

@@ -20,7 +20,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from session import FILE_SORT_KEYS, FileEntry, SessionState
-from textfmt import OP_STYLES, ago, clock, elide_left, fit_right, human_bytes, human_count, \
+from textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 TOUCHES_SHOWN = 6
@@ -257,6 +257,9 @@ class TopFilesPane(Vertical):
             text.append(f" ×{human_count(cell.count)}")
             if cell.bytes:
                 text.append(f" {human_bytes(cell.bytes)}")
+            where = cgroup_text(cell.container, cell.unit, None)
+            if where:
+                text.append(f"  {where}", style="magenta")
         if len(touches) > TOUCHES_SHOWN:
             text.append(f"\n… and {len(touches) - TOUCHES_SHOWN} more", style="dim")
         out.update(text)

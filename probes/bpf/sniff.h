@@ -39,6 +39,8 @@
 #define SNIFF_URING_OPS 128           /* IORING_OP_* codes covered by the uring_ops table */
 #define SNIFF_URING_REQS 8192         /* io_uring requests of wanted ops in flight */
 #define SNIFF_URING_PATH_REQS 256     /* ...of which openat/unlinkat/renameat, with their paths */
+#define SNIFF_CGSET_MAX 1024          /* cgroups a --cgroup/--container/--unit filter keeps */
+#define SNIFF_CG_LEVELS 16            /* deepest cgroup level (root: 0) the kernel filter takes */
 
 enum sniff_op {
     SNIFF_OP_OPEN = 1,
@@ -215,6 +217,9 @@ struct sniff_config {
     u32 coalesce;        /* 1: count every op per (process, file, op) in the kernel */
     u32 rate_limit;      /* coalesce off: records per second per CPU, the rest counted */
     char comm[SNIFF_COMM_LEN];
+    u32 use_cgroup;      /* only tasks at or below a cgroup of the cgset map */
+    u32 cg_level_lo;     /* the levels of the cgset's cgroups (root: 0); ancestors of the */
+    u32 cg_level_hi;     /* task's cgroup are compared only at these */
 };
 
 /* sniff_file_id.flags */

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from probes import abi
-from probes.decode import ScopeResolver, Watches, join, kernel_dev, normalize, walk_components
+from probes.scope import ScopeResolver, Watches, join, kernel_dev, normalize, walk_components
 from probes.live import canonical_dir, mount_kdev, WatchError
 
 

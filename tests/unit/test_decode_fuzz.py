@@ -6,7 +6,8 @@ import os
 from hypothesis import given, settings, strategies as st
 
 from probes import abi
-from probes.decode import Decoder, Named, ProcEvent, Watches
+from probes.decode import Decoder, Named, ProcEvent
+from probes.scope import Watches
 from probes.layout import layout
 from probes.record import Record
 

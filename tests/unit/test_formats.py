@@ -280,6 +280,7 @@ records = st.builds(
     fd=st.none() | st.integers(0, 1024),
     file_type=st.sampled_from(["file", "dir", "fifo", "socket", "unknown"]),
     truncated=st.booleans(), err=st.none() | st.sampled_from(["ENOENT", "ENAMETOOLONG"]),
+    cgroup=st.none() | names, container=st.none() | st.just("pod-1234"), unit=st.none() | names,
 )
 
 

@@ -279,3 +279,45 @@ def test_a_close_that_runs_out_of_time_counts_what_it_gives_up(tmp_path):
     with History(db) as h:
         (s,) = h.sessions()
         assert s.ended is not None and s.losses() == {"store_dropped": store.dropped}
+
+
+def test_cgroup_fields_round_trip_and_older_files_gain_them(tmp_path):
+    db = str(tmp_path / "h.db")
+    cg = [rec(i, b"/w/f", cgroup=b"/system.slice/docker-" + b"a" * 64 + b".scope",
+              container="aaaaaaaaaaaa", unit=b"evil\xff\x1b.service") for i in range(3)]
+    write_all(db, cg + [rec(9, b"/w/g")])
+    assert stored(db) == cg + [rec(9, b"/w/g")]
+    # A history written before records had cgroups: no such columns (nor the view naming them).
+    conn = sqlite3.connect(db)
+    conn.execute("DROP VIEW records_named")
+    for column in ("cgroup", "container", "unit"):
+        conn.execute(f"ALTER TABLE records DROP COLUMN {column}")
+    conn.commit()
+    conn.close()
+    assert [(r.cgroup, r.container, r.unit) for r in stored(db)] == [(None, None, None)] * 4
+    write_all(db, cg[:1])                        # appending adds the columns
+    got = stored(db)
+    assert len(got) == 5 and got[-1] == cg[0] and got[0].cgroup is None
+
+
+def test_query_filters_by_cgroup_container_and_unit(tmp_path, capfd):
+    from tui.cli import main
+    db = str(tmp_path / "h.db")
+    docker = rec(1, b"/w/a", pid=1, cgroup=b"/system.slice/docker-" + b"ab" * 32 + b".scope",
+                 container="abababababab", unit=b"docker-" + b"ab" * 32 + b".scope")
+    service = rec(2, b"/w/b", pid=2, cgroup=b"/system.slice/foo.service/sub", unit=b"foo.service")
+    host = rec(3, b"/w/c", pid=3, cgroup=b"/")
+    bare = rec(4, b"/w/d", pid=4)
+    write_all(db, [docker, service, host, bare])
+
+    def pids(*args):
+        assert main(["query", db, "--all-types", "--format", "jsonl", *args]) == 0
+        return [json.loads(line)["pid"] for line in capfd.readouterr().out.splitlines()]
+    assert pids() == [1, 2, 3, 4]
+    assert pids("--container", "abab") == [1]
+    assert pids("--unit", "foo") == [2]
+    assert pids("--cgroup", "/system.slice") == [1, 2]
+    assert pids("--cgroup", "/") == [1, 2, 3]
+    assert pids("--container", "ff") == []
+    assert main(["query", db, "--cgroup", "/a/../b"]) == 2
+    assert "'..'" in capfd.readouterr().err

@@ -16,7 +16,9 @@ records = st.builds(
     bytes=st.none() | st.integers(0, 1 << 40), count=st.integers(1, 1 << 40),
     fd=st.none() | st.integers(0, 9), file_type=st.sampled_from(["file", "dir"]),
     dev=st.none() | st.just("8:1"), ino=st.none() | st.integers(0, 9), truncated=st.booleans(),
-    err=st.none() | st.sampled_from(["ENOENT", "EACCES"]), via=st.none() | st.sampled_from(VIAS))
+    err=st.none() | st.sampled_from(["ENOENT", "EACCES"]), via=st.none() | st.sampled_from(VIAS),
+    cgroup=st.none() | names.map(lambda b: b"/" + b), container=st.none() | st.just("3f2a9c1b7d10"),
+    unit=st.none() | names)
 
 
 @settings(max_examples=300, deadline=None)

@@ -351,11 +351,12 @@ def test_slash_matches_the_rename_destination():
 
 
 def test_filters_fields_are_the_ones_the_matcher_memo_knows():
-    """SessionState._matcher memoizes per (op, pid, uid, comm, file_type) unless `text` is
-    set, i.e. it relies on no other Filters field looking at the path. A new field must be
-    checked there first."""
+    """SessionState._matcher memoizes per (op, pid, uid, comm, file_type, cgroup, container,
+    unit) unless `text` is set, i.e. it relies on no other Filters field looking at the path. A
+    new field must be checked there first."""
     assert {f.name for f in dataclasses.fields(Filters)} == {
-        "ops", "pid", "tree", "uid", "comm", "exclude_comm", "all_types", "text"}
+        "ops", "pid", "tree", "uid", "comm", "exclude_comm", "all_types", "text", "cgroup",
+        "container", "unit"}
 
 
 names = st.sampled_from([b"/w/a", b"/w/b.log", b"/w/c/d", b"/w/e\xff"])
