@@ -6,8 +6,6 @@ import stat
 from pathlib import Path
 from typing import Optional
 
-from .decode import kernel_dev
-
 
 class WatchError(ValueError):
     """A directory that cannot be watched; the message is one line for the user."""
@@ -35,6 +33,9 @@ def canonical_dir(path: str | bytes) -> bytes:
 def mount_kdev(path: bytes) -> Optional[int]:
     """The kernel dev_t of the filesystem holding path, from mountinfo (what super_block.s_dev
     holds; differs from stat()'s st_dev on btrfs subvolumes)."""
+    # Imported here: the dashboard checks its directories with canonical_dir before its first
+    # frame, which importing decode would delay by 9 ms.
+    from .decode import kernel_dev
     best, best_len = None, -1
     try:
         lines = Path("/proc/self/mountinfo").read_bytes().splitlines()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from interpreter import PYTHON
 from tests.kernel.kernel_support import our_program_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def test_live_dashboard_in_tmux(tmp_path):
     watched.mkdir()
     status = tmp_path / "status"
     before = our_program_ids()
-    command = (f"cd {watched} && PYTHONPATH={ROOT} {ROOT}/.venv/bin/python -m tui.cli; "
+    command = (f"cd {watched} && PYTHONPATH={ROOT} {PYTHON} -m tui.cli; "
                f"echo $? > {status}")
     tmux("new-session", "-d", "-s", SESSION, "-x", "160", "-y", "48", command)
     try:
