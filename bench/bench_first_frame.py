@@ -1,6 +1,6 @@
 """Time to the first frame of the dashboard, in a real terminal (tmux), as a user starts it.
 
-    sudo python bench/bench_first_frame.py [--rounds 7] [--baseline DIR]
+    sudo python bench/bench_first_frame.py [--rounds 7] [--baseline DIR] [--flood]
 
 Measured from the exec of the command (the shell stamps ``$EPOCHREALTIME``, a builtin, then
 ``exec``s it) to the moment tmux reads the first frame from the pane (the header's
@@ -11,9 +11,13 @@ so nothing polls the screen and steals the CPU the dashboard is starting on.
 Cases: the live dashboard (as root; the probes load in the worker), a replay of the demo
 recording (no root), and the floor: a one-widget Textual app started the same way, which says
 what any Textual program costs on the machine. ``--baseline DIR`` (another checkout, e.g.
-``git archive main | tar -x -C DIR``) runs its live and replay cases too. Rounds go case by
-case in turn, so a load that comes and goes hits every case alike. Target: first frame
-<= 0.5 s (median). Prints a markdown table of medians and worst rounds.
+``git archive main | tar -x -C DIR``) runs its live and replay cases too; ``--flood`` adds a
+live case with two writers flooding the watched directory. Every case ends with `q`, timed to
+the end of the process (the prompt back). Rounds go case by case in turn, so a load that comes
+and goes hits every case alike. Also reported: the command's CPU time to its first frame,
+and its time runnable but waiting for a CPU (from /proc/PID/task/*/schedstat), which tell a
+slow start from a busy machine. Target: first frame <= 0.5 s (median). Prints a markdown
+table of medians and worst rounds.
 """
 from __future__ import annotations
 
@@ -32,6 +36,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.5
 FIRST = ("sniff-tui", "Events")
 LIVE = ("LIVE",)
+FLOODED = ("flood-",)
+# --flood: two writers in the watched directory, one rewriting one file (one hot kernel
+# counter), one cycling through 5,000 files (counters to harvest, new records all the time);
+# `q` is pressed once their records are on the screen.
+FLOOD = ("import itertools, os, sys\n"
+         "os.chdir(sys.argv[1])\n"
+         "if sys.argv[2] == 'one':\n"
+         "    while True:\n"
+         "        fd = os.open('flood-hot', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n"
+         "        os.write(fd, b'x')\n"
+         "        os.close(fd)\n"
+         "for i in itertools.count():\n"
+         "    with open('flood-%d' % (i % 5000), 'w') as f:\n"
+         "        f.write('y')\n")
 
 # What any Textual app costs to start on this machine: the figure the others compare with.
 FLOOR_APP = """
@@ -114,7 +132,8 @@ def wait_until(predicate, timeout: float, step: float = 0.01) -> bool:
 
 
 def one_round(work: Path, command: str, env: dict[str, str], until_live: bool,
-              timeout: float, cwd: Path | None = None) -> tuple[float, ...]:
+              timeout: float, cwd: Path | None = None,
+              flood: Path | None = None) -> tuple[float, ...]:
     """(first frame, probes live, quit, CPU, waited) in seconds: first and live from the exec;
     quit from `q` to the end of the process; CPU the command's CPU time to its first frame,
     waited its time runnable with no CPU free (the machine's load). NaN for what did not
@@ -134,8 +153,12 @@ def one_round(work: Path, command: str, env: dict[str, str], until_live: bool,
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40",
          f"bash --norc --noprofile -c {shlex.quote(shell)}", check=True)
     first = live = quit_time = cpu = waited = nan
+    writers = [subprocess.Popen(["/usr/bin/python3", "-c", FLOOD, str(flood), kind],
+                                start_new_session=True)
+               for kind in (("one", "many") if flood else ())]
     try:
-        labels = [",".join(FIRST)] + ([",".join(LIVE)] if until_live else [])
+        labels = ([",".join(FIRST)] + ([",".join(LIVE)] if until_live else [])
+                  + ([",".join(FLOODED)] if flood else []))
         stamper = run / "stamper.py"
         stamper.write_text(STAMPER)
         tmux("pipe-pane", "-O", "-t", session,
@@ -167,6 +190,9 @@ def one_round(work: Path, command: str, env: dict[str, str], until_live: bool,
             quit_time = time.monotonic() - asked
     finally:
         tmux("kill-session", "-t", session)
+        for writer in writers:
+            writer.kill()
+            writer.wait()
         shutil.rmtree(run, ignore_errors=True)
     return first, live, quit_time, cpu, waited
 
@@ -180,6 +206,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="longest wait for a frame or for the probes (s)")
     parser.add_argument("--no-live", action="store_true", help="skip the live cases")
+    parser.add_argument("--flood", action="store_true",
+                        help="also the live dashboard started and quit under a flood of writes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sniff-ff-"))
     floor = work / "floor.py"
@@ -190,24 +218,30 @@ def main() -> int:
     trees = [("this tree", ROOT)]
     if args.baseline:
         trees.append((f"baseline {Path(args.baseline).name}", Path(args.baseline).resolve()))
-    cases = []     # (name, command, env, until_live, cwd)
+    flooded = work / "flooded"
+    flooded.mkdir()
+    cases = []     # (name, command, env, until_live, cwd, flooded directory)
     for tree_name, tree in trees:
         env = {"PYTHONPATH": str(tree)}
         demo = tree / "tests" / "ui" / "data" / "demo.jsonl"
         if live:
             cases.append((f"live, {tree_name}", f"{args.python} -m tui.cli -d {watched}", env,
-                          True, tree))
+                          True, tree, None))
+        if live and args.flood:
+            cases.append((f"live under a flood, {tree_name}",
+                          f"{args.python} -m tui.cli -d {flooded}", env, True, tree, flooded))
         cases.append((f"replay, {tree_name}", f"{args.python} -m tui.cli replay {demo}", env,
-                      False, tree))
-    cases.append(("floor: a one-widget Textual app", f"{args.python} {floor}", {}, False, None))
+                      False, tree, None))
+    cases.append(("floor: a one-widget Textual app", f"{args.python} {floor}", {}, False, None,
+                  None))
     for _, tree in trees:
         subprocess.run([args.python, "-m", "compileall", "-q", str(tree)], check=False,
                        stdout=subprocess.DEVNULL,
                        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
     results: dict[str, list[tuple[float, ...]]] = {case[0]: [] for case in cases}
     for round_no in range(args.rounds):
-        for name, command, env, until_live, cwd in cases:
-            result = one_round(work, command, env, until_live, args.timeout, cwd)
+        for name, command, env, until_live, cwd, flood in cases:
+            result = one_round(work, command, env, until_live, args.timeout, cwd, flood)
             results[name].append(result)
             print(f"round {round_no + 1}: {name}: first frame {result[0]:.3f} s (CPU "
                   f"{result[3]:.3f} s, waited {result[4]:.3f} s), live {result[1]:.3f} s, "
@@ -218,7 +252,7 @@ def main() -> int:
     print("| start | first frame (median / worst) | its CPU time (median) | waiting for a CPU "
           "(median) | probes live (median) | `q` to exit (median / worst) | target ≤ 0.5 s met |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, _, _, until_live, _ in cases:
+    for name, _, _, until_live, _, _ in cases:
         rounds = results[name]
         firsts = [r[0] for r in rounds]
         quits = [r[2] for r in rounds]

@@ -265,8 +265,11 @@ def run_live_dashboard(args, filters: Filters) -> int:
         return fail(str(exc), EXIT_USAGE)
 
     def make():
-        from tui.stream import make_live
-        return make_live(args, filters, watches)
+        from tui.stream import open_live
+        live, _ = open_live(args, filters, load=False)
+        if live is None:    # checked above, gone since: its own line was lost under the UI
+            raise WatchError("a watched directory went away while the dashboard started")
+        return live
 
     source = DeferredLiveSource(watches, make)
     store = None

@@ -13,26 +13,22 @@ from probes.filters import Filters
 from tui.cli import EXIT_USAGE, fail as _fail
 
 
-def make_live(args, filters: Filters, dirs=None):
-    """The live source the options ask for, not loaded. Raises WatchError."""
-    from probes.live import LiveSource
-    source = LiveSource(dirs or args.dirs or [os.getcwd()], filters,
-                        ringbuf_pages=getattr(args, "ringbuf_pages", 1024),
-                        rate_limit=getattr(args, "rate_limit", 100_000),
-                        coalesce=not args.no_coalesce, interval=args.interval)
-    source.debug = args.verbose
-    source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
-    return source
-
-
-def open_live(args, filters: Filters):
-    """The loaded live source, or (None, exit code) after printing why it could not load."""
-    from probes.live import WatchError
+def open_live(args, filters: Filters, load: bool = True):
+    """The loaded live source, or (None, exit code) after printing why it could not load.
+    ``load=False``: the source only, for the dashboard, which loads it in its worker."""
+    from probes.live import LiveSource, WatchError
     from probes.loader import LoadError
     try:
-        source = make_live(args, filters)
+        source = LiveSource(args.dirs or [os.getcwd()], filters,
+                            ringbuf_pages=getattr(args, "ringbuf_pages", 1024),
+                            rate_limit=getattr(args, "rate_limit", 100_000),
+                            coalesce=not args.no_coalesce, interval=args.interval)
     except WatchError as exc:
         return None, _fail(str(exc), EXIT_USAGE)
+    source.debug = args.verbose
+    source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
+    if not load:
+        return source, 0
     try:
         source.open()
     except LoadError as exc:
