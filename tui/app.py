@@ -210,7 +210,9 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
 
     @property
     def loading(self) -> bool:
-        return not self._loaded.is_set() and self.load_error is None
+        # Only a source with something to load (the live probes): a replay's first frames,
+        # before its worker has started, are not "loading probes".
+        return self.load is not None and not self._loaded.is_set() and self.load_error is None
 
     @property
     def mode(self) -> str:
