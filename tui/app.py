@@ -1,4 +1,4 @@
-"""The dashboard: ``SniffApp`` and ``run_dashboard``.
+"""The dashboard: ``SniffApp`` (``tui.startup.run_dashboard`` runs it on a real terminal).
 
 Data flows one way. The source runs in a worker thread (which first loads it: the first frame
 never waits for BCC) and pushes Records into a bounded Feed; on the UI thread a drain loop
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import threading
 import time
 from functools import partial
@@ -27,7 +26,6 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from probes.feed import Feed
-from tui.terminal import terminal_driver
 from probes.filters import Filters
 from probes.record import Record
 from probes.source import Source
@@ -37,6 +35,7 @@ from tui.export import ExportMixin
 from tui.filtering import FilterActions
 from tui.keys import HELP_NOTES, KEYMAP
 from tui.screen import DashboardScreen
+from tui.terminal import Terminal
 from widgets.event_stream import EventStream, EventStreamPane
 from widgets.header import DashboardHeader
 from widgets.help_screen import HelpScreen
@@ -56,6 +55,8 @@ HANGUP_GRACE = 3.0              # seconds a signalled exit may take before the p
 class SniffApp(FilterActions, ExportMixin, App[int]):
     TITLE = "sniff-tui"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))   # absolute: subclasses live elsewhere
+    first_frame_hook: Optional[Callable[[], None]] = None  # called once the first frame is drawn
+    terminal: Optional[Terminal] = None     # the real terminal drawn on (run_dashboard)
 
     def __init__(self, source: Source, filters: Filters, watches: list[bytes], *,
                  feed: Optional[Feed] = None, load: Optional[Callable[[], None]] = None,
@@ -107,18 +108,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
                     loop.add_signal_handler(sig, partial(self._on_signal, sig))
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass
-        if self.own_usage:
-            try:
-                import psutil
-                self._proc = psutil.Process()
-                self._proc.cpu_percent(None)      # the first call only starts the meter
-            except Exception:
-                self._proc = None
-        self._source_thread = threading.Thread(target=self._run_source, name="sniff-source",
-                                               daemon=True)
-        self._source_thread.start()
         self.call_after_refresh(self._first_paint)
-        self.run_worker(self._pump, name="pump", group="pump", exit_on_error=False)
 
     def _on_signal(self, sig: int) -> None:
         """SIGTERM/SIGHUP: exit cleanly. After a hang-up the terminal may be gone, and
@@ -133,15 +123,40 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         self.exit(None, 128 + sig)
 
     def _first_paint(self) -> None:
+        """Once the first frame is on the screen: start the source and the drain loop. Not
+        before: loading the probes (importing bcc, starting the compiler) or reading a
+        recording holds the GIL for much of the first 0.2 s, and on a busy machine takes a
+        core, which is what drawing the first frame needs (measured in bench_first_frame.py)."""
         if not self.dashboard.query("#stream"):
             self.call_after_refresh(self._first_paint)     # the panes are still composing
             return
+        if self._source_thread is None and not self._stop.is_set():
+            self._start_source()
+            if self.first_frame_hook is not None:
+                self.first_frame_hook()
         self.dashboard.focus_pane(1)
         self.refresh_now()
 
-    def _run_source(self) -> None:
+    def _start_source(self) -> None:
+        if self.own_usage:
+            try:
+                import psutil       # here, not at the top: the first frame does not need it
+                self._proc = psutil.Process()
+                self._proc.cpu_percent(None)      # the first call only starts the meter
+            except Exception:
+                self._proc = None
+        flushes = self.terminal.flushes if self.terminal is not None else None
+        self._source_thread = threading.Thread(target=self._run_source, args=(flushes,),
+                                               name="sniff-source", daemon=True)
+        self._source_thread.start()
+        self.run_worker(self._pump, name="pump", group="pump", exit_on_error=False)
+
+    def _run_source(self, flushes: Optional[int] = None) -> None:
         """Worker thread: load the source, then run it. The only code off the UI thread
-        (besides exports)."""
+        (besides exports). ``flushes``: the terminal's count when the first frame was queued;
+        the load waits for that frame to be out (see Terminal)."""
+        if flushes is not None:
+            self.terminal.wait_flush(flushes, timeout=1.0)
         try:
             if self.load is not None:
                 self.load()
@@ -189,11 +204,16 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
 
     @property
     def source_running(self) -> bool:
-        return self._source_thread is not None and self._source_thread.is_alive()
+        """Running, or to be started once the first frame is out (and not stopped)."""
+        if self._source_thread is None:
+            return not self._stop.is_set()
+        return self._source_thread.is_alive()
 
     @property
     def loading(self) -> bool:
-        return not self._loaded.is_set() and self.load_error is None
+        # Only a source with something to load (the live probes): a replay's first frames,
+        # before its worker has started, are not "loading probes".
+        return self.load is not None and not self._loaded.is_set() and self.load_error is None
 
     @property
     def mode(self) -> str:
@@ -407,36 +427,4 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             yield SystemCommand(f"{key.title} ({key.shown})", key.help, partial(self.run_action, key.action))
 
 
-def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
-                  load: Optional[Callable[[], None]] = None, feed: Optional[Feed] = None) -> int:
-    """Run the dashboard until the user quits; returns the process exit code. Textual puts
-    the terminal back on every way out (quit, SIGTERM/SIGHUP, an exception); the worker is
-    waited for after that. A ``load`` failure: its one line on stderr, exit code 1."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("sniff-tui: the dashboard needs a terminal (use the stream output instead)",
-              file=sys.stderr)
-        return 2
-    try:
-        app = SniffApp(source, filters, watches, load=load, feed=feed, handle_signals=True,
-                       driver_class=terminal_driver())
-    except OSError as exc:
-        print(f"sniff-tui: cannot create the session spool: {exc}", file=sys.stderr)
-        return 1
-    try:
-        result = app.run()
-    except KeyboardInterrupt:
-        result = 130
-    finally:
-        # The terminal is the user's again; say why the prompt does not come back at once
-        # when the worker takes a while to stop (draining a flood).
-        if not app.stop_source(timeout=0.5):
-            print("sniff-tui: stopping the probes…", file=sys.stderr, flush=True)
-            app.stop_source()
-    if app.load_error is not None:
-        raise app.load_error
-    if isinstance(result, int):
-        return result
-    return app.return_code or 0
-
-
-__all__ = ["KEYMAP", "SniffApp", "run_dashboard"]
+__all__ = ["KEYMAP", "SniffApp"]

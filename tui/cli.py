@@ -5,6 +5,7 @@ Every problem the user can fix is one line on stderr and a non-zero exit, never 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Optional
@@ -96,11 +97,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_query_command(sub) -> None:
-    """`sniff-tui query DB`: the stream's filters (same names) over a history database."""
+def _add_query_command(sub, options: bool = True) -> None:
+    """`sniff-tui query DB`: the stream's filters (same names) over a history database.
+    ``options``: its options, which import the history package (about 10 ms of the
+    dashboard's start, when not asked for)."""
+    q = sub.add_parser("query", help="answer questions from a history database (no root needed)")
+    if not options:
+        return
     from history.output import FORMATS
     from history.query import GROUPS, SORTS
-    q = sub.add_parser("query", help="answer questions from a history database (no root needed)")
     q.add_argument("db", metavar="DB")
     q.add_argument("--ops", default=",".join(OPS), help=f"operations (default: {','.join(OPS)})")
     q.add_argument("--pid", type=_id, help="only this process")
@@ -129,7 +134,7 @@ def _add_query_command(sub) -> None:
                    help="list the recorded sessions instead")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(prog="sniff-tui", description="Which processes touch which files under a directory.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _add_filter_options(parser)
@@ -153,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="serve Prometheus metrics at http://ADDR:PORT/metrics (default ADDR 127.0.0.1)")
     stream.add_argument("--metrics-names", type=_positive_int, default=50, metavar="N",
                         help="process names with their own metrics label (then 'other'; default 50)")
-    _add_query_command(sub)
+    _add_query_command(sub, query_options)
     replay = sub.add_parser("replay", help="open the dashboard on a recording: JSONL or a history "
                                            "database (no root needed)")
     replay.add_argument("file", metavar="FILE")
@@ -205,18 +210,32 @@ def fail(message: str, code: int = EXIT_FAIL) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    # No garbage collection while the dashboard starts (tui/startup.py says why): the
+    # dashboard turns it back on after its first frame, the other commands at once.
+    gc.disable()
     try:
-        args = build_parser().parse_args(argv)
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: Optional[list[str]]) -> int:
+    try:
+        argv = sys.argv[1:] if argv is None else argv
+        # Subcommand names are never abbreviated: without the word, it is not a query.
+        args = build_parser(query_options="query" in argv).parse_args(argv)
         filters = filters_from(args) if args.command != "replay" else None
     except (UsageError, FilterError) as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
         if args.command == "stream":
+            gc.enable()
             from tui.stream import run_stream
             return run_stream(args, filters)
         if args.command == "replay":
             return run_replay(args)
         if args.command == "query":
+            gc.enable()
             from history.query_cli import run_query
             return run_query(args, filters)
         return run_live_dashboard(args, filters)
@@ -226,7 +245,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def run_replay(args) -> int:
     from probes.replay import ReplaySource
-    from tui.app import run_dashboard
+    from tui.startup import leave, run_dashboard
     if not os.path.isfile(args.file) and not os.path.isdir(args.file):
         problem = replay_problem(args.file)
         return fail(f"{args.file}: {problem or 'no such file'}", EXIT_USAGE)
@@ -240,7 +259,7 @@ def run_replay(args) -> int:
             source = DbReplaySource(args.file, session=args.session, speed=args.speed)
         except HistoryError as exc:
             return fail(str(exc))
-        return run_dashboard(source, Filters(), source.watches)
+        return leave(run_dashboard(source, Filters(), source.watches))
     if args.session is not None:
         return fail(f"{args.file}: --session is for a history database, not a JSONL recording",
                     EXIT_USAGE)
@@ -248,7 +267,7 @@ def run_replay(args) -> int:
         source = ReplaySource(args.file, speed=args.speed)
     except OSError as exc:
         return fail(f"{args.file}: cannot read ({exc.strerror or exc})", EXIT_USAGE)
-    return run_dashboard(source, Filters(), source.watches)
+    return leave(run_dashboard(source, Filters(), source.watches))
 
 
 def replay_problem(path: str) -> Optional[str]:
@@ -270,33 +289,48 @@ def replay_problem(path: str) -> Optional[str]:
 
 def run_live_dashboard(args, filters: Filters) -> int:
     """The first frame at once: the probes load in the dashboard's worker ("loading
-    probes…"); a load failure ends the dashboard and prints the same line as ``stream``."""
-    from probes.loader import LoadError
-    from tui.app import run_dashboard
-    from tui.stream import open_live as _open_live
-    from history.dashboard_sink import open_dashboard_store
-    store, code = open_dashboard_store(args, filters)     # --db: before the probes load
-    if code:
-        return code
-    source, code = _open_live(args, filters, load=False)
-    if source is None:
-        return code
-    from probes.live import canonical_dir
-    # The source names its watches once loaded; the first frame already shows them.
-    watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
+    probes…"); a load failure ends the dashboard and prints the same line as ``stream``.
+    Nothing here imports the probes' modules (probes.live, bcc): the worker does, after the
+    first frame (tui/startup.py)."""
+    from probes.watchdirs import WatchError, canonical_dir
+    from tui.startup import DeferredLiveSource, leave, run_dashboard
     try:
-        return run_dashboard(source, filters, watches, load=source.open,
-                             feed=store.feed(source) if store else None)
-    except LoadError as exc:
-        if args.verbose and exc.detail:
-            print(exc.detail, file=sys.stderr)
-        return fail(str(exc))
-    except (OSError, ValueError) as exc:      # e.g. a watched directory gone meanwhile
-        return fail(str(exc))
+        watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
+    except WatchError as exc:
+        return fail(str(exc), EXIT_USAGE)
+
+    def make():
+        from tui.stream import open_live
+        live, _ = open_live(args, filters, load=False)
+        if live is None:    # checked above, gone since: its own line was lost under the UI
+            raise WatchError("a watched directory went away while the dashboard started")
+        return live
+
+    source = DeferredLiveSource(watches, make)
+    store = None
+    if args.db:
+        from history.dashboard_sink import open_dashboard_store
+        store, code = open_dashboard_store(args, filters)     # --db: before the probes load
+        if code:
+            return code
+    try:
+        code = run_dashboard(source, filters, watches, load=source.open,
+                             feed=store.feed(source) if store else None, drain=store is not None)
+    except Exception as exc:
+        from probes.loader import LoadError
+        if isinstance(exc, LoadError):
+            if args.verbose and exc.detail:
+                print(exc.detail, file=sys.stderr)
+            code = fail(str(exc))
+        elif isinstance(exc, (OSError, ValueError)):    # e.g. a watched directory gone meanwhile
+            code = fail(str(exc))
+        else:
+            raise
     finally:
         if store:
             store.close(source)     # needs the probes' loss counters: before source.close()
         source.close()
+    return leave(code)
 
 
 if __name__ == "__main__":

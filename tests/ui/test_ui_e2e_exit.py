@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from interpreter import PYTHON
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
 DASHBOARD_WORDS = ("Events", "Top files", "Losses", "REPLAY", "ops/s")
@@ -46,7 +48,7 @@ def test_every_way_out_leaves_a_clean_terminal(tmp_path, way_out, status):
     try:
         tmux("send-keys", "-t", session,
              f"cd {ROOT} && echo $$ > /dev/null && (echo $BASHPID > {pidfile}; exec "
-             f"{ROOT}/.venv/bin/python -m tui.cli replay {DEMO}); echo EXIT=$?", "Enter")
+             f"{PYTHON} -m tui.cli replay {DEMO}); echo EXIT=$?", "Enter")
         wait_for(session, lambda t: "REPLAY DONE" in t)
         for width, height in ((80, 24), (160, 48), (100, 30), (120, 40)):
             tmux("resize-window", "-t", session, "-x", str(width), "-y", str(height))
@@ -75,11 +77,17 @@ def test_a_closed_terminal_ends_the_process(tmp_path, quit_first):
     hour after its window was killed right after `q`, was seen before this test existed."""
     session = f"sniff-gone-{os.getpid()}"
     pidfile = tmp_path / "pid"
-    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "bash --norc --noprofile")
+    # Started in ROOT: `python -m` runs this tree's code.
+    tmux("new-session", "-d", "-s", session, "-c", str(ROOT), "-x", "120", "-y", "40",
+         "bash --norc --noprofile")
     tmux("send-keys", "-t", session,
-         f"(echo $BASHPID > {pidfile}; exec {ROOT}/.venv/bin/python -m tui.cli replay {DEMO})",
+         f"(echo $BASHPID > {pidfile}; exec {PYTHON} -m tui.cli replay {DEMO})",
          "Enter")
-    wait_for(session, lambda t: "REPLAY DONE" in t)
+    try:
+        wait_for(session, lambda t: "REPLAY DONE" in t)
+    except AssertionError:
+        tmux("kill-session", "-t", session, check=False)
+        raise
     pid = int(pidfile.read_text())
     if quit_first:
         tmux("send-keys", "-t", session, "q")
