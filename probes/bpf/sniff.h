@@ -32,7 +32,7 @@
 #define SNIFF_WATCH_MAX 256
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
-#define SNIFF_ANNOUNCED_MAX 16384     /* paths Python has been sent, by file identity (LRU); Python
+#define SNIFF_ANNOUNCED_MAX 4096      /* paths Python has been sent, by file identity (LRU); Python
                                        * keeps at least four times as many */
 #define SNIFF_PROT_WRITE 0x2
 #define SNIFF_MAP_SHARED_ANY 0x3      /* MAP_SHARED | MAP_SHARED_VALIDATE */
