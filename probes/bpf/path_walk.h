@@ -54,10 +54,9 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
 
 /* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
  * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
- * hash: see WALK_HASH (unused without it).
- * stop_at (WALK_BASE only): where to stop besides the namespace's root ({0}: nowhere else). */
+ * hash: see WALK_HASH (unused without it). */
 static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
-                                      int how, struct walk_pos stop_at, u64 *hash)
+                                      int how, u64 *hash)
 {
     int mode = how & ~(WALK_NAMES | WALK_HASH);
     void *mnt_sb = KPTR(p.vfsmnt, OFF_VFSMOUNT_SB);
@@ -71,10 +70,6 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
         u32 *watch = lookup_watch(&key);
         if (watch) {
             nm->watch = *watch;
-            return;
-        }
-        if (mode == WALK_BASE && p.dentry == stop_at.dentry && p.vfsmnt == stop_at.vfsmnt) {
-            nm->flags |= SNIFF_NAME_AT_ROOT;
             return;
         }
         void *parent = KPTR(p.dentry, OFF_DENTRY_PARENT);

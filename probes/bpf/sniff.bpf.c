@@ -380,18 +380,22 @@ static __always_inline void *string_base(struct sniff_event *ev, struct sniff_na
     return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
+/* Name a string's base directory up to its mount namespace's root, past the task's root (a
+ * chroot): the path is then ours, or, in another mount namespace (a container), one that Python
+ * resolves through /proc/PID/root. */
+static __always_inline void name_string_base(struct sniff_event *ev, struct sniff_name *nm,
+                                             struct walk_pos base)
+{
+    u64 unused = 0;
+    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, &unused);
+}
+
 static __always_inline void name_from_string(struct sniff_event *ev, struct sniff_name *nm, void *task,
                                              s64 dirfd, const char *ustr)
 {
     struct walk_pos base = {0};
-    if (!string_base(ev, nm, task, dirfd, ustr, &base))
-        return;
-    /* Past the task's root (a chroot) up to its mount namespace's root: the path is then ours,
-     * or, in another mount namespace (a container), one that Python resolves through
-     * /proc/PID/root. */
-    struct walk_pos namespace_root = {0};
-    u64 unused = 0;
-    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, namespace_root, &unused);
+    if (string_base(ev, nm, task, dirfd, ustr, &base))
+        name_string_base(ev, nm, base);
 }
 
 /* Hash of the string just copied by string_base (at data[0..str_len)) and its base directory. */
@@ -510,9 +514,8 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     struct sniff_name *nm = &ev->names[1];
     __builtin_memset(nm, 0, sizeof(*nm));
     *hash = 0;
-    struct walk_pos none = {0};
     ev->data_len = 0;
-    walk_path(ev, nm, file_pos(file), WALK_SCOPE | WALK_HASH, none, hash);
+    walk_path(ev, nm, file_pos(file), WALK_SCOPE | WALK_HASH, hash);
     struct sniff_file_id id = {}, cached;
     int valid;
     struct sniff_dverdict *v = dverdict_get(dentry, inode, gen, &cached, &valid);
@@ -728,8 +731,7 @@ static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, st
     fill_file_identity(ev, id);
     mark_named(ev, &key, how, serial, &before);
     u64 unused = 0;
-    struct walk_pos none = {0};
-    walk_path(ev, &ev->names[0], pos, WALK_SCOPE | WALK_NAMES, none, &unused);
+    walk_path(ev, &ev->names[0], pos, WALK_SCOPE | WALK_NAMES, &unused);
     if (ev->names[0].watch)
         submit_counted(ev);
     return 0;
@@ -828,15 +830,6 @@ static __always_inline int save_pending(struct sniff_pending *p)
 }
 
 /* ---- enter: filter on the task, remember what the exit needs ---------------------------- */
-
-static __always_inline int enter_fd(struct raw_sys_ctx *ctx, u32 op)
-{
-    struct sniff_config *c = cfg();
-    if (!wanted(c, op))
-        return 0;
-    struct sniff_pending p = { .op = op, .shape = SNIFF_SHAPE_FD, .a = sysarg_int(ctx, 0) };
-    return save_pending(&p);
-}
 
 /* ftruncate(fd, length) */
 int enter_ftruncate(struct raw_sys_ctx *ctx)
@@ -1259,11 +1252,8 @@ int exit_name_counted(struct raw_sys_ctx *ctx)
     if (how == COUNTED)
         return 0;
     mark_named(ev, &key, how, serial, &before);
-    if (base_dentry) {
-        struct walk_pos namespace_root = {0};    /* see name_from_string */
-        u64 unused = 0;
-        walk_path(ev, &ev->names[0], base, WALK_BASE | WALK_NAMES, namespace_root, &unused);
-    }
+    if (base_dentry)
+        name_string_base(ev, &ev->names[0], base);
     submit_counted(ev);
     return 0;
 }

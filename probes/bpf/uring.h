@@ -336,11 +336,8 @@ static __always_inline void name_from_kstring(struct sniff_event *ev, struct sni
                                               s64 dirfd, const char *kstr)
 {
     struct walk_pos base = {0};
-    if (!kstring_base(ev, nm, task, dirfd, kstr, &base))
-        return;
-    struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
-    u64 unused = 0;
-    walk_path(ev, nm, base, WALK_BASE | WALK_NAMES, root, &unused);
+    if (kstring_base(ev, nm, task, dirfd, kstr, &base))
+        name_string_base(ev, nm, base);
 }
 
 /* A record about a path string: who asked, the result. */
@@ -385,11 +382,8 @@ static __always_inline int on_uring_name(struct bpf_raw_tracepoint_args *ctx)
     if (how == COUNTED)
         return 0;
     mark_named(ev, &key, how, serial, &before);
-    if (base_dentry) {
-        struct walk_pos root = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
-        u64 unused = 0;
-        walk_path(ev, &ev->names[0], base, WALK_BASE | WALK_NAMES, root, &unused);
-    }
+    if (base_dentry)
+        name_string_base(ev, &ev->names[0], base);
     submit_counted(ev);
     return 0;
 }
