@@ -20,26 +20,15 @@ from interpreter import ENV, PYTHON, ROOT
 from tests.kernel.kernel_support import PY
 from tmux_pane import SHELL_MODES, Pane
 
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_first_frame import FLOOD  # noqa: E402  (the benchmark's two flooding writers)
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="live probes need root")
 
 QUIT_LIMIT = 8.0       # seconds from `q` to the prompt; the bench: 0.35-0.40 s (median)
 PROMPT = "quit-test$ "
 FRAME = ("╭", "╰", "│", "Events", "Top files", "Losses", "ops/s", "LIVE", "LOADING",
          "sniff-tui:")   # the last: no line on stderr either (e.g. "stopping the probes…")
-
-# One process rewriting one file (one kernel counter, hot) and one cycling through 5,000
-# files (5,000 counters per op to harvest, and new records all the time).
-FLOOD = ("import itertools, os, sys\n"
-         "os.chdir(sys.argv[1])\n"
-         "if sys.argv[2] == 'one':\n"
-         "    while True:\n"
-         "        fd = os.open('flood-hot', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n"
-         "        os.write(fd, b'x')\n"
-         "        os.close(fd)\n"
-         "for i in itertools.count():\n"
-         "    with open('flood-%d' % (i % 5000), 'w') as f:\n"
-         "        f.write('y')\n")
-
 
 def programs_held_by(pid: int) -> set[int]:
     """The ids of the BPF programs a process holds (its fds' prog_id): ours alone, whatever
