@@ -66,12 +66,23 @@ class LiveSource:
         self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
         self._agg_entries_seen = 0
         self._last_seen = 0              # pid of the last record (the process table knows it)
+        self.use_cache = True            # --no-cache: compile, and keep nothing
+        self.phased = True               # mmap, close_range, io_uring load after the rest
+
+    def wait_loaded(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the later features are live too (probes.loading is empty)."""
+        phase = self.probes.phase if self.probes is not None else None
+        if phase is not None:
+            phase.join(timeout)
+            return not phase.is_alive()
+        return True
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
-        self.probes = loader.load(self.ringbuf_pages)
+        self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
+                                  log=lambda line: self.debug and self.log(line))
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()
@@ -397,8 +408,7 @@ class LiveSource:
     HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset", "cgset")
 
     def program_fds(self) -> dict[str, int]:
-        return {name.decode() if isinstance(name, bytes) else name: fn.fd
-                for name, fn in self.probes.bpf.funcs.items()}
+        return dict(self.probes.programs)
 
     def stats_dict(self, programs: bool = True) -> dict:
         """Everything --stats reports, as the stats line kind (record.SourceStats): map fill
@@ -445,5 +455,7 @@ class LiveSource:
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
-                           unnamed=self.decoder.paths_by_id.unnamed, missing=list(self.probes.missing),
+                           unnamed=self.decoder.paths_by_id.unnamed,
+                           missing=[*self.probes.missing, *self.probes.late],
+                           loading=list(self.probes.loading),
                            maps=maps, counters=counters)
