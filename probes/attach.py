@@ -7,7 +7,8 @@ import ctypes
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -51,15 +52,18 @@ class Probes:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.phase: Optional[threading.Thread] = None
-        self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1),
-                                       thread_name_prefix="bpf-verify")
+        # SNIFF_TUI_LOAD_THREADS: how many loads at once (bench/bench_start.py compares 1 and more)
+        self.pool = _Verifiers(int(os.environ.get("SNIFF_TUI_LOAD_THREADS") or max(2, os.cpu_count() or 1)))
+
+    def wait_loaded(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the later features are live too (loading is empty)."""
+        if self.phase is not None:
+            self.phase.join(timeout)
+            return not self.phase.is_alive()
+        return True
 
     def __getitem__(self, name: str) -> Map:
         return self.maps[name]
-
-    @property
-    def bpf(self):           # what BCC's object was: only checked for None by callers
-        return None if self.closed else self
 
     def create_maps(self) -> None:
         for spec in self.obj["maps"]:
@@ -120,10 +124,10 @@ class Probes:
             os.close(fd)
 
     def close(self) -> None:
+        """Without waiting for loads in progress: what they return is closed as it comes (the
+        kernel frees the rest when the process exits)."""
         self.detach()
-        if self.phase is not None and self.phase is not threading.current_thread():
-            self.phase.join()
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown()
         with self.lock:
             programs, self.programs = self.programs, {}
             maps, self.maps = self.maps, {}
@@ -131,6 +135,41 @@ class Probes:
             os.close(fd)
         for m in maps.values():
             m.close()
+
+
+class _Verifiers:
+    """Threads that load programs (each load is one bpf syscall: the kernel's verifier runs in
+    it, without the GIL). Daemon threads: an exit during a load does not wait for it."""
+
+    def __init__(self, workers: int) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.stopped = False
+        for i in range(workers):
+            threading.Thread(target=self._work, name=f"bpf-verify-{i}", daemon=True).start()
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        self.jobs.put((fut, fn, args))
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            fut, fn, args = job
+            if self.stopped:
+                fut.set_result((args[0], -125, ""))       # ECANCELED: not loaded
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:   # handed to whoever waits for it
+                fut.set_exception(exc)
+
+    def shutdown(self) -> None:
+        self.stopped = True
+        for _ in range(8):
+            self.jobs.put(None)
 
 
 def rejected_detail(probes: Probes, names) -> str:

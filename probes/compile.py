@@ -62,6 +62,11 @@ def main() -> int:
     out = sys.argv[1]
     request = json.loads(sys.stdin.read())
     try:
+        import bcc  # noqa: F401
+    except ImportError:
+        print("sniff-compile-error: no-bcc", file=sys.stderr)
+        return 3
+    try:
         obj = compile_object(request["src"], request["cflags"])
     except Exception as exc:     # BCC raises bare Exceptions; the parent shows the first line
         print(f"sniff-compile-error: {exc}", file=sys.stderr)

@@ -69,14 +69,6 @@ class LiveSource:
         self.use_cache = True            # --no-cache: compile, and keep nothing
         self.phased = True               # mmap, close_range, io_uring load after the rest
 
-    def wait_loaded(self, timeout: Optional[float] = None) -> bool:
-        """Wait until the later features are live too (probes.loading is empty)."""
-        phase = self.probes.phase if self.probes is not None else None
-        if phase is not None:
-            phase.join(timeout)
-            return not phase.is_alive()
-        return True
-
     # ---- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
@@ -407,16 +399,13 @@ class LiveSource:
     # Hash maps whose fill level matters (arrays are always full by construction).
     HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset", "cgset")
 
-    def program_fds(self) -> dict[str, int]:
-        return dict(self.probes.programs)
-
     def stats_dict(self, programs: bool = True) -> dict:
         """Everything --stats reports, as the stats line kind (record.SourceStats): map fill
         levels, losses, and (programs) the probes' cost."""
         from .selfcost import program_costs
         stats = self._measure_stats()
         if programs:
-            stats.programs = program_costs(self.program_fds())
+            stats.programs = program_costs(dict(self.probes.programs))
         return stats.to_dict()
 
     def dump_maps(self) -> dict:
@@ -455,7 +444,6 @@ class LiveSource:
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
-                           unnamed=self.decoder.paths_by_id.unnamed,
+                           unnamed=self.decoder.paths_by_id.unnamed, loading=list(self.probes.loading),
                            missing=[*self.probes.missing, *self.probes.late],
-                           loading=list(self.probes.loading),
                            maps=maps, counters=counters)

@@ -159,7 +159,7 @@ def compile_child(out: str, cflags: list[str], key: str = "") -> None:
     if proc.returncode != 0:
         lines = [line for line in text.splitlines() if line.startswith("sniff-compile-error: ")]
         first = lines[-1][len("sniff-compile-error: "):] if lines else (text.strip().splitlines() or ["?"])[-1]
-        if "No module named 'bcc'" in text:
+        if first == "no-bcc":
             raise LoadError("BCC's Python module is missing: install the OS package python3-bpfcc "
                             "(Debian/Ubuntu) or python3-bcc (Fedora), or run scripts/setup.sh")
         raise LoadError(f"could not compile the BPF programs: {first}", detail=text)

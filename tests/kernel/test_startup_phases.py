@@ -1,0 +1,170 @@
+"""Start-up: the compile cache with the real compiler and kernel, the phases (mmap, close_range
+and io_uring go live after the syscall probes), a program the kernel refuses, and what is left
+in the running process and in the kernel afterwards. Each test runs the real `stream` command."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.kernel.kernel_support import PY, c_helper, script
+from tests.kernel.test_stream_cli import CLI, ENV, Stream
+
+# A real rejection: on_dirty_folio (the page-dirtying tracepoint's program, the only user of
+# SNIFF_PAGE_SIZE) made to load from a constant address, which the verifier refuses.
+REFUSE_DIRTY = "-DSNIFF_PAGE_SIZE=(*(u64*)0x1234)"
+
+
+def _ids(kind: str) -> set:
+    out = subprocess.run(["bpftool", kind, "show", "-j"], capture_output=True, check=True).stdout
+    return {p["id"] for p in json.loads(out or b"[]")}
+
+
+def stream(tmp_path: Path, cache: Path, *args: str, env=None, name="s") -> Stream:
+    watched = tmp_path / f"watched-{name}"
+    watched.mkdir(exist_ok=True)
+    s = Stream.__new__(Stream)
+    s.dir, s.out, s.ready = watched, tmp_path / f"{name}.jsonl", tmp_path / f"{name}.ready"
+    s.proc = subprocess.Popen(
+        [*CLI, "stream", "-d", str(watched), "--stats", "0.2", *args, "--ready-file", str(s.ready), "-o", str(s.out)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**ENV, "SNIFF_TUI_CACHE_DIR": str(cache), **(env or {})})
+    deadline = time.monotonic() + 600      # a cold start compiles, on a busy machine
+    while not s.ready.exists():
+        if s.proc.poll() is not None:
+            raise AssertionError(f"exited {s.proc.returncode}: {s.proc.stderr.read().decode(errors='replace')}")
+        assert time.monotonic() < deadline, "the probes never attached"
+        time.sleep(0.05)
+    return s
+
+
+def stats_lines(s: Stream) -> list[dict]:
+    return [r for r in map(json.loads, s.text().splitlines()) if r.get("op") == "stats"]
+
+
+def wait_all_live(s: Stream) -> dict:
+    s.wait_for(lambda text: any(not st.get("loading") for st in stats_lines(s)), timeout=600)
+    return next(st for st in stats_lines(s) if not st.get("loading"))
+
+
+def records(s: Stream) -> list[dict]:
+    return [r for r in map(json.loads, s.text().splitlines()) if r.get("op") != "stats"]
+
+
+WORKLOAD = script("""
+import os, sys
+d = sys.argv[1]
+with open(os.path.join(d, "a"), "w") as f:
+    f.write("x" * 1000)
+with open(os.path.join(d, "a")) as f:
+    f.read()
+os.rename(os.path.join(d, "a"), os.path.join(d, "b"))
+os.truncate(os.path.join(d, "b"), 10)
+os.unlink(os.path.join(d, "b"))
+""")
+
+
+def run_workload(s: Stream) -> set:
+    proc = subprocess.run([PY, WORKLOAD, str(s.dir)], check=True)
+    marker = s.dir / "done"
+    marker.write_text("m")        # its write ends the workload's records in the output
+    s.wait_for(lambda text: '"done"' in text or "/done" in text, timeout=30)
+    s.stop()
+    assert proc.returncode == 0
+    return {(r["op"], r["path"].rsplit("/", 1)[-1], r.get("count"), r.get("bytes"))
+            for r in records(s) if not r["path"].endswith("/done")}
+
+
+def test_cold_and_warm_starts_give_the_same_records_and_leave_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    progs, maps = _ids("prog"), _ids("map")
+    cold = stream(tmp_path, cache, name="cold")
+    assert [p.name for p in cache.iterdir()] and all(p.stat().st_mode & 0o777 == 0o600 for p in cache.iterdir())
+    maps_text = Path(f"/proc/{cold.proc.pid}/maps").read_text()
+    assert "libLLVM" not in maps_text and "libbcc" not in maps_text    # compiled in a child
+    ours_p, ours_m = _ids("prog") - progs, _ids("map") - maps
+    wait_all_live(cold)
+    cold_records = run_workload(cold)
+    entry = next(cache.iterdir())
+    built = entry.stat().st_mtime_ns
+    warm = stream(tmp_path, cache, "-v", name="warm")
+    wait_all_live(warm)
+    warm_records = run_workload(warm)
+    assert entry.stat().st_mtime_ns == built, "a warm start compiled again"
+    assert cold_records == warm_records
+    assert {op for op, *_ in cold_records} >= {"write", "read", "rename", "truncate", "unlink"}
+    assert ours_p and ours_m
+    assert not (_ids("prog") & ours_p) and not (_ids("map") & ours_m), "left in the kernel after exit"
+
+
+def test_a_warm_start_needs_no_headers_and_two_run_at_once(tmp_path):
+    cache = tmp_path / "cache"
+    stream(tmp_path, cache, name="first").stop()
+    env = {"SNIFF_TUI_MODULES": "/nonexistent"}           # no kernel headers
+    a = stream(tmp_path, cache, env=env, name="a")
+    b = stream(tmp_path, cache, env=env, name="b")
+    for s in (a, b):
+        (s.dir / "f").write_text("hello")
+    for s in (a, b):
+        s.wait_for(lambda text: '"write"' in text and "/f" in text)
+        code, err = s.stop()
+        assert code == 0, err
+
+
+def test_an_io_uring_write_after_loading_ends_is_reported(tmp_path):
+    s = stream(tmp_path, tmp_path / "cache")
+    first = stats_lines(s)
+    live = wait_all_live(s)
+    assert live["loading"] == [] and not any("io_uring is not" in m for m in live["missing"])
+    if first:
+        assert set(first[0]["loading"]) <= {"mmap", "close_range", "io_uring"}
+    f = s.dir / "ring"
+    run = subprocess.run([c_helper("uring"), "openat", str(f), str(os.O_RDWR | os.O_CREAT), "write", "4096", "close"],
+                         cwd=s.dir, capture_output=True, check=True)
+    assert run.returncode == 0
+    s.wait_for(lambda text: any(r["op"] == "write" and r.get("via") == "io_uring" and r["path"].endswith("/ring")
+                                for r in records(s)))
+    s.stop()
+    late = [m for m in stats_lines(s)[-1]["missing"] if "followed from" in m]
+    assert any(m.startswith("io_uring followed from") for m in late)
+
+
+def test_a_refused_program_costs_only_its_feature(tmp_path):
+    s = stream(tmp_path, tmp_path / "cache", env={"SNIFF_TUI_CFLAGS": REFUSE_DIRTY})
+    live = wait_all_live(s)
+    said = [m for m in live["missing"] if "on_dirty_folio" in m]
+    assert said and os.uname().release in said[0] and "mmap_write" in said[0]
+    (s.dir / "f").write_text("still followed")
+    s.wait_for(lambda text: any(r["op"] == "write" and r["path"].endswith("/f") for r in records(s)))
+    code, err = s.stop()
+    assert code == 0, err
+    assert not any(r["op"] == "mmap_write" for r in records(s))
+
+
+def test_a_refused_core_program_is_one_line_naming_it_and_the_kernel(tmp_path):
+    env = {**ENV, "SNIFF_TUI_CACHE_DIR": str(tmp_path / "cache"),
+           "SNIFF_TUI_CFLAGS": "-DSNIFF_MAX_DEPTH=100000"}    # a walk too deep for the verifier
+    proc = subprocess.run([*CLI, "stream", "-d", str(tmp_path), "--duration", "1"], capture_output=True,
+                          text=True, env=env, timeout=900)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "rejected BPF program" in lines[0] and os.uname().release in lines[0]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "mode"])
+def test_a_damaged_entry_is_rebuilt_with_the_real_compiler(tmp_path, damage):
+    cache = tmp_path / "cache"
+    stream(tmp_path, cache, name="first").stop()
+    entry = next(cache.iterdir())
+    if damage == "truncate":
+        entry.write_bytes(entry.read_bytes()[:1000])
+    else:
+        os.chmod(entry, 0o666)
+    s = stream(tmp_path, cache, "-v", name="again")
+    code, err = s.stop()
+    assert code == 0 and "compiling" in err, err
+    assert entry.stat().st_size > 1000 and entry.stat().st_mode & 0o777 == 0o600
