@@ -139,6 +139,23 @@ def script(body: str) -> str:
 OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk"}
 
 
+def _mine(pid: int) -> bool:
+    """pid is this test process or one of its descendants (the machine may run other
+    sniff-tui processes, whose programs have the same names)."""
+    me = os.getpid()
+    while pid > 1:
+        if pid == me:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
 def our_program_ids() -> set:
+    """Programs with our names held by this test process or its children, or by nobody (left
+    behind)."""
     out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, check=True).stdout
-    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS}
+    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS
+            and (not p.get("pids") or any(_mine(h["pid"]) for h in p["pids"]))}

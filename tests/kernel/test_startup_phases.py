@@ -24,7 +24,7 @@ def _ids(kind: str) -> set:
     return {p["id"] for p in json.loads(out or b"[]")}
 
 
-def stream(tmp_path: Path, cache: Path, *args: str, env=None, name="s") -> Stream:
+def stream(tmp_path: Path, cache: Path, *args: str, env=None, name="s", wait=True) -> Stream:
     watched = tmp_path / f"watched-{name}"
     watched.mkdir(exist_ok=True)
     s = Stream.__new__(Stream)
@@ -33,13 +33,18 @@ def stream(tmp_path: Path, cache: Path, *args: str, env=None, name="s") -> Strea
         [*CLI, "stream", "-d", str(watched), "--stats", "0.2", *args, "--ready-file", str(s.ready), "-o", str(s.out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**ENV, "SNIFF_TUI_CACHE_DIR": str(cache), **(env or {})})
+    if wait:
+        wait_ready(s)
+    return s
+
+
+def wait_ready(s: Stream) -> None:
     deadline = time.monotonic() + 600      # a cold start compiles, on a busy machine
     while not s.ready.exists():
         if s.proc.poll() is not None:
             raise AssertionError(f"exited {s.proc.returncode}: {s.proc.stderr.read().decode(errors='replace')}")
         assert time.monotonic() < deadline, "the probes never attached"
         time.sleep(0.05)
-    return s
 
 
 def stats_lines(s: Stream) -> list[dict]:
@@ -101,12 +106,37 @@ def test_cold_and_warm_starts_give_the_same_records_and_leave_nothing(tmp_path):
     assert not (_ids("prog") & ours_p) and not (_ids("map") & ours_m), "left in the kernel after exit"
 
 
-def test_a_warm_start_needs_no_headers_and_two_run_at_once(tmp_path):
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory):
+    """A compile cache filled by one start (the tests below share it)."""
+    base = tmp_path_factory.mktemp("warm")
+    code, err = stream(base, base / "cache", name="first").stop()
+    assert code == 0, err
+    return base / "cache"
+
+
+def test_two_first_starts_at_once_both_work_and_leave_one_good_entry(tmp_path):
     cache = tmp_path / "cache"
-    stream(tmp_path, cache, name="first").stop()
+    a = stream(tmp_path, cache, name="a", wait=False)
+    b = stream(tmp_path, cache, name="b", wait=False)
+    wait_ready(a)
+    wait_ready(b)
+    both_write_and_stop(a, b)
+    [entry] = [p for p in cache.iterdir()]           # no temporary file left
+    c = stream(tmp_path, cache, "-v", name="c")      # and it is whole: used as it is
+    code, err = c.stop()
+    assert code == 0 and "from the cache" in err, err
+
+
+def test_a_warm_start_needs_no_headers_and_two_run_at_once(tmp_path, warm_cache):
+    cache = warm_cache
     env = {"SNIFF_TUI_MODULES": "/nonexistent"}           # no kernel headers
     a = stream(tmp_path, cache, env=env, name="a")
     b = stream(tmp_path, cache, env=env, name="b")
+    both_write_and_stop(a, b)
+
+
+def both_write_and_stop(a: Stream, b: Stream) -> None:
     for s in (a, b):
         (s.dir / "f").write_text("hello")
     for s in (a, b):
@@ -115,8 +145,8 @@ def test_a_warm_start_needs_no_headers_and_two_run_at_once(tmp_path):
         assert code == 0, err
 
 
-def test_an_io_uring_write_after_loading_ends_is_reported(tmp_path):
-    s = stream(tmp_path, tmp_path / "cache")
+def test_an_io_uring_write_after_loading_ends_is_reported(tmp_path, warm_cache):
+    s = stream(tmp_path, warm_cache)
     first = stats_lines(s)
     live = wait_all_live(s)
     assert live["loading"] == [] and not any("io_uring is not" in m for m in live["missing"])
@@ -155,15 +185,13 @@ def test_a_refused_core_program_is_one_line_naming_it_and_the_kernel(tmp_path):
     assert "rejected BPF program" in lines[0] and os.uname().release in lines[0]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "mode"])
-def test_a_damaged_entry_is_rebuilt_with_the_real_compiler(tmp_path, damage):
-    cache = tmp_path / "cache"
-    stream(tmp_path, cache, name="first").stop()
-    entry = next(cache.iterdir())
-    if damage == "truncate":
-        entry.write_bytes(entry.read_bytes()[:1000])
-    else:
-        os.chmod(entry, 0o666)
+def test_a_truncated_entry_is_rebuilt_with_the_real_compiler(tmp_path, warm_cache):
+    cache = tmp_path / "cache"          # (every kind of damage: tests/unit/test_compile_cache.py)
+    cache.mkdir(mode=0o700)
+    good = next(warm_cache.iterdir())
+    entry = cache / good.name
+    entry.write_bytes(good.read_bytes()[:1000])
+    os.chmod(entry, 0o600)
     s = stream(tmp_path, cache, "-v", name="again")
     code, err = s.stop()
     assert code == 0 and "compiling" in err, err
