@@ -66,6 +66,11 @@ class Probes:
         return self.maps[name]
 
     def create_maps(self) -> None:
+        try:    # kernels before 5.11 charge maps to RLIMIT_MEMLOCK (as BCC, raise it)
+            import resource
+            resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            pass
         for spec in self.obj["maps"]:
             fd = bpfsys.map_create(spec["type"], spec["key_size"], spec["value_size"],
                                    spec["max_entries"], spec["flags"], spec["name"])
