@@ -62,7 +62,8 @@ def sniff_start(cache: Path, work: Path, threads: int = 0) -> dict:
         while all_live is None:
             if proc.poll() is not None:
                 raise SystemExit(f"sniff-tui stream failed: {proc.stderr.read().decode()}")
-            for line in out.read_text().splitlines() if out.exists() else ():
+            text = out.read_text() if out.exists() else ""
+            for line in text[:text.rfind("\n") + 1].splitlines():     # whole lines only
                 obj = json.loads(line)
                 if obj.get("op") == "stats" and not obj.get("loading"):
                     all_live = time.perf_counter() - t0

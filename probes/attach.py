@@ -48,6 +48,7 @@ class Probes:
     live_at: float = 0.0             # when the syscall probes went live (monotonic)
     log: object = None               # -v lines (a callable), set by the source
     closed: bool = False
+    want_log: bool = False           # -v: load a refused program again for the verifier's log
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -80,7 +81,7 @@ class Probes:
         program = self._by_name[name]
         code = bpfobj.relocated(program, self._map_fds)
         fd, _ = bpfsys.prog_load(name, code, self.obj["license"].encode())
-        if fd >= 0:
+        if fd >= 0 or not self.want_log:
             return name, fd, ""
         _, log = bpfsys.prog_load(name, code, self.obj["license"].encode(), log=True)
         return name, fd, log

@@ -74,7 +74,7 @@ class LiveSource:
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
         self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
-                                  log=lambda line: self.debug and self.log(line))
+                                  log=self.log if self.debug else None)
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()

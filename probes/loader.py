@@ -166,12 +166,14 @@ def compile_child(out: str, cflags: list[str], key: str = "") -> None:
 
 
 def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None, use_cache: bool = True,
-         phased: bool = True, log: Callable[[str], None] = lambda line: None) -> Probes:
+         phased: bool = True, log: Optional[Callable[[str], None]] = None) -> Probes:
     """Compile (or take from the cache), load and attach. The syscall probes are live when
     this returns; with phased, mmap, close_range and io_uring follow in a background thread
-    (probes.loading lists what is still loading). Raises LoadError with a one-line reason."""
+    (probes.loading lists what is still loading). log: -v lines (with it, a refused program
+    is loaded again for the verifier's log). Raises LoadError with a one-line reason."""
     from .preflight import PreflightError, run_all
-    started = time.monotonic()
+    started, want_log = time.monotonic(), log is not None
+    log = log or (lambda line: None)
     if ringbuf_pages & (ringbuf_pages - 1):
         raise LoadError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
     try:
@@ -192,7 +194,8 @@ def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None, use_cache: bool =
     except bpfobj.ObjectError as exc:
         raise LoadError(f"the compiler's output is unreadable: {exc}") from None
     probes = Probes(obj, missing=list(uring_plan.missing), uring_plan=uring_plan,
-                    cgroup_filter=kernel_can_filter_cgroups(), started=started, log=log)
+                    cgroup_filter=kernel_can_filter_cgroups(), started=started, log=log,
+                    want_log=want_log)
     try:
         probes.create_maps()
         _phase_one(probes)
@@ -275,10 +278,14 @@ def _enable_syscalls(probes: Probes, syscalls) -> None:
         probes.set_slot("sys_slot", numbers[syscall], index[program], ctypes.c_uint8)
         probes.attached.append(syscall)
     for program, lost in refused.items():
-        r = probes.rejected[program]
-        probes.missing.append(f"{', '.join(lost)} not followed: the {_kernel()} rejected BPF "
-                              f"program {program} ({r.reason})")
-        probes.log(f"{program}: {r.reason}\n{r.log}")
+        _refused(probes, program, f"{', '.join(lost)} not followed")
+
+
+def _refused(probes: Probes, program: str, what: str) -> None:
+    """Said once (missing), with the verifier's log for -v."""
+    r = probes.rejected[program]
+    probes.missing.append(f"{what}: the {_kernel()} rejected BPF program {program} ({r.reason})")
+    probes.log(f"the verifier's log for {program}:\n{r.log}")
 
 
 def _phase_two(probes: Probes, features: list[str]) -> None:
@@ -315,9 +322,7 @@ def _enable_close_range(probes: Probes) -> None:
 def _enable_mmap(probes: Probes) -> None:
     _enable_syscalls(probes, ["mmap"])
     if "on_dirty_folio" in probes.rejected:
-        r = probes.rejected["on_dirty_folio"]
-        probes.missing.append(f"writes through shared mappings (mmap_write) are not seen: the "
-                              f"{_kernel()} rejected BPF program on_dirty_folio ({r.reason})")
+        _refused(probes, "on_dirty_folio", "writes through shared mappings (mmap_write) are not seen")
         return
     for tp in DIRTY_TRACEPOINTS:
         try:
@@ -340,9 +345,7 @@ def _enable_uring(probes: Probes) -> None:
     needed = [*uring.TRACEPOINTS.values(), *uring.RESUME.values()]
     refused = [n for n in needed if n in probes.rejected]
     if refused:
-        r = probes.rejected[refused[0]]
-        probes.missing.append(f"io_uring is not followed: the {_kernel()} rejected BPF program "
-                              f"{r.program} ({r.reason})")
+        _refused(probes, refused[0], "io_uring is not followed")
         return
     lost = {}
     for shape, program in uring.PROGRAMS.items():
@@ -357,9 +360,7 @@ def _enable_uring(probes: Probes) -> None:
         if value >> 8 not in lost_shapes:    # a request nothing could finish is not ours
             probes.set_slot("uring_ops", code, value, ctypes.c_uint32)
     for program in lost:
-        r = probes.rejected[program]
-        probes.missing.append(f"some io_uring requests are not followed: the {_kernel()} rejected "
-                              f"BPF program {program} ({r.reason})")
+        _refused(probes, program, "some io_uring requests are not followed")
     done = []
     for tp, fn in uring.TRACEPOINTS.items():
         try:

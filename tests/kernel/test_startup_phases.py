@@ -47,8 +47,13 @@ def wait_ready(s: Stream) -> None:
         time.sleep(0.05)
 
 
+def lines(s: Stream) -> list[dict]:
+    text = s.text()
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()]   # whole lines only
+
+
 def stats_lines(s: Stream) -> list[dict]:
-    return [r for r in map(json.loads, s.text().splitlines()) if r.get("op") == "stats"]
+    return [r for r in lines(s) if r.get("op") == "stats"]
 
 
 def wait_all_live(s: Stream) -> dict:
@@ -57,7 +62,7 @@ def wait_all_live(s: Stream) -> dict:
 
 
 def records(s: Stream) -> list[dict]:
-    return [r for r in map(json.loads, s.text().splitlines()) if r.get("op") != "stats"]
+    return [r for r in lines(s) if r.get("op") != "stats"]
 
 
 WORKLOAD = script("""
