@@ -42,16 +42,16 @@ def _llvm_mapped(pid: int) -> bool:
     return "libLLVM" in maps or "libbcc" in maps
 
 
-def sniff_start(cache: Path, work: Path, threads: int = 0) -> dict:
+def sniff_start(cache: Path, work: Path, threads: int = 0, root: Path = ROOT) -> dict:
     out, ready = work / "out.jsonl", work / "ready"
     out.unlink(missing_ok=True)
     ready.unlink(missing_ok=True)
-    env = dict(os.environ, SNIFF_TUI_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, SNIFF_TUI_CACHE_DIR=str(cache), PYTHONPATH=str(root))
     if threads:
         env["SNIFF_TUI_LOAD_THREADS"] = str(threads)
     t0 = time.perf_counter()
     proc = subprocess.Popen([*SNIFF, "stream", "-d", str(work), "-o", str(out), "--ready-file", str(ready),
-                             "--stats", "0.1"], cwd=ROOT, env=env, stderr=subprocess.PIPE)
+                             "--stats", "0.1"], cwd=root, env=env, stderr=subprocess.PIPE)
     try:
         while not ready.exists():
             if proc.poll() is not None:
@@ -86,6 +86,8 @@ def bpftrace_start() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also start another checkout's code (e.g. before the compile cache), as `baseline`")
     args = parser.parse_args()
     ensure_tracefs()
     base = Path(tempfile.mkdtemp(prefix="bench-start-"))
@@ -93,15 +95,18 @@ def main() -> int:
     try:
         sniff_start(warm_cache, base)          # fills the warm cache (not timed)
         rows = {"cold": [], "warm": [], "warm-1-thread": [], "bpftrace": []}
+        if args.baseline:
+            rows["baseline"] = []
         for r in range(args.rounds):
             order = list(rows)
-            order = order[r % 4:] + order[:r % 4]
+            order = order[r % len(order):] + order[:r % len(order)]
             for kind in order:
                 if kind == "bpftrace":
                     rows[kind].append(bpftrace_start())
                     continue
                 cache = warm_cache if kind.startswith("warm") else base / f"cold-{r}"
-                rows[kind].append(sniff_start(cache, base, threads=1 if kind == "warm-1-thread" else 0))
+                rows[kind].append(sniff_start(cache, base, threads=1 if kind == "warm-1-thread" else 0,
+                                              root=args.baseline if kind == "baseline" else ROOT))
                 if kind == "cold":
                     shutil.rmtree(cache, ignore_errors=True)
             print(f"round {r + 1}: " + "; ".join(
@@ -112,7 +117,7 @@ def main() -> int:
         bt = med(rows["bpftrace"])
         print(f"\nmedians of {args.rounds} (load average at the end: {os.getloadavg()[0]:.1f}):")
         print(f"bpftrace one-liner (compile, attach, exit): {bt:.2f} s")
-        for kind in ("cold", "warm", "warm-1-thread"):
+        for kind in [k for k in rows if k != "bpftrace"]:
             rs = rows[kind]
             ready, alive = med(x["ready"] for x in rs), med(x["all"] for x in rs)
             print(f"sniff-tui {kind}: ready {ready:.2f} s ({ready / bt:.1f}x bpftrace), "

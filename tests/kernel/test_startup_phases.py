@@ -79,7 +79,7 @@ os.unlink(os.path.join(d, "b"))
 
 
 def run_workload(s: Stream) -> set:
-    proc = subprocess.run([PY, WORKLOAD, str(s.dir)], check=True)
+    proc = subprocess.run([PY, "-c", WORKLOAD, str(s.dir)], check=True, capture_output=True)
     marker = s.dir / "done"
     marker.write_text("m")        # its write ends the workload's records in the output
     s.wait_for(lambda text: '"done"' in text or "/done" in text, timeout=30)
