@@ -19,6 +19,19 @@ from tests.kernel.test_stream_cli import CLI, ENV, Stream
 REFUSE_DIRTY = "-DSNIFF_PAGE_SIZE=(*(u64*)0x1234)"
 
 
+STARTED: list = []      # every stream a test starts: none outlives its test, failed or not
+
+
+@pytest.fixture(autouse=True)
+def no_stream_left():
+    yield
+    while STARTED:
+        proc = STARTED.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+
+
 def _ids(kind: str) -> set:
     out = subprocess.run(["bpftool", kind, "show", "-j"], capture_output=True, check=True).stdout
     return {p["id"] for p in json.loads(out or b"[]")}
@@ -33,6 +46,7 @@ def stream(tmp_path: Path, cache: Path, *args: str, env=None, name="s", wait=Tru
         [*CLI, "stream", "-d", str(watched), "--stats", "0.2", *args, "--ready-file", str(s.ready), "-o", str(s.out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**ENV, "SNIFF_TUI_CACHE_DIR": str(cache), **(env or {})})
+    STARTED.append(s)
     if wait:
         wait_ready(s)
     return s
