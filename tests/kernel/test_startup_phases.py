@@ -197,11 +197,12 @@ def test_a_refused_program_costs_only_its_feature(tmp_path):
 def test_a_refused_core_program_is_one_line_naming_it_and_the_kernel(tmp_path):
     env = {**ENV, "SNIFF_TUI_CACHE_DIR": str(tmp_path / "cache"),
            "SNIFF_TUI_CFLAGS": "-DSNIFF_MAX_DEPTH=100000"}    # a walk too deep for the verifier
-    proc = subprocess.run([*CLI, "stream", "-d", str(tmp_path), "--duration", "1"], capture_output=True,
-                          text=True, env=env, timeout=900)
+    proc = subprocess.run([*CLI, "stream", "--no-cache", "-d", str(tmp_path), "--duration", "1"],
+                          capture_output=True, text=True, env=env, timeout=900)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "rejected BPF program" in lines[0] and os.uname().release in lines[0]
+    assert not (tmp_path / "cache").exists()          # --no-cache: compiled, nothing kept
 
 
 def test_a_truncated_entry_is_rebuilt_with_the_real_compiler(tmp_path, warm_cache):
