@@ -179,3 +179,13 @@ def our_program_ids() -> set:
     holders, mine = _holders(), _descendants()
     return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS
             and (not holders.get(p["id"]) or holders[p["id"]] & mine)}
+
+
+def programs_held_by(pid: int) -> set:
+    """The ids of the programs a process holds (its program and attachment fds)."""
+    return {prog for prog, pids in _holders().items() if pid in pids}
+
+
+def all_program_ids() -> set:
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, check=True).stdout
+    return {p["id"] for p in json.loads(out or b"[]")}
