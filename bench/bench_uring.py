@@ -40,7 +40,7 @@ def build(tmp: Path) -> Path:
 
 def ns_per_request(source: LiveSource, exe: Path, path: Path, writes: int) -> dict[str, float]:
     def totals():
-        costs = program_costs(source.program_fds())
+        costs = program_costs(dict(source.probes.programs))
         return {n: (costs[n]["runs"], costs[n]["runs"] * costs[n]["ns_per_run"]) for n in PROGRAMS}
     before = totals()
     subprocess.run([str(exe), "openat", str(path), str(os.O_RDWR | os.O_CREAT | os.O_TRUNC),

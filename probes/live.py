@@ -66,12 +66,15 @@ class LiveSource:
         self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
         self._agg_entries_seen = 0
         self._last_seen = 0              # pid of the last record (the process table knows it)
+        self.use_cache = True            # --no-cache: compile, and keep nothing
+        self.phased = True               # mmap, close_range, io_uring load after the rest
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
-        self.probes = loader.load(self.ringbuf_pages)
+        self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
+                                  log=self.log if self.debug else None)
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()
@@ -396,17 +399,13 @@ class LiveSource:
     # Hash maps whose fill level matters (arrays are always full by construction).
     HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset", "cgset")
 
-    def program_fds(self) -> dict[str, int]:
-        return {name.decode() if isinstance(name, bytes) else name: fn.fd
-                for name, fn in self.probes.bpf.funcs.items()}
-
     def stats_dict(self, programs: bool = True) -> dict:
         """Everything --stats reports, as the stats line kind (record.SourceStats): map fill
         levels, losses, and (programs) the probes' cost."""
         from .selfcost import program_costs
         stats = self._measure_stats()
         if programs:
-            stats.programs = program_costs(self.program_fds())
+            stats.programs = program_costs(dict(self.probes.programs))
         return stats.to_dict()
 
     def dump_maps(self) -> dict:
@@ -445,5 +444,6 @@ class LiveSource:
                            unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
-                           unnamed=self.decoder.paths_by_id.unnamed, missing=list(self.probes.missing),
+                           unnamed=self.decoder.paths_by_id.unnamed, loading=list(self.probes.loading),
+                           missing=[*self.probes.missing, *self.probes.late],
                            maps=maps, counters=counters)

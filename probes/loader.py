@@ -1,18 +1,24 @@
-"""Compiling, loading and attaching the BPF programs with BCC, and the maps' Python handles.
+"""Compiling (BCC, in a child process, once per kernel: probes/bpfobj.py keeps the result),
+loading (the bpf syscall: probes/attach.py) and attaching the BPF programs.
 
 The syscall tables below are the one place that says which syscall feeds which program. Only
-raw tracepoints are attached, so no tracefs is needed.
+raw tracepoints are attached, so no tracefs is needed. The syscall probes go live first; mmap,
+close_range and io_uring follow in the background. A program the kernel refuses costs only the
+syscalls that need it (said in probes.missing), except the core: without it nothing loads.
 """
 from __future__ import annotations
 
 import ctypes
 import os
 import sys
-from dataclasses import dataclass, field
+import threading
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import abi, uring
+from . import abi, bpfobj, uring
+from .attach import Probes, rejected_detail
+from .bpfsys import BPFError
 from .btf import BTF, VMLINUX_BTF, BTFError, cflags as btf_cflags, kernel_offsets
 
 
@@ -71,6 +77,20 @@ DIRTY_TRACEPOINTS = ("writeback_dirty_folio", "writeback_dirty_page")
 QUIET_CFLAGS = ["-Wno-everything", "-w"]
 
 
+# The programs without which there is nothing to show: the read/write/open/close scope.
+CORE = ("raw_enter", "raw_exit", "verdict_walk", "on_fork", "on_exec", "on_exit",
+        "enter_open", "enter_openat", "enter_close", "exit_fd", "exit_open")
+# What else an enter program needs before its syscalls can be followed (the exit that finishes
+# them, the step that continues them).
+NEEDS = {"enter_ftruncate": ("exit_fd",), "enter_fallocate": ("exit_fd",), "enter_mmap": ("exit_fd",),
+         "enter_sendfile": ("exit_pair",), "enter_copy": ("exit_pair",), "enter_unlink": ("exit_path",),
+         "enter_rmdir": ("exit_path",), "enter_unlinkat": ("exit_path",),
+         "enter_truncate": ("exit_name_counted",), "enter_rename": ("exit_rename",),
+         "enter_renameat": ("exit_rename",), "enter_close_range": ("close_range_step",)}
+# Loaded after the syscall probes are live, in the background: feature -> its syscalls.
+LATER = {"mmap": ("mmap",), "close_range": ("close_range",)}
+
+
 class LoadError(Exception):
     """Something that stops the probes from loading; the message is one line for the user."""
 
@@ -79,52 +99,7 @@ class LoadError(Exception):
         self.detail = detail     # e.g. the verifier log, shown with -v
 
 
-def import_bcc():
-    try:
-        import bcc  # noqa: F401
-        return bcc
-    except ImportError:
-        raise LoadError("BCC's Python module is missing: install the OS package python3-bpfcc "
-                        "(Debian/Ubuntu) or python3-bcc (Fedora), or run scripts/setup.sh") from None
-
-
-@dataclass
-class Probes:
-    """The loaded programs and their maps."""
-    bpf: object
-    attached: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)     # facilities this kernel lacks, one line each
-    uring_plan: Optional[uring.Plan] = None
-    dirty_tracepoint: Optional[str] = None
-    cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see cgroup_cflags)
-
-    def __getitem__(self, name: str):
-        return self.bpf[name]
-
-    def detach(self) -> None:
-        """Stop every program from running; the maps stay readable until close()."""
-        if self.bpf is None:
-            return
-        for tp in ("sys_enter", "sys_exit", *SCHED, *uring.TRACEPOINTS,
-                   *([self.dirty_tracepoint] if self.dirty_tracepoint else [])):
-            try:
-                self.bpf.detach_raw_tracepoint(tp=tp)
-            except Exception:
-                pass
-
-    def close(self) -> None:
-        bpf, self.bpf = self.bpf, None
-        if bpf is not None:
-            bpf.cleanup()
-
-
-def possible_cpus() -> int:
-    try:
-        text = Path("/sys/devices/system/cpu/possible").read_text().strip()
-        return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
-    except (OSError, ValueError):
-        return os.cpu_count() or 1
+from .bpfsys import possible_cpus  # noqa: E402,F401  (cflags, and callers of loader.possible_cpus)
 
 
 def arch() -> str:
@@ -166,117 +141,193 @@ def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[
             *cgroup_cflags(), *QUIET_CFLAGS, *extra]
 
 
-class _StderrCapture:
-    """BCC and libbpf print compiler noise and verifier logs straight to fd 2; keep them for -v
-    instead of flooding the user's terminal."""
+def compile_child(out: str, cflags: list[str], key: str = "") -> None:
+    """BCC compiles in a child process (python -m probes.compile): LLVM never maps into ours."""
+    import json
+    import subprocess
+    from .preflight import PreflightError, check_headers
+    try:
+        check_headers()
+    except PreflightError as exc:
+        raise LoadError(str(exc)) from None
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    request = json.dumps({"src": str(abi.BPF_DIR / "sniff.bpf.c"), "cflags": cflags, "key": key})
+    proc = subprocess.run([sys.executable, "-m", "probes.compile", out], input=request.encode(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
+    text = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    if proc.returncode != 0:
+        lines = [line for line in text.splitlines() if line.startswith("sniff-compile-error: ")]
+        first = lines[-1][len("sniff-compile-error: "):] if lines else (text.strip().splitlines() or ["?"])[-1]
+        if first == "no-bcc":
+            raise LoadError("BCC's Python module is missing: install the OS package python3-bpfcc "
+                            "(Debian/Ubuntu) or python3-bcc (Fedora), or run scripts/setup.sh")
+        raise LoadError(f"could not compile the BPF programs: {first}", detail=text)
 
-    def __enter__(self):
-        import tempfile
-        sys.stderr.flush()
-        self.file = tempfile.TemporaryFile()
-        self.saved = os.dup(2)
-        os.dup2(self.file.fileno(), 2)
-        return self
 
-    def __exit__(self, *exc):
-        sys.stderr.flush()
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        self.file.seek(0)
-        self.text = self.file.read().decode("utf-8", "replace")
-        self.file.close()
-
-
-def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None) -> Probes:
-    """Compile, load and attach everything. Raises LoadError with a one-line reason."""
+def load(ringbuf_pages: int = 2048, btf: Optional[BTF] = None, use_cache: bool = True,
+         phased: bool = True, log: Optional[Callable[[str], None]] = None) -> Probes:
+    """Compile (or take from the cache), load and attach. The syscall probes are live when
+    this returns; with phased, mmap, close_range and io_uring follow in a background thread
+    (probes.loading lists what is still loading). log: -v lines (with it, a refused program
+    is loaded again for the verifier's log). Raises LoadError with a one-line reason."""
     from .preflight import PreflightError, run_all
+    started, want_log = time.monotonic(), log is not None
+    log = log or (lambda line: None)
     if ringbuf_pages & (ringbuf_pages - 1):
         raise LoadError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
     try:
-        run_all()
+        run_all(headers=False)      # a cached start needs no headers
     except PreflightError as exc:
         raise LoadError(str(exc)) from None
-    bcc = import_bcc()
-    capture = _StderrCapture()
+    btf_path = os.environ.get("SNIFF_TUI_BTF", VMLINUX_BTF)
     try:
-        with capture:
-            return _load(bcc, ringbuf_pages, btf)
-    except LoadError as exc:
-        exc.detail = "\n".join(part for part in (exc.detail, capture.text) if part)
-        raise
-
-
-def _load(bcc, ringbuf_pages: int, btf: Optional[BTF]) -> Probes:
-    try:
-        btf = btf or BTF(os.environ.get("SNIFF_TUI_BTF", VMLINUX_BTF))
+        btf = btf or BTF(btf_path)
         offsets = kernel_offsets(btf)
     except BTFError as exc:
         raise LoadError(str(exc)) from None
-    cflags = build_cflags(offsets, ringbuf_pages, btf)
     uring_plan = uring.plan(btf)
-    cflags += uring_plan.cflags()
-    src = abi.BPF_DIR / "sniff.bpf.c"
+    cflags = build_cflags(offsets, ringbuf_pages, btf) + uring_plan.cflags()
+    key = bpfobj.cache_key(cflags, btf_path)
     try:
-        bpf = bcc.BPF(src_file=str(src).encode(), cflags=cflags)
-    except Exception as exc:  # BCC raises bare Exception for compile/load failures
-        raise LoadError(f"could not compile the BPF programs: {str(exc).splitlines()[0]}",
-                        detail=str(exc)) from None
-    probes = Probes(bpf, missing=list(uring_plan.missing), uring_plan=uring_plan,
-                    cgroup_filter=kernel_can_filter_cgroups())
+        obj = bpfobj.obtain(key, lambda out: compile_child(out, cflags, key), use_cache, log)
+    except bpfobj.ObjectError as exc:
+        raise LoadError(f"the compiler's output is unreadable: {exc}") from None
+    probes = Probes(obj, missing=list(uring_plan.missing), uring_plan=uring_plan,
+                    cgroup_filter=kernel_can_filter_cgroups(), started=started, log=log,
+                    want_log=want_log)
     try:
-        _attach(bcc, probes)
+        probes.create_maps()
+        _phase_one(probes)
     except LoadError:
         probes.close()
         raise
-    except Exception as exc:  # BCC's attach failures are bare Exceptions too
+    except BPFError as exc:
         probes.close()
-        raise LoadError(f"could not attach the probes: {str(exc).splitlines()[0]}", detail=str(exc)) from None
+        raise LoadError(f"could not load the probes: {exc.strerror}") from None
+    probes.live_at = time.monotonic()
+    later = [f for f in LATER if all(s in SYSCALL_NUMBERS[arch()] for s in LATER[f])]
+    probes.skipped += [s for f in LATER if f not in later for s in LATER[f]]
+    if uring_plan.enabled:
+        later.append("io_uring")
+    probes.loading = list(later)
+    if phased:
+        probes.phase = threading.Thread(target=_phase_two, args=(probes, later), name="bpf-later", daemon=True)
+        probes.phase.start()
+    else:
+        _phase_two(probes, later)
     return probes
 
 
-def _load_func(bcc, probes: Probes, name: str, kind):
-    try:
-        return probes.bpf.load_func(name, kind)
-    except Exception as exc:
-        raise LoadError(f"the kernel rejected BPF program {name} (run with -v for the verifier log)",
-                        detail=str(exc)) from None
+def _enter_programs() -> dict[str, int]:
+    """enter program -> its enter_tail slot (after the read and write slots)."""
+    numbers, index = SYSCALL_NUMBERS[arch()], {}
+    for syscall, program in ENTER_PROGRAMS.items():
+        if syscall in numbers and program not in index:
+            index[program] = abi.C["SNIFF_SLOT_WRITE"] + 1 + len(index)
+    return index
 
 
-def _attach(bcc, probes: Probes) -> None:
-    bpf = probes.bpf
-    raw = bcc.BPF.RAW_TRACEPOINT
+def _kernel() -> str:
+    return f"kernel {os.uname().release}"
+
+
+def _phase_one(probes: Probes) -> None:
     numbers = SYSCALL_NUMBERS[arch()]
-    slots = bpf["sys_slot"]
+    later = {s for f in LATER.values() for s in f}
+    enters = {ENTER_PROGRAMS[s] for s in ENTER_PROGRAMS if s in numbers and s not in later}
+    wanted = [*CORE, *enters, *(n for e in enters for n in NEEDS.get(e, ())),
+              *EXIT_PROGRAMS.values(), *(p for p in RESUME_PROGRAMS.values() if p != "close_range_step")]
+    probes.collect(probes.submit(wanted))
+    core_rejected = [n for n in CORE if n in probes.rejected]
+    if core_rejected:
+        r = probes.rejected[core_rejected[0]]
+        raise LoadError(f"the {_kernel()} rejected BPF program {r.program} ({r.reason}), which "
+                        "every file operation needs (run with -v for the verifier log)",
+                        detail=rejected_detail(probes, core_rejected))
+    for shape, program in EXIT_PROGRAMS.items():
+        if probes.ok(program):
+            probes.set_slot("exit_tail", abi.C[shape], probes.programs[program])
+    for slot, program in RESUME_PROGRAMS.items():
+        if probes.ok(program):
+            probes.set_slot("walk_tail", abi.C[slot], probes.programs[program])
     for name in READS + WRITES:
         if name in numbers:
-            slots[ctypes.c_int(numbers[name])] = ctypes.c_uint8(
-                abi.C["SNIFF_SLOT_READ"] if name in READS else abi.C["SNIFF_SLOT_WRITE"])
+            probes.set_slot("sys_slot", numbers[name], abi.C["SNIFF_SLOT_READ" if name in READS
+                                                               else "SNIFF_SLOT_WRITE"], ctypes.c_uint8)
             probes.attached.append(name)
-    enter_tail, exit_tail = bpf["enter_tail"], bpf["exit_tail"]
-    index = {}
-    for syscall, program in ENTER_PROGRAMS.items():
+    _enable_syscalls(probes, [s for s in ENTER_PROGRAMS if s not in later])
+    for tp, fn in (*SCHED.items(), ("sys_exit", "raw_exit"), ("sys_enter", "raw_enter")):
+        probes.attach(tp, fn)
+
+
+def _enable_syscalls(probes: Probes, syscalls) -> None:
+    """Fill the tail-call and sys_slot entries of the syscalls whose programs all loaded: until
+    then raw_enter treats them as not ours. The others are said once, in missing."""
+    numbers, index, refused = SYSCALL_NUMBERS[arch()], _enter_programs(), {}
+    for syscall in syscalls:
         if syscall not in numbers:
             probes.skipped.append(syscall)
             continue
-        if program not in index:
-            index[program] = abi.C["SNIFF_SLOT_WRITE"] + 1 + len(index)
-            enter_tail[ctypes.c_int(index[program])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
-        slots[ctypes.c_int(numbers[syscall])] = ctypes.c_uint8(index[program])
+        program = ENTER_PROGRAMS[syscall]
+        chain = (program, *NEEDS.get(program, ()))
+        if not probes.ok(*chain):
+            refused.setdefault(next(n for n in chain if n not in probes.programs), []).append(syscall)
+            continue
+        probes.set_slot("enter_tail", index[program], probes.programs[program])
+        probes.set_slot("sys_slot", numbers[syscall], index[program], ctypes.c_uint8)
         probes.attached.append(syscall)
-    for shape, program in EXIT_PROGRAMS.items():
-        exit_tail[ctypes.c_int(abi.C[shape])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
-    bpf["step_tail"][ctypes.c_int(0)] = ctypes.c_int(_load_func(bcc, probes, "close_range_step", raw).fd)
-    walk_tail = bpf["walk_tail"]
-    for slot, program in RESUME_PROGRAMS.items():
-        walk_tail[ctypes.c_int(abi.C[slot])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
-    for tp, fn in (("sys_enter", "raw_enter"), ("sys_exit", "raw_exit"), *SCHED.items()):
-        _load_func(bcc, probes, fn, raw)
-        bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)
-    _load_func(bcc, probes, "on_dirty_folio", raw)
+    for program, lost in refused.items():
+        _refused(probes, program, f"{', '.join(lost)} not followed")
+
+
+def _refused(probes: Probes, program: str, what: str) -> None:
+    """Said once (missing), with the verifier's log for -v."""
+    r = probes.rejected[program]
+    probes.missing.append(f"{what}: the {_kernel()} rejected BPF program {program} ({r.reason})")
+    probes.log(f"the verifier's log for {program}:\n{r.log}")
+
+
+def _phase_two(probes: Probes, features: list[str]) -> None:
+    """The later features, each live as soon as its programs are loaded."""
+    pending = {"mmap": probes.submit(["enter_mmap", "exit_fd", "on_dirty_folio"]) if "mmap" in features else {},
+               "close_range": probes.submit(["enter_close_range", "close_range_step"])
+               if "close_range" in features else {},
+               "io_uring": probes.submit([*uring.PROGRAMS.values(), *uring.RESUME.values(), *uring.TRACEPOINTS.values()])
+               if "io_uring" in features else {}}
+    for feature in features:
+        try:
+            probes.collect(pending[feature])
+            with probes.lock:
+                if probes.closed:
+                    return
+                {"mmap": _enable_mmap, "close_range": _enable_close_range, "io_uring": _enable_uring}[feature](probes)
+        except Exception as exc:     # a failure here costs this feature only
+            probes.missing.append(f"{feature} is not followed: {exc}")
+        finally:
+            if feature in probes.loading:
+                probes.loading.remove(feature)
+        if feature in probes.attached and probes.phase is not None:
+            probes.late.append(f"{feature} followed from {time.monotonic() - probes.started:.1f} s "
+                               f"after start (the syscall probes from {probes.live_at - probes.started:.1f} s)")
+
+
+def _enable_close_range(probes: Probes) -> None:
+    if probes.ok("close_range_step"):
+        probes.set_slot("step_tail", 0, probes.programs["close_range_step"])
+        probes.set_slot("walk_tail", abi.C["SNIFF_RESUME_CLOSE_RANGE"], probes.programs["close_range_step"])
+    _enable_syscalls(probes, ["close_range"])
+
+
+def _enable_mmap(probes: Probes) -> None:
+    _enable_syscalls(probes, ["mmap"])
+    if "on_dirty_folio" in probes.rejected:
+        _refused(probes, "on_dirty_folio", "writes through shared mappings (mmap_write) are not seen")
+        return
     for tp in DIRTY_TRACEPOINTS:
         try:
-            bpf.attach_raw_tracepoint(tp=tp, fn_name="on_dirty_folio")
-        except Exception:
+            probes.attach(tp, "on_dirty_folio")
+        except BPFError:
             continue
         probes.attached.append(tp)
         probes.dirty_tracepoint = tp
@@ -285,32 +336,39 @@ def _attach(bcc, probes: Probes) -> None:
         probes.missing.append("this kernel has no page-dirtying tracepoint "
                               f"({' or '.join(DIRTY_TRACEPOINTS)}): writes through shared "
                               "mappings (mmap_write) are not seen; the mappings are")
-    if probes.uring_plan is not None and probes.uring_plan.enabled:
-        _attach_uring(bcc, probes)
 
 
-def _attach_uring(bcc, probes: Probes) -> None:
-    """io_uring's programs; a kernel without its tracepoints loses io_uring only (said in
-    probes.missing), never the rest."""
-    bpf, raw, plan = probes.bpf, bcc.BPF.RAW_TRACEPOINT, probes.uring_plan
-    ops = bpf["uring_ops"]
-    for code, value in plan.opcodes.items():
-        ops[ctypes.c_int(code)] = ctypes.c_uint32(value)
-    tail = bpf["uring_tail"]
+def _enable_uring(probes: Probes) -> None:
+    """io_uring's programs; a kernel without its tracepoints, or that refuses its programs,
+    loses io_uring (or the refused kinds of request) only, said in probes.missing."""
+    plan = probes.uring_plan
+    needed = [*uring.TRACEPOINTS.values(), *uring.RESUME.values()]
+    refused = [n for n in needed if n in probes.rejected]
+    if refused:
+        _refused(probes, refused[0], "io_uring is not followed")
+        return
+    lost = {}
     for shape, program in uring.PROGRAMS.items():
-        tail[ctypes.c_int(abi.C[shape])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
-    walk_tail = bpf["walk_tail"]
+        if probes.ok(program):
+            probes.set_slot("uring_tail", abi.C[shape], probes.programs[program])
+        else:
+            lost.setdefault(program, []).append(abi.C[shape])
     for slot, program in uring.RESUME.items():
-        walk_tail[ctypes.c_int(abi.C[slot])] = ctypes.c_int(_load_func(bcc, probes, program, raw).fd)
+        probes.set_slot("walk_tail", abi.C[slot], probes.programs[program])
+    lost_shapes = {s for shapes in lost.values() for s in shapes}
+    for code, value in plan.opcodes.items():
+        if value >> 8 not in lost_shapes:    # a request nothing could finish is not ours
+            probes.set_slot("uring_ops", code, value, ctypes.c_uint32)
+    for program in lost:
+        _refused(probes, program, "some io_uring requests are not followed")
     done = []
     for tp, fn in uring.TRACEPOINTS.items():
         try:
-            bpf.attach_raw_tracepoint(tp=tp, fn_name=fn)
-        except Exception as exc:  # BCC's attach failures are bare Exceptions
+            probes.attach(tp, fn)
+        except BPFError as exc:
             for attached in done:
-                bpf.detach_raw_tracepoint(tp=attached)
-            probes.missing.append(f"io_uring is not followed: no raw tracepoint {tp} "
-                                  f"({str(exc).splitlines()[0] if str(exc) else 'attach failed'})")
+                os.close(probes.links.pop(attached))
+            probes.missing.append(f"io_uring is not followed: no raw tracepoint {tp} ({exc.strerror})")
             return
         done.append(tp)
     probes.attached.append("io_uring")

@@ -190,6 +190,7 @@ class SourceStats:
     counters: dict[str, int] = field(default_factory=dict)   # every kernel counter, by name
     programs: dict[str, Any] = field(default_factory=dict)   # probe cost, by program
     missing: list[str] = field(default_factory=list)   # what this kernel cannot follow (io_uring...)
+    loading: list[str] = field(default_factory=list)   # features not live yet (empty once all are)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": "stats"}
@@ -222,6 +223,7 @@ class SourceStats:
                     ints[field_name] = int(counters[counter])
             return cls(**ints, maps=maps, counters={str(k): int(v) for k, v in counters.items()},
                        missing=[str(m) for m in obj.get("missing") or []],
+                       loading=[str(m) for m in obj.get("loading") or []],
                        programs=dict(obj.get("programs") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"bad stats line: {exc}") from None

@@ -90,7 +90,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         self._source_error: Optional[str] = None
         self._source_error_shown = False
         self._errors_shown = 0
-        self._missing_shown = False
+        self._missing_shown = 0          # lines of the source's missing list said so far
         self._usage: Optional[tuple[float, int]] = None
         self._proc = None
         self.dashboard: DashboardScreen
@@ -224,7 +224,8 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
         if self._source_error is not None:
             return "SOURCE FAILED"
         if self.source.live:
-            return "LIVE"
+            later = self.state.source_stats.loading      # mmap, close_range, io_uring: phase two
+            return f"LIVE (loading {', '.join(later)})" if later else "LIVE"
         return "REPLAY" if self.source_running or len(self.feed) else "REPLAY DONE"
 
     @property
@@ -317,9 +318,10 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
                          "warning")
                 self._errors_shown = len(errors)
         missing = self.state.source_stats.missing
-        if missing and not self._missing_shown:
-            self._missing_shown = True      # what the kernel cannot follow does not change
-            self.say("; ".join(missing), "warning", timeout=15)
+        if len(missing) > self._missing_shown:
+            # each said once: what the kernel cannot follow, and what went live late
+            self.say("; ".join(missing[self._missing_shown:]), "warning", timeout=15)
+            self._missing_shown = len(missing)
         if self._source_error is not None and not self._source_error_shown:
             self._source_error_shown = True
             self.say(f"the event source stopped: {self._source_error}", "error", timeout=30)

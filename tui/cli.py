@@ -85,6 +85,9 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
                         "drops counted) instead of counts per process, file and interval")
     p.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS",
                    help="how often coalesced read/write counts are reported (default 1)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile the BPF programs now and keep nothing (default: once per kernel, "
+                        "kept in /var/cache/sniff-tui or $SNIFF_TUI_CACHE_DIR)")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v statistics, -vv kept records with process context, -vvv every "
                         "record before filtering, -vvvv map contents (all to stderr)")
@@ -144,7 +147,7 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
     stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")
-    stream.add_argument("--ready-file", metavar="PATH", help="create this file once every probe is attached")
+    stream.add_argument("--ready-file", metavar="PATH", help="create this file once the syscall probes are live (mmap, close_range and io_uring follow: the stats line's loading list)")
     stream.add_argument("--stats", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
                         help="report map use, losses and probe cost every SECONDS (default 2): "
                              "to stderr, or as {\"op\": \"stats\"} records in jsonl")

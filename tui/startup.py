@@ -58,7 +58,7 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
     stopped after that. ``drain``: what the worker still delivers is wanted (--db stores
     it): wait for it. Otherwise, when the worker has not ended at once (a flood: reading what
     the ring buffer and the counters hold takes it seconds), the process ends there, without
-    returning: a daemon thread still inside libbcc must not meet the interpreter's teardown.
+    returning: a daemon thread still inside a bpf syscall must not meet the interpreter's teardown.
     A ``load`` failure: raised, after the terminal is restored."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("sniff-tui: the dashboard needs a terminal (use the stream output instead)",

@@ -26,6 +26,7 @@ def open_live(args, filters: Filters, load: bool = True):
     except WatchError as exc:
         return None, _fail(str(exc), EXIT_USAGE)
     source.debug = args.verbose
+    source.use_cache = not getattr(args, "no_cache", False)
     source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
     if not load:
         return source, 0
@@ -50,7 +51,8 @@ def _stats_line(stats: dict) -> str:
             f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
             f"unplaced={c['unplaced']} uring_no_cqe={c.get('uring_no_cqe', 0)} maps: {maps}"
             + (f" cost: {progs}" if progs else "")
-            + "".join(f" [{line}]" for line in stats.get("missing") or ()))
+            + "".join(f" [{line}]" for line in stats.get("missing") or ())
+            + (f" [loading {', '.join(stats['loading'])}]" if stats.get("loading") else ""))
 
 
 def loss_line(stats) -> str:

@@ -49,7 +49,7 @@ class DashboardHeader(Static):
         ``frozen`` (test mode) leaves out what depends on the machine or on timing (the spool
         size depends on how records were batched), so snapshots are stable."""
         watching = ", ".join(visible(w) for w in state.watches) or "(nothing)"
-        line1 = Text.assemble(("sniff-tui ", "bold"), (f" {mode} ", MODE_STYLES.get(mode, "bold")),
+        line1 = Text.assemble(("sniff-tui ", "bold"), (f" {mode} ", MODE_STYLES.get(mode.split(" (")[0], "bold")),
                               ("  watching ", "dim"), (watching, "bold"))
         own = "cpu –  mem –" if usage is None else f"cpu {usage[0]:4.1f}%  mem {human_bytes(usage[1])}"
         described = state.filters.describe()

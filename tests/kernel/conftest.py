@@ -37,6 +37,8 @@ def live_source(tmp_path_factory):
         source.open()
     except LoadError as exc:
         pytest.fail(f"probes did not load as root: {exc}\n{exc.detail[-4000:]}")
+    # mmap, close_range and io_uring go live in the background: the tests use them all
+    assert source.probes.wait_loaded(600), "the later probes never finished loading"
     sniff = Sniff(source)
     yield sniff
     sniff.close()

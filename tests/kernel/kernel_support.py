@@ -135,10 +135,57 @@ def script(body: str) -> str:
 
 
 # Programs whose names are ours (other tests of the session may hold some loaded).
-OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk",
-                "uring_submit", "uring_complete"}
+# Loaded before --ready-file appears (io_uring's programs follow in the background).
+OUR_PROGRAMS = {"raw_enter", "raw_exit", "enter_openat", "exit_open", "enter_close", "on_fork", "verdict_walk"}
+
+
+def _holders() -> dict[int, set[int]]:
+    """prog id -> the pids holding an fd of it (a program, or its attachment)."""
+    out: dict[int, set[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for info in (proc / "fdinfo").iterdir():
+                for line in info.read_text().splitlines():
+                    if line.startswith("prog_id:"):
+                        out.setdefault(int(line.split()[1]), set()).add(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _descendants() -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    out, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        out.add(pid)
+        todo += children.get(pid, [])
+    return out
 
 
 def our_program_ids() -> set:
+    """Programs with our names held by this test process or its descendants, or by no process
+    at all (left behind). The machine may run other sniff-tui processes: theirs are not ours."""
     out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, check=True).stdout
-    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS}
+    holders, mine = _holders(), _descendants()
+    return {p["id"] for p in json.loads(out or b"[]") if p.get("name") in OUR_PROGRAMS
+            and (not holders.get(p["id"]) or holders[p["id"]] & mine)}
+
+
+def programs_held_by(pid: int) -> set:
+    """The ids of the programs a process holds (its program and attachment fds)."""
+    return {prog for prog, pids in _holders().items() if pid in pids}
+
+
+def all_program_ids() -> set:
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, check=True).stdout
+    return {p["id"] for p in json.loads(out or b"[]")}

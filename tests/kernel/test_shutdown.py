@@ -9,22 +9,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.kernel_support import OUR_PROGRAMS, our_program_ids
+from tests.kernel.kernel_support import OUR_PROGRAMS, all_program_ids, our_program_ids, programs_held_by
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+STREAM_PROGRAMS: set = set()     # the programs the streams of the running test held
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
-    """Whatever the test did, no program of the stream process it ran outlives it."""
-    before = our_program_ids()
+    """Whatever the test did, no program of the stream process it ran outlives it. (By id: the
+    machine may run other sniff-tui processes, loading and freeing programs of the same names.)"""
+    STREAM_PROGRAMS.clear()
     yield
     # Programs held by a prog array (tail calls) are released by the kernel's deferred map
-    # teardown, a moment after the process is gone.
-    deadline = time.monotonic() + 10
-    while not our_program_ids() <= before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert our_program_ids() <= before
+    # teardown, a moment after the process is gone (a kworker: tens of seconds when the
+    # machine runs several loads of BPF programs at once).
+    deadline = time.monotonic() + 60
+    while all_program_ids() & STREAM_PROGRAMS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not all_program_ids() & STREAM_PROGRAMS
 
 
 def start(watched: Path, out: Path, *extra):
@@ -36,6 +41,7 @@ def start(watched: Path, out: Path, *extra):
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    STREAM_PROGRAMS.update(programs_held_by(proc.pid))
     return proc
 
 

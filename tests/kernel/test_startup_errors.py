@@ -47,11 +47,12 @@ def test_not_root(public_dir):
 
 
 def test_bcc_not_importable(tmp_path):
+    # BCC compiles (in a child): only a start with nothing in the compile cache needs it
     fake = tmp_path / "shadow" / "bcc"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('No module named bcc')\n")
     proc = sniff("stream", "-d", str(tmp_path), "--duration", "1",
-                 env={"PYTHONPATH": f"{tmp_path / 'shadow'}:{ROOT}"})
+                 env={"PYTHONPATH": f"{tmp_path / 'shadow'}:{ROOT}", "SNIFF_TUI_CACHE_DIR": str(tmp_path / "cache")})
     line = one_line(proc)
     assert "python3-bpfcc" in line and "python3-bcc" in line
 
@@ -62,7 +63,9 @@ def test_bcc_not_importable(tmp_path):
     ({"SNIFF_TUI_MODULES": "/nonexistent"}, "kernel headers"),
 ])
 def test_system_problems(tmp_path, env, expected):
-    proc = sniff("stream", "-d", str(tmp_path), "--duration", "1", env=env)
+    # an empty compile cache: the headers are only needed to compile
+    proc = sniff("stream", "-d", str(tmp_path), "--duration", "1",
+                 env={"SNIFF_TUI_CACHE_DIR": str(tmp_path / "cache"), **env})
     assert expected in one_line(proc)
 
 

@@ -493,6 +493,28 @@ async def test_what_the_kernel_cannot_follow_is_said_once(tmp_path):
         await pilot.press("q")
 
 
+async def test_the_header_says_what_is_still_loading_and_late_features_are_said_once(tmp_path):
+    source = FakeSource()
+    source.loading = ["close_range", "io_uring"]
+    app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app._poll_source()
+        app.drain_and_refresh()
+        await pilot.pause()
+        assert "LIVE (loading close_range, io_uring)" in header_text(app)
+        source.loading = []
+        source.missing = ["close_range followed from 2.1 s after start", "io_uring followed from 3.4 s after start"]
+        for _ in range(3):
+            app._poll_source()
+        app.drain_and_refresh()
+        await pilot.pause()
+        assert "LIVE" in header_text(app) and "loading" not in header_text(app)
+        said = [n for n in app.notices if "followed from" in n[1]]
+        assert said == [("warning", "; ".join(source.missing))]
+        await pilot.press("q")
+
+
 async def test_a_refused_filter_keeps_the_old_one(tmp_path):
     source = FakeSource()
     app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path))

@@ -57,6 +57,7 @@ class FakeSource:
         self._lock = threading.Lock()
         self.delivered = 0
         self.missing: list[str] = []     # what the kernel cannot follow, as a live source says
+        self.loading: list[str] = []     # features still loading (mmap, close_range, io_uring)
 
     def emit(self, records: list[Record]) -> None:
         with self._lock:
@@ -74,7 +75,8 @@ class FakeSource:
             stop.wait(0.005)
 
     def stats(self) -> SourceStats:
-        return SourceStats(records=self.delivered, maps=list(self.map_health), missing=list(self.missing))
+        return SourceStats(records=self.delivered, maps=list(self.map_health), missing=list(self.missing),
+                           loading=list(self.loading))
 
     def detach(self) -> None:
         self.detached = True
