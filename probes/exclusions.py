@@ -31,6 +31,7 @@ class KernelExclusions:
         self.added_later = 0              # directories put in the map after the start
         self.over_capacity = 0            # excluded directories the map had no room for
         self._lock = threading.Lock()     # sync: the UI thread; seen: the worker
+        self.log: Callable[[str], None] = lambda line: None
 
     def _kdev(self, path: bytes, st: os.stat_result) -> int:
         kdev = self._kdevs.get(st.st_dev)
@@ -71,6 +72,11 @@ class KernelExclusions:
                 changed |= self._put(ident, path, st)
         if changed:
             self._changed()
+        if rules is not None:
+            scanned = rules.scanned
+            self.log(f"exclusions: {len(self._in_map)} directories in the kernel; {scanned.dirs} "
+                     f"directories scanned, {scanned.unscanned} left to Python, "
+                     f"{self.over_capacity} over the map's capacity")
 
     def _put(self, ident: tuple[int, int], path: bytes, st: os.stat_result) -> bool:
         if self.table is None:

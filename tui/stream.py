@@ -27,6 +27,8 @@ def open_live(args, filters: Filters, load: bool = True):
         return None, _fail(str(exc), EXIT_USAGE)
     source.debug = args.verbose
     source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
+    if args.verbose:
+        source.exclusions.log = source.log     # what the exclusions put in the kernel, and left
     if not load:
         return source, 0
     try:
