@@ -188,12 +188,13 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
 
 
 def filters_from(args) -> Filters:
-    from probes.pathrules import check_patterns
     filters = Filters(ops=parse_ops(args.ops), pid=args.pid, tree=args.tree, uid=args.uid,
                       comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
-                      exclude=check_patterns(args.exclude, "exclude"),
-                      include=check_patterns(args.include, "include"),
                       gitignore=getattr(args, "gitignore", False), **cgroup_filters(args))
+    if args.exclude or args.include:    # pathspec costs ~80 ms to import: only when asked for
+        from probes.pathrules import check_patterns
+        filters = filters.with_(exclude=check_patterns(args.exclude, "exclude"),
+                                include=check_patterns(args.include, "include"))
     return filters if args.command == "query" else path_rules(args, filters)
 
 

@@ -6,7 +6,6 @@ import os
 from typing import Optional
 
 from probes.filters import FilterError, Filters
-from probes.pathrules import check_patterns
 from session.views import cgroup_filter_fields
 from widgets.process_tree import ProcessTreePane
 from widgets.top_files import TopFilesPane
@@ -127,6 +126,7 @@ class FilterActions:
         def done(text: Optional[str]) -> None:
             if text is None or not text.strip():
                 return
+            from probes.pathrules import check_patterns    # not at start: pathspec's import
             pattern = text.strip()
             try:
                 check_patterns([pattern], "exclude")
