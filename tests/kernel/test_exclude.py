@@ -135,3 +135,13 @@ def test_a_watch_inside_an_excluded_directory_is_still_watched(sniff, tmp_path):
     sniff.source.set_filters(with_rules(sniff.source.filters, [canonical_dir(sniff.dir), inner]))
     seen, _ = run_in(sniff, "vendor/a", "vendor/lib/b")
     assert seen == {"vendor/lib/b"}                    # the nearest of the two wins
+
+
+def test_removing_an_exclusion_at_run_time_brings_the_directory_back(sniff):
+    make(sniff.dir, "node_modules/a")
+    exclude(sniff, "node_modules/")
+    assert run_in(sniff, "node_modules/b") == (set(), 0)
+    sniff.source.set_filters(Filters())               # X, or c: the map entry goes
+    assert excluded(sniff) == [] and sniff.source.watch_set.excluded == {}
+    seen, _ = run_in(sniff, "node_modules/b")
+    assert seen == {"node_modules/b"}
