@@ -59,11 +59,24 @@ def test_git_and_node_modules_are_excluded_in_the_kernel(sniff):
     assert dropped == 0          # nothing below an excluded directory left the kernel
 
 
+FLOOD = script("""
+for name in sys.argv[1:]:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644)
+    for _ in range(1000):
+        os.write(fd, b"ab")
+    os.close(fd)
+""")
+
+
 def test_name_patterns_are_decided_after_the_kernel(sniff):
     exclude(sniff, "*.swp", "build/*.o")
     seen, dropped = run_in(sniff, ".a.txt.swp", "a.txt", "build/x.o", "build/x.c", "sub/build/y.o")
     assert seen == {"a.txt", "build/x.c", "sub/build/y.o"}    # build/*.o is anchored
     assert dropped > 0
+    # Coalesced in the kernel, decided after: the kept file's totals are exact.
+    run = sniff.run(FLOOD, str(sniff.dir / ".b.swp"), str(sniff.dir / "b.txt"))
+    assert run.summary(sniff.dir / "b.txt", "write") == (1000, 2000)
+    assert run.summary(sniff.dir / ".b.swp", "write") == (0, 0)
 
 
 def test_negation_and_gits_rule_for_excluded_directories(sniff):
