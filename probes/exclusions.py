@@ -61,7 +61,8 @@ class KernelExclusions:
         changed = False
         for ident in [i for i in self._in_map if i not in wanted or i in watch_ids]:
             kdev, _ = self._in_map.pop(ident)
-            if table is not None:
+            # Watched since (`d`): the map's entry is now the watch's, and stays.
+            if table is not None and ident not in watch_ids:
                 try:
                     del table[self._key(kdev, ident[1])]
                 except KeyError:

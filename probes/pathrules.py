@@ -85,6 +85,7 @@ class PathRules:
         excluded directories (not entered: nothing below one can be re-included). strict: an
         unreadable .gitignore is a PatternError (at start); otherwise it is listed and skipped."""
         result = ScanResult()
+        roots = set(self.roots)
         budget = max_dirs
         for root in self.roots:
             stack = [""]
@@ -109,6 +110,8 @@ class PathRules:
                     except OSError:
                         continue
                     sub = f"{rel}/{os.fsdecode(entry.name)}" if rel else os.fsdecode(entry.name)
+                    if os.fsencode(entry.path) in roots:
+                        continue        # another watched directory: its own root, never excluded
                     if self._excluded_leaf(root, sub, True):
                         try:
                             result.excluded.append((os.fsencode(entry.path), entry.stat(follow_symlinks=False)))

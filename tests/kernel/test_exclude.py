@@ -158,3 +158,15 @@ def test_removing_an_exclusion_at_run_time_brings_the_directory_back(sniff):
     assert excluded(sniff) == [] and sniff.source.watch_set.excluded == {}
     seen, _ = run_in(sniff, "node_modules/b")
     assert seen == {"node_modules/b"}
+
+
+def test_watching_an_excluded_directory_itself_keeps_its_watch(sniff):
+    make(sniff.dir, "vendor/x")
+    exclude(sniff, "vendor/")
+    assert excluded(sniff) == ["vendor"]
+    vendor = canonical_dir(sniff.dir / "vendor")
+    sniff.source.set_watches([sniff.dir, vendor])     # `d +vendor`: the watch takes the entry
+    sniff.source.set_filters(with_rules(sniff.source.filters, [canonical_dir(sniff.dir), vendor]))
+    assert excluded(sniff) == []
+    run = sniff.run(WRITE_ALL, str(sniff.dir / "vendor" / "a"))
+    assert {(r.path, r.watch) for r in run.by_pid(run.pid)} == {(vendor + b"/a", vendor)}

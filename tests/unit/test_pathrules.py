@@ -67,6 +67,14 @@ def test_scan_lists_excluded_directories_and_reads_nested_gitignores(tmp_path):
     assert "gitignore" in f.describe()
 
 
+def test_a_watched_directory_is_never_listed_as_excluded(tmp_path):
+    (tmp_path / "vendor" / "x").mkdir(parents=True)
+    root, vendor = bytes(tmp_path), bytes(tmp_path / "vendor")
+    r = PathRules([root, vendor], ("vendor/", "x/"))
+    assert [p for p, _ in r.scan().excluded] == [vendor + b"/x"]    # its own tree is scanned
+    assert r.keeps_path(vendor + b"/a") and not r.keeps_path(root + b"/vendor/x/a")
+
+
 def test_scan_is_bounded_and_counts_what_it_left(tmp_path):
     for i in range(30):
         (tmp_path / f"d{i}").mkdir()
