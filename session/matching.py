@@ -9,11 +9,11 @@ from probes.filters import Filters
 
 
 def only_ops_and_types(filters: Filters) -> bool:
-    """Whether ``filters`` decides by operation and file type alone (overflow cells carry
-    nothing else)."""
+    """Whether ``filters`` decides by operation, file type and path patterns alone (overflow
+    cells carry nothing else but their file's path)."""
     return (filters.pid is None and filters.tree is None and filters.uid is None
             and filters.comm is None and not filters.exclude_comm and not filters.text
-            and not filters.by_cgroup and not filters.by_path)
+            and not filters.by_cgroup)
 
 
 def make_matcher(filters: Filters, is_descendant: Optional[Callable[[int, int], bool]]):

@@ -203,6 +203,17 @@ def test_past_the_cell_bound_rows_are_partial_and_ops_filters_stay_exact():
     assert ("partial rows", 5) in state.losses()
 
 
+def test_past_the_cell_bound_path_patterns_stay_exact():
+    state = make(limits=Limits(cells=5))
+    state.apply([rec("write", pid, path, nbytes=10, ts=float(pid))
+                 for pid in range(10) for path in (b"/w/shared.log", b"/w/x.swp")])
+    state.set_filters(_with_paths(Filters(), ("*.swp",), ()))
+    assert state.files[b"/w/shared.log"].writes == 10    # overflow cells have their file's path
+    assert not state.files[b"/w/x.swp"].active
+    state.set_filters(_with_paths(Filters(), ("*.log",), ()))
+    assert state.files[b"/w/x.swp"].writes == 10 and not state.files[b"/w/shared.log"].active
+
+
 def test_rate_history_buckets_by_second_and_slides():
     state = make(limits=Limits(rate_window=5))
     state.apply([rec(ts=100.1), rec(ts=100.9), rec(ts=101.5)])
