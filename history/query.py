@@ -1,7 +1,8 @@
 """Reading the history: sessions, records and grouped totals, selected like ``stream`` selects.
 
 Selection is the stream's (``probes.filters.Filters``: ops, pid, process tree, uid, comm and
-its globs, excluded comms, file types) plus path globs, a time range and a session. Name
+its globs, excluded comms, file types, --exclude/--include patterns) plus path globs, a time
+range and a session. Name
 matches (comm, path globs) run once over the distinct names, in Python, with the same rules as
 the live filters; SQLite then only compares small integers, through its indexes.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 from probes.filters import Filters, comm_matches
+from probes.pathrules import PathRules
 from probes.record import OPS, Record, decode_name
 
 from .schema import HistoryError, describe_sqlite_error, has_cgroup_columns, open_for_reading
@@ -198,6 +200,8 @@ class History:
             # than as a random table lookup per matching record. (`+` hides the index.)
             plus = "+" if len(ids) * 4 > len(names) else ""
             terms.append(f"({plus}r.path IN {table} OR {plus}r.new_path IN {table})")
+        if f.exclude or f.include:
+            terms.append(self._path_rules_term(f, spec.session))
         if f.by_cgroup:
             terms.append(self._cgroup_term(f))
         if f.tree is not None:
@@ -207,6 +211,20 @@ class History:
             table = self._id_table(sorted(_tree(f.tree, pairs)))
             terms.append(f"r.pid IN {table}")
         return " AND ".join(terms) or "1", params
+
+    def _path_rules_term(self, f: Filters, session: Optional[int]) -> str:
+        """--exclude/--include: gitignore patterns relative to the sessions' watched directories
+        (no .gitignore is read: a history may come from another host), decided once per
+        distinct name, as a file and as a directory; a rename is kept when either name is."""
+        roots = sorted({w for s in self._sessions(session) for w in s.watches})
+        rules = PathRules(roots, f.exclude, f.include)
+        names = [(i, bytes(name)) for i, name in self.conn.execute("SELECT id, name FROM names")]
+        files = self._id_table([i for i, name in names if rules.keeps_path(name, False)])
+        dirs = self._id_table([i for i, name in names if rules.keeps_path(name, True)])
+
+        def kept(col: str) -> str:
+            return f"(CASE WHEN r.file_type = 'dir' THEN {col} IN {dirs} ELSE {col} IN {files} END)"
+        return f"({kept('r.path')} OR (r.new_path IS NOT NULL AND {kept('r.new_path')}))"
 
     def _cgroup_term(self, f: Filters) -> str:
         """--cgroup/--container/--unit: decided once per distinct (cgroup, container, unit) of

@@ -61,6 +61,11 @@ def filters_json(filters: Optional[Filters]) -> str:
     for name in ("cgroup", "container", "unit"):
         if getattr(filters, name) is not None:
             out[name] = _jsonable(getattr(filters, name))
+    for name in ("exclude", "include"):
+        if getattr(filters, name):
+            out[name] = list(getattr(filters, name))
+    if filters.gitignore:
+        out["gitignore"] = True
     return json.dumps(out, ensure_ascii=False)
 
 

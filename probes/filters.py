@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .record import OPS, Record
+
+if TYPE_CHECKING:
+    from .pathrules import PathRules
 
 
 class FilterError(ValueError):
@@ -37,6 +40,16 @@ class Filters:
     cgroup: Optional[bytes] = None     # a cgroup v2 path (from its root) and everything below it
     container: Optional[str] = None    # a container id prefix (probes.cgroups.normalize_container)
     unit: Optional[bytes] = None       # a systemd unit, and everything below it
+    exclude: tuple[str, ...] = ()      # gitignore patterns, relative to each watched directory
+    include: tuple[str, ...] = ()      # keep only paths matching one of these
+    gitignore: bool = False            # every .gitignore under the watched dirs, and .git/
+    # The patterns compiled for the watched directories (probes.pathrules.with_rules): shared
+    # by the source and the session, so the .gitignore files are read once.
+    rules: Optional["PathRules"] = field(default=None, compare=False, repr=False)
+
+    @property
+    def by_path(self) -> bool:
+        return self.rules is not None and self.rules.active
 
     @property
     def by_cgroup(self) -> bool:
@@ -61,6 +74,8 @@ class Filters:
             if value is not None:
                 text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                 parts.append(f"{name}={text}")
+        if self.rules is not None and self.rules.active:
+            parts.append(self.rules.describe())
         if self.all_types:
             parts.append("all types")
         if self.text:
@@ -85,6 +100,8 @@ class Filters:
         if not self.all_types and rec.file_type not in ("file", "dir"):
             return False
         if self.by_cgroup and not self.cgroup_matches(rec):
+            return False
+        if self.rules is not None and not self.rules.keeps(rec):
             return False
         if self.text:
             needle = self.text.lower()

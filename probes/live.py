@@ -6,11 +6,10 @@ import ctypes
 import mmap
 import os
 import threading
+import time
 from typing import Optional
 
-import time
-
-from . import abi, loader
+from . import abi, exclusions, loader
 from .coalesce import Coalescer
 from .decode import Decoder, Named, ProcEvent
 from .scope import Watches, kernel_dev
@@ -19,9 +18,8 @@ from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
-from .record import Record
+from .record import MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
-from .record import MapHealth, SourceStats
 
 C = abi.C
 _KEY_TGID = layout("sniff_agg_key").offset("tgid")
@@ -50,6 +48,7 @@ class LiveSource:
         self.log = lambda line: None
         self._gone: set[int] = set()     # exited processes whose counters are still in the map
         self.watch_set = Watches()
+        self.exclusions = exclusions.KernelExclusions(self.watch_set, self._bump_scope_generation)
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
         self.probes: Optional[loader.Probes] = None
@@ -286,12 +285,13 @@ class LiveSource:
         if self.debug >= 3:
             self.log(f"record: {out.to_json()}")
         f = self.filters
-        # The kernel applied ops, pid, uid, exact comm, tree and types; only what it cannot do
-        # (globs, exclusions, text) and counters older than a filter change need the full check.
+        # The kernel applied ops, pid, uid, exact comm, tree, types, excluded dirs; only what it
+        # cannot (globs, exclusions, text, path names) and counters older than a filter need more.
         if (f.pid is not None and out.pid != f.pid) or out.op not in f.ops or (
                 f.comm is not None or f.exclude_comm or f.text or f.tree is not None or f.uid is not None
-                or f.by_cgroup) and not f.matches(out, self.procs.is_descendant):
+                or f.by_cgroup or f.by_path) and not f.matches(out, self.procs.is_descendant):
             self.filtered_out += 1
+            self.exclusions.seen(out)    # a directory made since the start: into the kernel
             return
         self.records += 1
         if out.truncated:
@@ -348,6 +348,7 @@ class LiveSource:
             cfg.comm = filters.comm.encode()[:C["SNIFF_COMM_LEN"] - 1]
         load_cgset(self.probes["cgset"], cfg, targets)
         table[table.Key(0)] = cfg
+        self.exclusions.sync(self.probes["watched"], filters.rules if filters.by_path else None)
 
     def _cg_targets(self, filters: Filters):
         targets = self.decoder.cgroups.targets(filters.cgroup, filters.container, filters.unit)

@@ -42,6 +42,9 @@ class Watches:
 
     def __init__(self) -> None:
         self.by_id: dict[int, Watch] = {}
+        # Excluded directories ((st_dev, ino) -> path): the kernel's map holds them with the
+        # value SNIFF_WATCH_EXCLUDED, and a placement stops at them as at a watch, out of scope.
+        self.excluded: dict[tuple[int, int], bytes] = {}
         self._next = 1
         self.version = 0           # bumped on every change: cached placements are then stale
 
@@ -61,6 +64,11 @@ class Watches:
                 self.version += 1
                 return self.by_id.pop(wid)
         return None
+
+    def set_excluded(self, excluded: dict[tuple[int, int], bytes]) -> None:
+        if excluded != self.excluded:
+            self.excluded = dict(excluded)
+            self.version += 1
 
     def paths(self) -> list[bytes]:
         return [w.path for w in self.by_id.values()]
@@ -158,6 +166,7 @@ class ScopeResolver:
         if len(self._dirs) > 4096:
             self._dirs.clear()
         ids = self.watches.by_identity()
+        excluded = self.watches.excluded
         below: list[bytes] = []
         # Under /proc/PID/root, realpath would follow that magic link to our own '/': the
         # ancestors are looked at one by one through it instead.
@@ -168,6 +177,8 @@ class ScopeResolver:
             if ident is not None and ident in ids:
                 placed = (ids[ident], b"/".join(reversed(below)))
                 break
+            if ident is not None and ident in excluded:
+                break           # the nearest of a watch and an exclusion wins, as in the kernel
             if current == b"/":
                 break
             current, _, name = current.rpartition(b"/")

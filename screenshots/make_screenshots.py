@@ -36,6 +36,7 @@ STATES = {
     "size_200x60": ((), "a large terminal: the paths get the spare width", (200, 60)),
     "help": (("question_mark",), "the key map"),
     "filtered": (("r", "slash", *"build", "enter"), "reads hidden, text filter 'build'"),
+    "excluded": (("3", "home", "x", "enter"), "x on build/app: /build/ excluded, said in the header"),
     "process_tree": (("2", "down", "down"), "make selected: its command line below the tree"),
     "top_files_by_writes": (("s", "3", "up"), "sorted by writes, who touched app.log"),
     "containers": (("2", "g"), "processes grouped by container and unit", None, CONTAINERS),

@@ -1,5 +1,6 @@
 """How a filter decides a cell (or a record): ``Filters.matches`` for everything but the text,
-which the dashboard also matches against the rename destination."""
+which the dashboard also matches against the rename destination, and the path patterns
+(decided per path, cached by the rules)."""
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -8,8 +9,8 @@ from probes.filters import Filters
 
 
 def only_ops_and_types(filters: Filters) -> bool:
-    """Whether ``filters`` decides by operation and file type alone (overflow cells carry
-    nothing else)."""
+    """Whether ``filters`` decides by operation, file type and path patterns alone (overflow
+    cells carry nothing else but their file's path)."""
     return (filters.pid is None and filters.tree is None and filters.uid is None
             and filters.comm is None and not filters.exclude_comm and not filters.text
             and not filters.by_cgroup)
@@ -21,7 +22,8 @@ def make_matcher(filters: Filters, is_descendant: Optional[Callable[[int, int], 
     process, operation and name share one memoized decision: a rebuild costs a dict look-up
     per cell."""
     needle = filters.text.lower()
-    base = filters.with_(text="") if needle else filters
+    rules = filters.rules if filters.by_path else None
+    base = filters.with_(text="", rules=None) if needle or rules else filters
     memo: dict[tuple, bool] = {}
 
     def match(cell) -> bool:
@@ -30,6 +32,8 @@ def make_matcher(filters: Filters, is_descendant: Optional[Callable[[int, int], 
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = base.matches(cell, is_descendant)
+        if hit and rules is not None and not rules.keeps(cell):
+            return False
         if hit and needle:
             return text_matches(needle, cell)
         return hit

@@ -244,7 +244,8 @@ class SessionState:
     def _overflow_matches(self, cell: Cell) -> bool:
         filters = self.filters
         return only_ops_and_types(filters) and cell.op in filters.ops and (
-            filters.all_types or cell.file_type in ("file", "dir"))
+            filters.all_types or cell.file_type in ("file", "dir")) and (
+            not filters.by_path or filters.rules.keeps(cell))     # an overflow cell has its path
 
     def _resolve_process_info(self) -> None:
         """cmdline and user of new processes, a bounded number per batch: short-lived

@@ -370,6 +370,8 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
             self.say(f"could not watch {path}: {exc}", "error")
             return False
         self.state.set_watches(watches, fresh=not add)
+        if self.state.filters.by_path:     # the patterns are relative to each watched directory
+            self.apply_path_rules(self.state.filters)
         self.dashboard.query_one(ProcessTreePane).opened.clear()
         self.refresh_now(force=True)
         self.say(("also watching " if add else "now watching (a fresh view) ") + path)

@@ -22,6 +22,11 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        # No abbreviations: `--exclude` was silently taken as `--exclude-comm`.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, not argparse's usage block
         raise UsageError(message)
 
@@ -72,6 +77,7 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
                    help="never processes with this name (repeatable; glob allowed)")
     p.add_argument("--uid", type=_id, help="only processes of this user id")
+    _add_path_options(p, gitignore=True)
     p.add_argument("--all-types", action="store_true",
                    help="also pipes, sockets, devices... under the directory (default: regular files)")
     p.add_argument("--cgroup", metavar="PATH",
@@ -91,6 +97,17 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v statistics, -vv kept records with process context, -vvv every "
                         "record before filtering, -vvvv map contents (all to stderr)")
+
+
+def _add_path_options(p, gitignore: bool) -> None:
+    p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                   help="never paths matching PATTERN (gitignore syntax, relative to the watched "
+                        "directory: .git/ node_modules/ *.swp !keep.log; repeatable)")
+    p.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                   help="only paths matching PATTERN (gitignore syntax; repeatable)")
+    if gitignore:
+        p.add_argument("--gitignore", action="store_true",
+                       help="also every .gitignore under the watched directories, and .git/")
 
 
 def _positive_int(text: str) -> int:
@@ -122,6 +139,7 @@ def _add_query_command(sub, options: bool = True) -> None:
     q.add_argument("--cgroup", metavar="PATH", help="only processes in this cgroup v2 or below it")
     q.add_argument("--container", metavar="ID", help="only containers whose id starts with ID (or pod-<uid>)")
     q.add_argument("--unit", metavar="NAME", help="only processes of this systemd unit")
+    _add_path_options(q, gitignore=False)
     q.add_argument("--path", action="append", metavar="GLOB",
                    help="only paths (or rename targets) matching GLOB; repeatable")
     q.add_argument("--since", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
@@ -173,9 +191,29 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
 
 
 def filters_from(args) -> Filters:
-    return Filters(ops=parse_ops(args.ops), pid=args.pid, tree=args.tree, uid=args.uid,
-                   comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
-                   **cgroup_filters(args))
+    filters = Filters(ops=parse_ops(args.ops), pid=args.pid, tree=args.tree, uid=args.uid,
+                      comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
+                      gitignore=getattr(args, "gitignore", False), **cgroup_filters(args))
+    if args.exclude or args.include:    # pathspec costs ~80 ms to import: only when asked for
+        from probes.pathrules import check_patterns
+        filters = filters.with_(exclude=check_patterns(args.exclude, "exclude"),
+                                include=check_patterns(args.include, "include"))
+    return filters if args.command == "query" else path_rules(args, filters)
+
+
+def path_rules(args, filters: Filters) -> Filters:
+    """The patterns compiled for the watched directories, their trees scanned (excluded
+    directories, .gitignore files): an unreadable .gitignore is a usage error here. A directory
+    that cannot be watched is left for its own error line, later."""
+    if not (filters.exclude or filters.include or filters.gitignore):
+        return filters
+    from probes.pathrules import with_rules
+    from probes.watchdirs import WatchError, canonical_dir
+    try:
+        roots = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
+    except WatchError:
+        return filters
+    return with_rules(filters, roots)
 
 
 def cgroup_filters(args) -> dict:

@@ -1,12 +1,14 @@
-"""The filter keys (r w o n u t a p P C c /): each builds new ``Filters`` and hands them to
+"""The filter keys (r w o n u t a p P C c / x X): each builds new ``Filters`` and hands them to
 ``apply_filters``, which pushes them to the source (the kernel, live) and to the session."""
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from probes.filters import FilterError, Filters
 from session.views import cgroup_filter_fields
 from widgets.process_tree import ProcessTreePane
+from widgets.top_files import TopFilesPane
 from widgets.prompt import PromptScreen
 
 
@@ -94,3 +96,73 @@ class FilterActions:
                                       placeholder="e.g. .log   make   1234",
                                       hint="Enter applies · empty clears · Esc cancels"), done)
 
+
+    # ---- path patterns (x, X) ---------------------------------------------------------------
+    def apply_path_rules(self, filters: Filters) -> bool:
+        """``filters`` with its patterns compiled for the watched directories (the trees are
+        scanned again: excluded directories go into the kernel) and applied. A .gitignore that
+        cannot be read now is said and skipped."""
+        from probes.pathrules import with_rules
+        new = with_rules(filters, list(self.state.watches), strict=False)
+        if new.rules is not None:
+            for path in new.rules.scanned.unreadable:
+                self.say(f"{path}: cannot read, skipped", "warning")
+        return self.apply_filters(new)
+
+    def suggested_exclusion(self) -> str:
+        """The selected file's directory (pane 3), as a pattern anchored at its watched
+        directory; a file directly in it: its own name."""
+        path = self.dashboard.query_one(TopFilesPane).selected_path
+        if path is None:
+            return ""
+        for watch in sorted(self.state.watches, key=len, reverse=True):
+            if path.startswith(watch.rstrip(b"/") + b"/"):
+                rel = path[len(watch.rstrip(b"/")) + 1:]
+                parent = rel.rpartition(b"/")[0]
+                return "/" + (os.fsdecode(parent) + "/" if parent else os.fsdecode(rel))
+        return ""
+
+    def action_exclude(self) -> None:
+        def done(text: Optional[str]) -> None:
+            if text is None or not text.strip():
+                return
+            from probes.pathrules import check_patterns    # not at start: pathspec's import
+            pattern = text.strip()
+            try:
+                check_patterns([pattern], "exclude")
+            except FilterError as exc:
+                self.say(str(exc), "error")
+                return
+            filters = self.state.filters
+            if pattern not in filters.exclude:
+                self.apply_path_rules(filters.with_(exclude=filters.exclude + (pattern,)))
+        self.push_screen(PromptScreen("Exclude paths (gitignore pattern, relative to the watched directory)",
+                                      value=self.suggested_exclusion(),
+                                      placeholder="e.g. build/   *.swp   /logs/*.gz",
+                                      hint="Enter excludes · X lists and removes · Esc cancels"), done)
+
+    def action_exclusions(self) -> None:
+        filters = self.state.filters
+        listed = list(filters.exclude) + (["--gitignore"] if filters.gitignore else []) \
+            + [f"--include {p}" for p in filters.include]
+        if not listed:
+            self.say("nothing is excluded: press x to exclude a pattern", "warning")
+            return
+
+        def done(text: Optional[str]) -> None:
+            if text is None or not text.strip():
+                return
+            text = text.strip()
+            chosen = listed[int(text) - 1] if text.isdigit() and 0 < int(text) <= len(listed) else text
+            if chosen not in listed:
+                self.say(f"not an exclusion: {chosen}", "error")
+            elif chosen == "--gitignore":
+                self.apply_path_rules(filters.with_(gitignore=False))
+            elif chosen.startswith("--include "):
+                kept = chosen[len("--include "):]
+                self.apply_path_rules(filters.with_(include=tuple(p for p in filters.include if p != kept)))
+            else:
+                self.apply_path_rules(filters.with_(exclude=tuple(p for p in filters.exclude if p != chosen)))
+        numbered = "  ".join(f"{i}: {p}" for i, p in enumerate(listed, 1))
+        self.push_screen(PromptScreen("Remove an exclusion", placeholder="its number or the pattern",
+                                      hint=f"{numbered} · Enter removes · Esc cancels"), done)

@@ -38,6 +38,10 @@ KEYMAP: tuple[Key, ...] = (
     Key("C", "C", "app.filter_cgroup", "This container",
         "Only the container (else the systemd unit, else the cgroup) of the selected process or "
         "group in pane 2; again: every cgroup"),
+    Key("x", "x", "app.exclude", "Exclude",
+        "Exclude paths by a gitignore pattern (offered: the directory of the file selected in "
+        "pane 3); a directory is then dropped in the kernel"),
+    Key("X", "X", "app.exclusions", "Exclusions", "List the exclusions and remove one"),
     Key("g", "g", "app.toggle_grouping", "Group",
         "Processes pane: group by container/unit (with totals) / nest by parent process"),
     Key("c", "c", "app.clear_filters", "Clear", "Clear all filters", footer=True),
@@ -60,4 +64,6 @@ HELP_NOTES = (
     "A row marked ≈ is partial: the session's bound was reached (see the Losses pane).",
     "ctrl+p opens the command palette: every key above is a command there too.",
     "Filters apply in the kernel on a live source and to what is already on screen.",
+    "Exclusions (x, --exclude, --gitignore): an excluded directory stops the kernel's walk (nothing "
+    "below it is sent); name patterns (*.swp) are decided after coalescing, totals exact.",
 )

@@ -28,6 +28,8 @@ def open_live(args, filters: Filters, load: bool = True):
     source.debug = args.verbose
     source.use_cache = not getattr(args, "no_cache", False)
     source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
+    if args.verbose:
+        source.exclusions.log = source.log     # what the exclusions put in the kernel, and left
     if not load:
         return source, 0
     try:

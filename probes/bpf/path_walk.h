@@ -52,7 +52,8 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
     return 0;
 }
 
-/* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
+/* Walk from p upwards. Stops at the first ancestor in the watched map (nm->watch set to its
+ * id, or to SNIFF_WATCH_EXCLUDED for an excluded directory), at the root
  * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
  * hash: see WALK_HASH (unused without it). */
 static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
@@ -69,6 +70,8 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
         key.ino = inode ? kread_u64(inode, OFF_INODE_INO) : 0;
         u32 *watch = lookup_watch(&key);
         if (watch) {
+            /* SNIFF_WATCH_EXCLUDED (0): an excluded directory, nearer than any watch above it:
+             * out of scope, and the walk costs no more levels. */
             nm->watch = *watch;
             return;
         }

@@ -29,7 +29,10 @@
 #define SNIFF_SLOT_WRITE 2            /* the write family; higher: an enter_tail index */
 #define SNIFF_AGG_MAX 65536           /* coalescing counters; when full, records go out one by one */
 #define SNIFF_PENDING_MAX 16384
-#define SNIFF_WATCH_MAX 256
+#define SNIFF_WATCH_MAX 4096         /* watched directories plus excluded ones (--exclude) */
+/* watched map value of an excluded directory (watch ids start at 1): a walk that meets it
+ * stops there with watch 0, out of scope, as it stops at a watch. */
+#define SNIFF_WATCH_EXCLUDED 0
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
 #define SNIFF_ANNOUNCED_MAX 4096      /* paths Python has been sent, by file identity (LRU); Python

@@ -311,3 +311,32 @@ def test_options_before_the_subcommand_are_not_silently_dropped(tmp_path):
                            "-o", str(tmp_path / "out")], capture_output=True, env=ENV, timeout=60)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 2 and err.count("\n") == 1 and "bogus" in err, (proc.returncode, err)
+
+
+NOISE = script("""
+d = sys.argv[1]
+for name in (".git/index", ".a.swp", "node_modules/m/i.js", "a.txt", "zz-done"):
+    path = os.path.join(d, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"data")
+""")
+
+
+def test_stream_and_its_history_honour_the_exclusions(stream):
+    from history.query import History, QuerySpec
+    (stream.dir / ".git").mkdir()
+    (stream.dir / ".gitignore").write_text("node_modules/\n")
+    db = stream.root / "h.db"
+    s = stream("--gitignore", "--exclude", "*.swp", "--db", str(db))
+    proc = subprocess.run([PY, "-I", "-S", "-c", NOISE, str(stream.dir)], capture_output=True, check=True)
+    pid = int(proc.stdout.split()[0])
+    s.wait_for(done_in(s, pid))
+    code, err = s.stop()
+    assert code == 0, err
+    mine = {os.path.relpath(os.fsdecode(r.path), stream.dir) for r in s.records() if r.pid == pid}
+    assert mine == {"a.txt", "zz-done"}
+    with History(str(db)) as h:
+        stored = {os.path.relpath(os.fsdecode(r.path), stream.dir)
+                  for r in h.records(QuerySpec()) if r.pid == pid}
+    assert stored == mine

@@ -12,6 +12,7 @@ from history.schema import HistoryError
 from history.store import HistoryStore
 from history.timespec import TimeSpecError, parse_time
 from probes.filters import Filters
+from probes.pathrules import with_rules
 from probes.record import OPS, Record
 
 T = 1_700_000_000.0
@@ -81,6 +82,10 @@ def test_selection_by_each_filter(db):
     assert nums(select(db, paths=("/w/src/*",))) == [1, 2, 10]
     assert nums(select(db, paths=("build/*",))) == [3, 4, 6]
     assert nums(select(db, paths=("*.log", "*.bin"))) == [5, 7, 8]
+    assert nums(select(db, filters=Filters(exclude=("build/", "*.log")))) == [1, 2, 8, 10]
+    assert nums(select(db, filters=Filters(exclude=("*.o",)))) == [1, 2, 5, 6, 7, 8, 10]  # 6: from a.tmp
+    assert nums(select(db, filters=Filters(exclude=("*.log", "!old.log")))) == [1, 2, 3, 4, 6, 7, 8, 10]
+    assert nums(select(db, filters=Filters(include=("src/",)))) == [1, 2, 10]
     assert nums(select(db, since=T + 3, until=T + 6)) == [4, 5, 6]
     assert nums(select(db, since=T + 100)) == [10]
     assert nums(select(db, session=2)) == [10]
@@ -220,6 +225,8 @@ def test_random_histories_answer_like_a_plain_reading(tmp_path, seed):
         QuerySpec(filters=Filters(exclude_comm=("sh", "w*"), tree=14)),
         QuerySpec(filters=Filters(comm="a\nb", pid=rng.randrange(10, 20)), paths=("*.o",)),
         QuerySpec(paths=("sub/*", "/w/\udcff*"), filters=Filters(all_types=True)),
+        QuerySpec(filters=with_rules(Filters(exclude=("sub/", "*.o", "!a.o")), [b"/w"])),
+        QuerySpec(filters=with_rules(Filters(include=("*.c", "sub/"), all_types=True), [b"/w"])),
     ]
     with History(db) as h:
         for spec in specs:

@@ -203,6 +203,17 @@ def test_past_the_cell_bound_rows_are_partial_and_ops_filters_stay_exact():
     assert ("partial rows", 5) in state.losses()
 
 
+def test_past_the_cell_bound_path_patterns_stay_exact():
+    state = make(limits=Limits(cells=5))
+    state.apply([rec("write", pid, path, nbytes=10, ts=float(pid))
+                 for pid in range(10) for path in (b"/w/shared.log", b"/w/x.swp")])
+    state.set_filters(_with_paths(Filters(), ("*.swp",), ()))
+    assert state.files[b"/w/shared.log"].writes == 10    # overflow cells have their file's path
+    assert not state.files[b"/w/x.swp"].active
+    state.set_filters(_with_paths(Filters(), ("*.log",), ()))
+    assert state.files[b"/w/x.swp"].writes == 10 and not state.files[b"/w/shared.log"].active
+
+
 def test_rate_history_buckets_by_second_and_slides():
     state = make(limits=Limits(rate_window=5))
     state.apply([rec(ts=100.1), rec(ts=100.9), rec(ts=101.5)])
@@ -356,16 +367,29 @@ def test_filters_fields_are_the_ones_the_matcher_memo_knows():
     new field must be checked there first."""
     assert {f.name for f in dataclasses.fields(Filters)} == {
         "ops", "pid", "tree", "uid", "comm", "exclude_comm", "all_types", "text", "cgroup",
-        "container", "unit"}
+        "container", "unit", "exclude", "include", "gitignore", "rules"}
 
 
-names = st.sampled_from([b"/w/a", b"/w/b.log", b"/w/c/d", b"/w/e\xff"])
+names = st.sampled_from([b"/w/a", b"/w/b.log", b"/w/c/d", b"/w/e\xff", b"/w/c/keep.log",
+                         b"/w/x.swp", b"/w/node_modules/m/i.js"])
+
+
+def _with_paths(f: Filters, exclude: tuple, include: tuple) -> Filters:
+    from probes.pathrules import with_rules
+    return with_rules(f.with_(exclude=exclude, include=include), [b"/w"])
+
+
+path_rules = st.tuples(
+    st.sampled_from([(), ("node_modules/",), ("*.swp", "c/"), ("*.log", "!keep.log"),
+                     ("c/", "!c/keep.log"), ("/a",)]),
+    st.sampled_from([(), ("*.log",), ("c/",)]))
 records = st.builds(
     lambda op, pid, path, comm, ft, n, ts: rec(op, pid, path, comm=comm, file_type=ft, count=n,
                                                ts=ts, ppid=pid // 2),
     st.sampled_from(OPS), st.integers(2, 12), names, st.sampled_from([b"make", b"cc1", b"logd"]),
     st.sampled_from(["file", "file", "fifo"]), st.integers(1, 5), st.floats(0, 100))
 filters = st.builds(
+    lambda f, p: _with_paths(f, *p), st.builds(
     Filters,
     ops=st.frozensets(st.sampled_from(OPS)),
     pid=st.none() | st.integers(2, 12),
@@ -374,7 +398,7 @@ filters = st.builds(
     exclude_comm=st.sampled_from([(), ("logd",)]),
     all_types=st.booleans(),
     text=st.sampled_from(["", "log", "make", "7"]),
-)
+), path_rules)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -410,6 +434,7 @@ def test_a_child_seen_before_its_parent_joins_the_tree_when_the_link_arrives():
 
 
 toggles = st.builds(
+    lambda f, p: _with_paths(f, *p), st.builds(
     Filters,
     ops=st.frozensets(st.sampled_from(OPS)),
     pid=st.none() | st.integers(2, 12),
@@ -417,7 +442,7 @@ toggles = st.builds(
     exclude_comm=st.sampled_from([(), ("logd",)]),
     all_types=st.booleans(),
     text=st.sampled_from(["", "log", "make", "7", "b."]),
-)
+), path_rules)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
