@@ -63,6 +63,9 @@ RESUME_PROGRAMS = {"SNIFF_RESUME_WALKER": "verdict_walk", "SNIFF_RESUME_RAW_ENTE
                    "SNIFF_RESUME_CLOSE": "enter_close", "SNIFF_RESUME_CLOSE_RANGE": "close_range_step",
                    "SNIFF_RESUME_EXIT_OPEN": "exit_open", "SNIFF_RESUME_EXIT_FD": "exit_fd",
                    "SNIFF_RESUME_EXIT_PAIR": "exit_pair"}
+# Content capture (--content): the write syscalls it copies from, by how their bytes are found.
+CONTENT_KINDS = {"write": "SNIFF_CK_WRITE", "pwrite64": "SNIFF_CK_PWRITE", "writev": "SNIFF_CK_WRITEV",
+                 "pwritev": "SNIFF_CK_PWRITEV", "pwritev2": "SNIFF_CK_PWRITEV2"}
 SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
 # Pages dirtied through shared mappings: the folio tracepoint, or its older page twin.
 DIRTY_TRACEPOINTS = ("writeback_dirty_folio", "writeback_dirty_page")
@@ -95,6 +98,7 @@ class Probes:
     attached: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)     # facilities this kernel lacks, one line each
+    content: bool = False            # capture_write loaded: --content can capture
     uring_plan: Optional[uring.Plan] = None
     dirty_tracepoint: Optional[str] = None
     cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see cgroup_cflags)
@@ -287,6 +291,23 @@ def _attach(bcc, probes: Probes) -> None:
                               "mappings (mmap_write) are not seen; the mappings are")
     if probes.uring_plan is not None and probes.uring_plan.enabled:
         _attach_uring(bcc, probes)
+    _attach_content(bcc, probes)
+
+
+def _attach_content(bcc, probes: Probes) -> None:
+    """capture_write into its tail-call slot; a kernel that refuses it loses --content only."""
+    bpf, numbers = probes.bpf, SYSCALL_NUMBERS[arch()]
+    try:
+        fd = _load_func(bcc, probes, "capture_write", bcc.BPF.RAW_TRACEPOINT).fd
+    except LoadError as exc:
+        probes.missing.append(f"content capture (--content) is not available: {exc}")
+        return
+    kinds = bpf["content_kind"]
+    for name, kind in CONTENT_KINDS.items():
+        if name in numbers:
+            kinds[ctypes.c_int(numbers[name])] = ctypes.c_uint8(abi.C[kind])
+    bpf["content_tail"][ctypes.c_int(0)] = ctypes.c_int(fd)
+    probes.content = True
 
 
 def _attach_uring(bcc, probes: Probes) -> None:

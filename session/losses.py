@@ -20,6 +20,7 @@ def loss_rows(state) -> list[tuple[str, int]]:
              + stats.counters.get("close_range_skipped", 0)),
             ("names not resolved", stats.ns_unresolved),
             ("io_uring unseen", stats.counters.get("uring_no_cqe", 0)),
+            ("content lost", stats.content_drops + stats.content_unnamed),   # --content
             ("kernel lacks", len(stats.missing)))
     rows += [(label, value) for label, value in rare if value]
     if state.recording is not None:

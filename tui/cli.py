@@ -85,9 +85,31 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
                         "drops counted) instead of counts per process, file and interval")
     p.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS",
                    help="how often coalesced read/write counts are reported (default 1)")
+    p.add_argument("--content", action="store_true",
+                   help="also capture the bytes each write puts into a file (off by default; "
+                        "recordings that hold them are created mode 0600)")
+    p.add_argument("--content-max", type=_content_max, default=4096, metavar="BYTES",
+                   help="with --content: bytes kept per write (default 4096, at most 131072)")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v statistics, -vv kept records with process context, -vvv every "
                         "record before filtering, -vvvv map contents (all to stderr)")
+
+
+def _content_max(text: str) -> int:
+    value = _id(text)
+    if not 1 <= value <= 131072:
+        raise argparse.ArgumentTypeError(f"must be 1 to 131072: {text}")
+    return value
+
+
+def content_max(args) -> int:
+    """Bytes captured per write, 0 without --content. UsageError when capture could not see a
+    write (--ops without write)."""
+    if not getattr(args, "content", False):
+        return 0
+    if "write" not in parse_ops(args.ops):
+        raise UsageError("--content captures writes: --ops must include write")
+    return args.content_max
 
 
 def _positive_int(text: str) -> int:
@@ -225,6 +247,8 @@ def _main(argv: Optional[list[str]]) -> int:
         # Subcommand names are never abbreviated: without the word, it is not a query.
         args = build_parser(query_options="query" in argv).parse_args(argv)
         filters = filters_from(args) if args.command != "replay" else None
+        if args.command in (None, "stream"):
+            args.content_bytes = content_max(args)
     except (UsageError, FilterError) as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
@@ -294,6 +318,9 @@ def run_live_dashboard(args, filters: Filters) -> int:
     first frame (tui/startup.py)."""
     from probes.watchdirs import WatchError, canonical_dir
     from tui.startup import DeferredLiveSource, leave, run_dashboard
+    if getattr(args, "content_bytes", 0):
+        return fail("--content is for `sniff-tui stream --content` (the dashboard does not show "
+                    "captured bytes yet)", EXIT_USAGE)
     try:
         watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     except WatchError as exc:
