@@ -9,6 +9,7 @@ watched directories are captured; the kernel decides that before copying anythin
 from __future__ import annotations
 
 import ctypes
+import time
 from typing import Optional
 
 from . import abi
@@ -49,9 +50,19 @@ def decode(decoder, buf, off: int, length: int) -> Optional[ContentRecord]:
                          n < ret, cgroup, container, unit, uid=uid)
 
 
+BASE_MAX = 1 << 20                     # bytes of a file read as the base of its diffs
+BASES_HELD = 64 << 20                  # bases read and not yet sent, in all
+
+
 class ContentCapture:
-    """LiveSource's content capture: switched on and off in the kernel, records filtered."""
+    """LiveSource's content capture: switched on and off in the kernel, records filtered, and
+    the base of each file's diffs: its content when first seen opened, read then, and sent
+    (a content line with base) only before the first write or rename over it, so that files
+    that are only read never reach the output."""
     content_max = 0      # bytes copied per write (0: no capture); set before open() or after
+    _bases: Optional[dict] = None      # path -> the base read and not yet sent
+    _bases_read: Optional[set] = None  # paths read once already
+    _bases_bytes = 0
 
     def set_content(self, max_bytes: int) -> None:
         """Capture on (bytes copied per write) or off (0), without reloading. LoadError when
@@ -66,9 +77,48 @@ class ContentCapture:
 
     def _on_content(self, rec: ContentRecord) -> None:
         if self.filters.matches_content(rec, self.procs.is_descendant):
+            self._send_base(rec.path)
             self._out.append(rec)    # kept with the writes, in the kernel's order
         else:
             self.filtered_out += 1
+
+    def _keep(self, rec) -> None:
+        """A counted record on its way out (LiveSource._deliver)."""
+        if self.content_max:
+            if rec.op == "open" and rec.err is None and rec.file_type == "file":
+                self._read_base(rec)
+            elif rec.op == "rename" and rec.new_path is not None:
+                self._send_base(rec.new_path)
+        self._out.append(rec)
+
+    def _read_base(self, opened) -> None:
+        if self._bases is None:
+            self._bases, self._bases_read = {}, set()
+        if opened.path in self._bases_read:
+            return
+        if len(self._bases_read) >= 65536:
+            self._bases_read.clear()
+        self._bases_read.add(opened.path)
+        try:
+            with open(opened.path, "rb") as fh:
+                data = fh.read(BASE_MAX + 1)
+        except OSError:
+            return
+        ts = self.decoder.wall(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        base = ContentRecord(ts, opened.pid, opened.tid, opened.comm, opened.path, 0, len(data),
+                             data[:BASE_MAX], len(data) > BASE_MAX, opened.cgroup, opened.container,
+                             opened.unit, base=True, uid=opened.uid)
+        self._bases[opened.path] = base
+        self._bases_bytes += len(base.data)
+        while self._bases_bytes > BASES_HELD:
+            oldest = self._bases.pop(next(iter(self._bases)))
+            self._bases_bytes -= len(oldest.data)
+
+    def _send_base(self, path: bytes) -> None:
+        base = self._bases.pop(path, None) if self._bases else None
+        if base is not None:
+            self._bases_bytes -= len(base.data)
+            self._out.append(base)
 
 
 def configure(probes, max_bytes: int) -> None:

@@ -298,7 +298,7 @@ class LiveSource(content.ContentCapture):
             info = self.procs.info(out.pid)
             self.log(f"kept: {out.op} pid={out.pid} ppid={out.ppid} user={info.get('user', '')!r} "
                      f"cmdline={info.get('cmdline', '')!r} path={out.path!r}")
-        self._out.append(out)
+        self._keep(out)       # content.ContentCapture: the bases of diffs
 
     # ---- the probes API ----------------------------------------------------------------
 

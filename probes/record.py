@@ -173,6 +173,8 @@ class ContentRecord:
     cgroup: Optional[bytes] = None
     container: Optional[str] = None
     unit: Optional[bytes] = None
+    base: bool = False             # not a write: the file's content when first seen opened,
+                                   # read by sniff-tui then (offset 0, length: the file's size)
     uid: int = field(default=0, compare=False)     # for the filters; not written
     ppid: int = field(default=0, compare=False)
     op: str = field(default="content", init=False)
@@ -193,6 +195,8 @@ class ContentRecord:
         out["unit"] = None
         if self.unit is not None:
             _put_name(out, "unit", self.unit)
+        if self.base:
+            out["base"] = True
         return out
 
     def to_json_bytes(self) -> bytes:
@@ -220,7 +224,8 @@ class ContentRecord:
                       comm=names["comm"], path=names["path"], offset=int(obj["offset"]),
                       length=int(obj["length"]), data=base64.b64decode(data, validate=True),
                       data_truncated=bool(obj.get("data_truncated", False)), cgroup=names["cgroup"],
-                      container=_opt_str(obj.get("container")), unit=names["unit"])
+                      container=_opt_str(obj.get("container")), unit=names["unit"],
+                      base=obj.get("base") is True)
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError, OverflowError, binascii.Error) as exc:

@@ -181,6 +181,10 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     stream.add_argument("--metrics-names", type=_positive_int, default=50, metavar="N",
                         help="process names with their own metrics label (then 'other'; default 50)")
     _add_query_command(sub, query_options)
+    diff = sub.add_parser("diff", help="every change of captured files, as unified diffs: a "
+                                       "recording made with --content (no root needed)")
+    diff.add_argument("recording", metavar="RECORDING")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="only these files (default: every one)")
     replay = sub.add_parser("replay", help="open the dashboard on a recording: JSONL or a history "
                                            "database (no root needed)")
     replay.add_argument("file", metavar="FILE")
@@ -246,7 +250,7 @@ def _main(argv: Optional[list[str]]) -> int:
         argv = sys.argv[1:] if argv is None else argv
         # Subcommand names are never abbreviated: without the word, it is not a query.
         args = build_parser(query_options="query" in argv).parse_args(argv)
-        filters = filters_from(args) if args.command != "replay" else None
+        filters = filters_from(args) if args.command not in ("replay", "diff") else None
         if args.command in (None, "stream"):
             args.content_bytes = content_max(args)
     except (UsageError, FilterError) as exc:
@@ -258,6 +262,9 @@ def _main(argv: Optional[list[str]]) -> int:
             return run_stream(args, filters)
         if args.command == "replay":
             return run_replay(args)
+        if args.command == "diff":
+            from tui.diff_cli import run_diff
+            return run_diff(args)
         if args.command == "query":
             gc.enable()
             from history.query_cli import run_query

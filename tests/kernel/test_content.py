@@ -13,7 +13,7 @@ import pytest
 
 from probes.filters import Filters
 from probes.record import ContentRecord
-from tests.kernel.kernel_support import script
+from tests.kernel.kernel_support import PY, script
 from tests.kernel.test_stream_cli import Stream
 
 
@@ -196,3 +196,48 @@ def test_content_needs_writes(tmp_path):
                           capture_output=True, env=ENV)
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == "sniff-tui: --content captures writes: --ops must include write"
+
+
+def test_an_atomic_save_diffed_against_the_previous_content(tmp_path):
+    """An editor's save: read the file, write a temporary file, rename it over the file. The
+    diff of the file is against what it held before."""
+    from tests.kernel.test_stream_cli import CLI, ENV
+    watched = tmp_path / "w"
+    watched.mkdir()
+    conf = watched / "app.conf"
+    conf.write_bytes(b"name = demo\nport = 8080\nlog = info\n")
+    out = tmp_path / "rec.jsonl"
+    stream = Stream(watched, "--content", out=out, ready=tmp_path / "ready")
+    stream.wait_ready()
+    editor = subprocess.Popen([PY, "-c", EDITOR, str(conf)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    assert editor.stdout.readline() == b"read\n"
+    # the stream has taken the editor's open (and read the file's content then)
+    stream.wait_for(lambda text: '"op":"open"' in text and '"path":"%s"' % conf in text)
+    editor.stdin.write(b"save\n")
+    editor.stdin.close()
+    assert editor.wait(10) == 0
+    stream.wait_for(lambda text: '"op":"rename"' in text)
+    code, err = stream.stop()
+    assert code == 0, err
+    diff = subprocess.run([*CLI, "diff", str(out), str(conf)], capture_output=True, env=ENV)
+    assert diff.returncode == 0, diff.stderr
+    lines = diff.stdout.decode().splitlines()
+    assert lines[0].startswith(f"=== {conf}  ") and f"(pid {editor.pid})" in lines[0]
+    assert lines[0].endswith(f"renamed over it from {watched}/.app.conf.swp")
+    assert lines[1:] == [f"--- a{conf}", f"+++ b{conf}", "@@ -1,3 +1,3 @@", " name = demo",
+                         "-port = 8080", "+port = 9090", " log = info"]
+
+
+EDITOR = """
+import os, sys
+path = sys.argv[1]
+with open(path, "rb") as fh:
+    old = fh.read()
+print("read", flush=True)
+sys.stdin.readline()
+tmp = os.path.join(os.path.dirname(path), ".app.conf.swp")
+with open(tmp, "wb") as fh:
+    fh.write(old.replace(b"8080", b"9090"))
+os.rename(tmp, path)
+"""
