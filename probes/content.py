@@ -45,7 +45,7 @@ def decode(decoder, buf, off: int, length: int) -> Optional[ContentRecord]:
         comm = comm[:comm.find(b"\0")]
     n = min(data_len, length - DATA_AT, ret)
     data = bytes(buf[off + DATA_AT:off + DATA_AT + n])
-    cgroup, container, unit = decoder._cgroup(cgid, pid)
+    cgroup, container, unit = decoder._cg.get(cgid << 22 | pid) or decoder._cgroup(cgid, pid)
     return ContentRecord(decoder.wall(ts), pid, tid, comm, placed[0], offset, ret, data,
                          n < ret, cgroup, container, unit, uid=uid)
 

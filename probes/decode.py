@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from . import abi
+from . import abi, content
 from .cgroups import CgroupResolver
 from .layout import layout
 from .opargs import put_args as _put_args
@@ -181,7 +181,6 @@ class Decoder:
         """A struct sniff_content (--content): its op sits where a sniff_event's does."""
         if length < _OP_AT + 4 or int.from_bytes(buf[off + _OP_AT:off + _OP_AT + 4], "little") != _OP_CONTENT:
             return None
-        from . import content
         return content.decode(self, buf, off, length)
 
     def forget_paths(self) -> None:

@@ -23,6 +23,8 @@ def loss_rows(state) -> list[tuple[str, int]]:
             ("content lost", stats.content_drops + stats.content_unnamed),   # --content
             ("kernel lacks", len(stats.missing)))
     rows += [(label, value) for label, value in rare if value]
+    if state.content is not None and state.content.partial_files:   # --content: past a bound
+        rows.append(("content partial", state.content.partial_files))
     if state.recording is not None:
         rows.append(("not kept for export", state.recording.lost))
     if state.replay_errors:

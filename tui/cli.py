@@ -109,6 +109,9 @@ def content_max(args) -> int:
         return 0
     if "write" not in parse_ops(args.ops):
         raise UsageError("--content captures writes: --ops must include write")
+    if getattr(args, "db", None):
+        raise UsageError("--content: captured bytes are not kept in a history (--db); "
+                         "record them with stream --content -o FILE")
     return args.content_max
 
 
@@ -325,9 +328,6 @@ def run_live_dashboard(args, filters: Filters) -> int:
     first frame (tui/startup.py)."""
     from probes.watchdirs import WatchError, canonical_dir
     from tui.startup import DeferredLiveSource, leave, run_dashboard
-    if getattr(args, "content_bytes", 0):
-        return fail("--content is for `sniff-tui stream --content` (the dashboard does not show "
-                    "captured bytes yet)", EXIT_USAGE)
     try:
         watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     except WatchError as exc:
@@ -341,6 +341,7 @@ def run_live_dashboard(args, filters: Filters) -> int:
         return live
 
     source = DeferredLiveSource(watches, make)
+    source.content_max = args.content_bytes        # --content: the app keeps versions
     store = None
     if args.db:
         from history.dashboard_sink import open_dashboard_store

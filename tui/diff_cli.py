@@ -78,9 +78,15 @@ def run_diff(args, out: Optional[IO[str]] = None) -> int:
         if not history.versions(path):
             return fail(f"{visible(path)}: no captured change in {args.recording}")
     colour = out.isatty() if hasattr(out, "isatty") else False
-    for path in wanted:
-        for v in history.versions(path):
-            out.write("\n".join(render(v, colour)) + "\n")
+    try:
+        for path in wanted:
+            for v in history.versions(path):
+                out.write("\n".join(render(v, colour)) + "\n")
+        out.flush()
+    except BrokenPipeError:          # `| head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     if bad:
         print(f"sniff-tui: {bad} lines of {args.recording} did not parse (skipped)", file=sys.stderr)
     return 0 if not bad else EXIT_FAIL

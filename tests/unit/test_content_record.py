@@ -128,3 +128,34 @@ def test_bad_content_options(argv, words, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+def test_the_spool_keeps_captured_writes_in_order(tmp_path):
+    from session.spool import SessionRecording
+    spool = SessionRecording(str(tmp_path))
+    counted = Record(ts=1.0, op="write", pid=7, tid=7, ppid=1, uid=0, comm=b"vim", path=b"/w/cfg", bytes=5)
+    spool.append([counted])
+    spool.append_content([rec(), rec(base=True, data=b"")])
+    spool.append([counted])
+    assert list(spool.iter_records()) == [counted, rec(), rec(base=True, data=b""), counted]
+    out = tmp_path / "export.jsonl"
+    assert spool.export_jsonl(str(out)) == 4
+    assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+    assert [json.loads(x)["op"] for x in out.read_text().splitlines()] == ["write", "content", "content", "write"]
+
+
+def test_replay_reads_content_lines(tmp_path):
+    from probes.feed import Feed
+    from probes.replay import ReplaySource
+    import threading
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(rec().to_json_bytes() + b"\n" + rec(base=True).to_json_bytes() + b"\n")
+    source = ReplaySource(str(path))
+    feed = Feed()
+    source.run(feed, threading.Event())
+    assert feed.drain() == [rec(), rec(base=True)] and source.has_content and source.error_count == 0
+
+
+def test_content_and_a_history_are_refused_together(capsys):
+    assert main(["stream", "--content", "--db", "/tmp/x.db"]) == 2
+    assert "not kept in a history" in capsys.readouterr().err
