@@ -145,3 +145,10 @@ def stats_fields(counters: dict[str, int], decoder) -> dict[str, int]:
     return {"content_drops": counters.get("content_drops", 0),
             "content_lost_bytes": counters.get("content_dropped_bytes", 0),
             "content_unnamed": decoder.content_unnamed}
+
+
+def without_content(batch: list) -> list:
+    """The batch without captured writes: what counts (metrics) takes only counted records."""
+    if not any(r.__class__ is ContentRecord for r in batch):
+        return batch
+    return [r for r in batch if r.__class__ is not ContentRecord]

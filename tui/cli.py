@@ -109,10 +109,18 @@ def content_max(args) -> int:
         return 0
     if "write" not in parse_ops(args.ops):
         raise UsageError("--content captures writes: --ops must include write")
-    if getattr(args, "db", None):
-        raise UsageError("--content: captured bytes are not kept in a history (--db); "
-                         "record them with stream --content -o FILE")
     return args.content_max
+
+
+def _take_content_op(args) -> None:
+    """`query --ops ...,content`: content lines (args.content "only" or "also", with records of
+    the other ops); None without."""
+    ops = [o.strip() for o in args.ops.split(",")]
+    args.content = None
+    if "content" in ops:
+        rest = [o for o in ops if o != "content"]
+        args.content = "also" if rest else "only"
+        args.ops = ",".join(rest) if rest else ",".join(OPS)
 
 
 def _positive_int(text: str) -> int:
@@ -253,6 +261,8 @@ def _main(argv: Optional[list[str]]) -> int:
         argv = sys.argv[1:] if argv is None else argv
         # Subcommand names are never abbreviated: without the word, it is not a query.
         args = build_parser(query_options="query" in argv).parse_args(argv)
+        if args.command == "query":
+            _take_content_op(args)
         filters = filters_from(args) if args.command not in ("replay", "diff") else None
         if args.command in (None, "stream"):
             args.content_bytes = content_max(args)

@@ -24,8 +24,13 @@ def load_history(path: str) -> tuple[ContentHistory, int]:
     from history.schema import is_sqlite_file
     history = ContentHistory()
     if is_sqlite_file(path):
-        raise ValueError("a history database holds no captured content (diff reads a JSONL "
-                         "recording made with stream --content)")
+        from history.content_read import read_ordered
+        from history.schema import HistoryError
+        try:
+            history.apply(read_ordered(path))
+        except HistoryError as exc:
+            raise ValueError(str(exc)) from None
+        return history, 0
     bad = 0
     with open(path, "rb") as fh:
         for raw in fh:

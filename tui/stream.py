@@ -84,13 +84,6 @@ def loss_line(stats) -> str:
     return "; ".join(parts)
 
 
-def counted(batch: list) -> list:
-    """The batch without captured writes (--content): the history stores counted records."""
-    from probes.record import ContentRecord
-    return [r for r in batch if r.__class__ is not ContentRecord] if any(
-        r.__class__ is ContentRecord for r in batch) else batch
-
-
 def open_user_file(path: str, mode: int = 0o644):
     """A file sniff-tui writes for the user: never world-writable, and owned by the user who
     ran sudo rather than by root. Raises OSError."""
@@ -205,7 +198,7 @@ def run_stream(args, filters: Filters) -> int:
                 report_stats()
                 next_stats = time.monotonic() + stats_every
             batch = feed.drain()
-            sinks.take(counted(batch), source, feed)          # history
+            sinks.take(batch, source, feed)          # history
             if batch:
                 writer.write_many(batch)
                 writer.flush()

@@ -154,8 +154,3 @@ def test_replay_reads_content_lines(tmp_path):
     feed = Feed()
     source.run(feed, threading.Event())
     assert feed.drain() == [rec(), rec(base=True)] and source.has_content and source.error_count == 0
-
-
-def test_content_and_a_history_are_refused_together(capsys):
-    assert main(["stream", "--content", "--db", "/tmp/x.db"]) == 2
-    assert "not kept in a history" in capsys.readouterr().err
