@@ -24,9 +24,10 @@ def capture(sniff):
     sniff.source.set_content(0)
 
 
-def contents(run, path=None) -> list[ContentRecord]:
+def contents(run, path=None, base=False) -> list[ContentRecord]:
+    """The run's captured writes (base: the reads of files' content sent before them)."""
     return [r for r in run.records if r.__class__ is ContentRecord and r.pid == run.pid
-            and (path is None or r.path == os.fsencode(path))]
+            and r.base == base and (path is None or r.path == os.fsencode(path))]
 
 
 def test_write_at_the_file_position(capture):
@@ -49,6 +50,10 @@ def test_pwrite_at_an_offset(capture):
         "os.pwrite(fd, b'XYZ', 100)\nos.write(fd, b'w')\nos.close(fd)"), str(f))
     got = [(r.offset, r.data) for r in contents(run, f)]
     assert got == [(100, b"XYZ"), (7, b"w")]     # pwrite leaves the position alone
+    # the file's content when it was first seen opened went out before its first change
+    (base,) = contents(run, f, base=True)
+    assert run.records.index(base) < run.records.index(contents(run, f)[0])
+    assert base.offset == 0 and base.length == len(base.data) and base.data.startswith(b".......")
 
 
 def test_append_lands_at_the_end(capture):
@@ -112,6 +117,7 @@ def test_outside_the_tree_never_captured(capture):
         "    with open(p, 'wb', buffering=0) as fh: fh.write(b'secret')"),
         str(out / "x"), str(capture.dir / "in"))
     assert [r.path for r in contents(run)] == [os.fsencode(capture.dir / "in")]
+    assert {r.path for r in contents(run, base=True)} <= {os.fsencode(capture.dir / "in")}
 
 
 def test_failed_and_empty_writes_capture_nothing(capture):
@@ -124,6 +130,7 @@ def test_failed_and_empty_writes_capture_nothing(capture):
         "fd = os.open(sys.argv[1], os.O_WRONLY)\nos.write(fd, b'')\nos.close(fd)"), str(f))
     assert run.returncode == 0
     assert contents(run) == []
+    assert contents(run, base=True) == []      # opened, never changed: its content never sent
     assert f.read_bytes() == b"keep"
 
 
@@ -240,4 +247,42 @@ tmp = os.path.join(os.path.dirname(path), ".app.conf.swp")
 with open(tmp, "wb") as fh:
     fh.write(old.replace(b"8080", b"9090"))
 os.rename(tmp, path)
+"""
+
+
+def test_history_keeps_the_captured_writes(tmp_path):
+    from tests.kernel.test_stream_cli import CLI, ENV
+    watched = tmp_path / "w"
+    watched.mkdir()
+    conf = watched / "c.txt"
+    conf.write_bytes(b"alpha\nbeta\n")
+    db = tmp_path / "h.db"
+    out = tmp_path / "rec.jsonl"
+    stream = Stream(watched, "--content", "--db", str(db), out=out, ready=tmp_path / "ready")
+    stream.wait_ready()
+    writer = subprocess.Popen([PY, "-c", IN_PLACE, str(conf)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    assert writer.stdout.readline() == b"opened\n"
+    stream.wait_for(lambda text: '"op":"open"' in text)     # its base has been read
+    writer.stdin.write(b"go\n")
+    writer.stdin.close()
+    assert writer.wait(10) == 0
+    stream.wait_for(lambda text: '"op":"close"' in text and '"op":"content"' in text)
+    code, err = stream.stop()
+    assert code == 0, err
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for source in (db, out):
+        diff = subprocess.run([*CLI, "diff", str(source), str(conf)], capture_output=True, env=ENV)
+        assert diff.returncode == 0, diff.stderr
+        assert diff.stdout.decode().splitlines()[1:] == [
+            f"--- a{conf}", f"+++ b{conf}", "@@ -1,2 +1,2 @@", " alpha", "-beta", "+BETA"]
+
+
+IN_PLACE = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+print("opened", flush=True)
+sys.stdin.readline()
+os.pwrite(fd, b"BETA", 6)
+os.close(fd)
 """
