@@ -181,7 +181,7 @@ def test_stream_content_recording_is_private(tmp_path):
     code, err = stream.stop()
     assert code == 0, err
     lines = [json.loads(line) for line in stream.text().splitlines()]
-    (line,) = [x for x in lines if x["op"] == "content"]
+    (line,) = [x for x in lines if x["op"] == "content" and not x.get("base")]
     assert line["path"] == str(watched / "cfg") and line["length"] == 12
     assert base64.b64decode(line["data_b64"]) == b"key = va" and line["data_truncated"] is True
     assert set(line) == {"op", "ts", "pid", "tid", "comm", "path", "offset", "length", "data_b64",
