@@ -42,6 +42,22 @@ def _stdout():
                             errors="backslashreplace", newline="\n")
 
 
+def _content(args, spec, history, out) -> int:
+    """--ops content: the captured writes as JSONL content lines (after the records of the other
+    ops asked for, if any)."""
+    from .content_read import query_content
+    if args.format != "jsonl" or spec.group_by:
+        return _fail("--ops content prints content lines: --format jsonl, no --group-by", EXIT_USAGE)
+    n = write(out, "jsonl", history.records(spec), records=True) if args.content == "also" else 0
+    for rec in query_content(history.conn, spec):
+        out.write(rec.to_json() + "\n")
+        n += 1
+    out.flush()
+    if n == 0:
+        print("sniff-tui: nothing matched", file=sys.stderr)
+    return 0
+
+
 def run_query(args, filters: Filters, out=None) -> int:
     out = out or _stdout()
     try:
@@ -58,6 +74,8 @@ def run_query(args, filters: Filters, out=None) -> int:
                 return 0
             if spec.session is not None:
                 history.session(spec.session)        # an unknown session is an error, not empty
+            if getattr(args, "content", None) is not None:      # --ops with content
+                return _content(args, spec, history, out)
             if spec.group_by:
                 n = write(out, args.format, (group_row(g) for g in history.groups(spec)))
             elif args.format == "jsonl":

@@ -88,6 +88,29 @@ CREATE INDEX IF NOT EXISTS records_pid ON records(pid);
 CREATE INDEX IF NOT EXISTS records_path ON records(path);
 -- Rename targets, for path queries; partial, so only renames pay for it.
 CREATE INDEX IF NOT EXISTS records_new_path ON records(new_path) WHERE new_path IS NOT NULL;
+-- --content: the bytes each captured write put into a file (and the base reads of files, base
+-- = 1), in their own table: a query of records never reads them. after_record orders them
+-- among the records (the id of the record that came just before, NULL: none yet).
+CREATE TABLE IF NOT EXISTS content (
+    id             INTEGER PRIMARY KEY,
+    session        INTEGER NOT NULL REFERENCES sessions(id),
+    after_record   INTEGER,
+    ts             REAL NOT NULL,
+    pid            INTEGER NOT NULL,
+    tid            INTEGER NOT NULL,
+    uid            INTEGER NOT NULL,
+    comm           INTEGER NOT NULL REFERENCES comms(id),
+    path           INTEGER NOT NULL REFERENCES names(id),
+    offset         INTEGER NOT NULL,
+    length         INTEGER NOT NULL,
+    data           BLOB NOT NULL,
+    data_truncated INTEGER NOT NULL,
+    base           INTEGER NOT NULL,
+    cgroup         INTEGER REFERENCES names(id),
+    container      TEXT,
+    unit           INTEGER REFERENCES names(id)
+);
+CREATE INDEX IF NOT EXISTS content_path ON content(path);
 -- For people reading the file with the sqlite3 shell: names joined in.
 CREATE VIEW IF NOT EXISTS records_named AS
     SELECT r.id, r.session, r.ts, r.op, r.pid, r.tid, r.ppid, r.uid, c.name AS comm,

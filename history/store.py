@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Iterable, Optional
 
 from probes.filters import Filters
-from probes.record import Record, encode_name
+from probes.record import ContentRecord, Record, encode_name
 
 from .schema import HistoryError, describe_sqlite_error, open_for_writing
 
@@ -39,6 +39,9 @@ ROW = "(" + ",".join("?" * COLUMNS) + ")"
 # one step per row makes the writer and the thread that drains the probes hand the GIL back and
 # forth per record (measured: both at once slower than one after the other). One step per
 # few hundred rows lets SQLite's B-tree work run beside the Python threads.
+INSERT_CONTENT = ("INSERT INTO content (session, after_record, ts, pid, tid, uid, comm, path, "
+                  "offset, length, data, data_truncated, base, cgroup, container, unit) VALUES "
+                  "(" + ",".join("?" * 16) + ")")
 ROWS_PER_INSERT = 500
 INSERT_MANY = INSERT_RECORD + ",".join([ROW] * ROWS_PER_INSERT)
 
@@ -107,6 +110,9 @@ class HistoryStore:
         self._thread: Optional[threading.Thread] = None
         self._names: dict[bytes, int] = {}
         self._comms: dict[bytes, int] = {}
+        self.stored_content = 0          # --content rows committed
+        self._last_record: Optional[int] = None
+        self._private = False            # made mode 0600 once it holds captured bytes
 
     # ------------------------------------------------------------------ producer side
     def begin_session(self, watches: list[bytes], filters: Optional[Filters],
@@ -241,6 +247,15 @@ class HistoryStore:
                 return
             if not batch and not self._stats_dirty:
                 continue
+            captured: list = []       # --content: (counted records before it, the record)
+            if any(r.__class__ is ContentRecord for r in batch):
+                counted: list[Record] = []
+                for r in batch:
+                    if r.__class__ is ContentRecord:
+                        captured.append((len(counted), r))
+                    else:
+                        counted.append(r)
+                batch = counted
             try:
                 conn.execute("BEGIN")
                 last = None
@@ -249,11 +264,15 @@ class HistoryStore:
                     # One writer holds the write lock for the whole transaction, so the
                     # batch's ids are consecutive and end at the last rowid.
                     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                if captured:
+                    self._insert_content(conn, captured, None if last is None else last - len(batch))
+                self._last_record = last if last is not None else self._last_record
                 self._write_session(conn, stored_extra=len(batch), last_id=last,
                                     first_id=None if last is None else last - len(batch) + 1)
                 conn.execute("COMMIT")
                 with self._lock:
                     self.stored += len(batch)
+                    self.stored_content += len(captured)
                     self._inflight = 0
             except sqlite3.Error as exc:
                 self._fail(conn, exc, len(batch))
@@ -268,6 +287,28 @@ class HistoryStore:
         rest = flat[full:]
         if rest:
             conn.execute(INSERT_RECORD + ",".join([ROW] * (len(rest) // COLUMNS)), rest)
+
+    def _insert_content(self, conn: sqlite3.Connection, captured: list, before: Optional[int]) -> None:
+        """--content rows, each with the id of the record it came after; ``before``: the id
+        before the batch's first record (None: the batch had no records)."""
+        names, session = self._names, self.session
+        rows = []
+        for k, r in captured:
+            after = self._last_record if before is None else before + k
+            rows.append((session, after, r.ts, r.pid, r.tid, r.uid,
+                         self._comms.get(r.comm) or self._comm_id(conn, r.comm),
+                         names.get(r.path) or self._name_id(conn, r.path), r.offset, r.length,
+                         r.data, int(r.data_truncated), int(r.base),
+                         None if r.cgroup is None else names.get(r.cgroup) or self._name_id(conn, r.cgroup),
+                         r.container, None if r.unit is None else names.get(r.unit) or self._name_id(conn, r.unit)))
+        conn.executemany(INSERT_CONTENT, rows)
+        if not self._private:        # captured bytes: only the owner reads the file
+            self._private = True
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.chmod(self.path + suffix, 0o600)
+                except OSError:
+                    pass
 
     def _flat_rows(self, conn: sqlite3.Connection, batch: list[Record]) -> list:
         flat: list = []

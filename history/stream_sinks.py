@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Optional
 
+from probes.content import without_content
+
 from probes.filters import Filters
 
 from .metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_address
@@ -98,7 +100,7 @@ class StreamSinks:
                 _say(f"history: {self.store.error}; no further records are stored "
                      f"(earlier ones are intact)")
         if self.metrics is not None:
-            self.metrics.observe(batch)
+            self.metrics.observe(without_content(batch))
         now = time.monotonic()
         if now >= self._next_stats:
             # stats_dict() runs bpftool for the probe cost: not more often than needed.

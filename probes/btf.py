@@ -306,6 +306,9 @@ KERNEL_OFFSETS = {
     "FILE_PATH_MNT": ("file", "f_path.mnt"),
     "FILE_PATH_DENTRY": ("file", "f_path.dentry"),
     "FILE_INODE": ("file", "f_inode"),
+    "FILE_POS": ("file", "f_pos"),            # content capture: where a write landed
+    "FILE_FLAGS": ("file", "f_flags"),
+    "INODE_SIZE": ("inode", "i_size"),
     "FS_PWD_MNT": ("fs_struct", "pwd.mnt"),
     "FS_PWD_DENTRY": ("fs_struct", "pwd.dentry"),
     "FS_ROOT_MNT": ("fs_struct", "root.mnt"),

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from . import abi
+from . import abi, content
 from .cgroups import CgroupResolver
 from .layout import layout
 from .opargs import put_args as _put_args
@@ -59,6 +59,8 @@ _KEY_SIZE = layout("sniff_agg_key").size
 _DATA_AT = _EVENT.offset("data")
 _ARGS = _EVENT.reader(("args.off", "args.len", "args.how"))
 _OP_NAMES = abi.OP_NAMES
+_OP_CONTENT = C["SNIFF_OP_CONTENT"]
+_OP_AT = _EVENT.offset("op")       # struct sniff_content's op sits here too
 # Ops whose result is bytes moved (mmap_write: the pages'), ops that carry struct sniff_args.
 _RET_IS_BYTES = frozenset(("read", "write", "mmap_write"))
 _ARG_OPS = frozenset(("mmap", "fallocate", "truncate"))
@@ -110,6 +112,7 @@ class Decoder:
         except OSError:
             self._own_mntns = 0
         self.ns_unresolved = 0
+        self.content_unnamed = 0     # captured writes whose path was not known (not delivered)
         self.paths_by_id = PathsById(_BY_ID_MAX)
 
     def wall(self, ktime_ns: int) -> float:
@@ -121,7 +124,7 @@ class Decoder:
         if length is None:
             length = len(buf) - off
         if length < _DATA_AT:
-            return None
+            return self._content(buf, off, length)
         (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, cgid, path_hash, key_tgid,
          mode, flags, data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
         if comm[-1] == 0:    # the kernel pads the name with NULs
@@ -131,7 +134,7 @@ class Decoder:
             return ProcEvent(_PROC_OPS[op], pid, ppid, comm, ts)
         name = _OP_NAMES.get(op)
         if name is None:
-            return None
+            return self._content(buf, off, length) if op == _OP_CONTENT else None
         start = off + _DATA_AT
         end = start + min(data_len, length - _DATA_AT)
         if s0 == 0 and w0:
@@ -173,6 +176,12 @@ class Decoder:
                 return Named(key, key_tgid, serial, rec, True, count, ret)
             return Named(key, key_tgid, serial, rec)
         return rec
+
+    def _content(self, buf, off: int, length: int):
+        """A struct sniff_content (--content): its op sits where a sniff_event's does."""
+        if length < _OP_AT + 4 or int.from_bytes(buf[off + _OP_AT:off + _OP_AT + 4], "little") != _OP_CONTENT:
+            return None
+        return content.decode(self, buf, off, length)
 
     def forget_paths(self) -> None:
         """Watches changed: paths placed under the old ones are stale (the kernel's announced

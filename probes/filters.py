@@ -85,6 +85,13 @@ class Filters:
     def matches(self, rec: Record, is_descendant: Optional[Callable[[int, int], bool]] = None) -> bool:
         if rec.op not in self.ops:
             return False
+        return self._matches_who(rec, is_descendant)
+
+    def matches_content(self, rec, is_descendant: Optional[Callable[[int, int], bool]] = None) -> bool:
+        """A captured write (record.ContentRecord): kept with the writes."""
+        return "write" in self.ops and self._matches_who(rec, is_descendant)
+
+    def _matches_who(self, rec, is_descendant) -> bool:
         if self.pid is not None and rec.pid != self.pid:
             return False
         if self.tree is not None:

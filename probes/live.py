@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Optional
 
-from . import abi, exclusions, loader
+from . import abi, content, exclusions, loader
 from .coalesce import Coalescer
 from .decode import Decoder, Named, ProcEvent
 from .scope import Watches, kernel_dev
@@ -18,7 +18,7 @@ from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
-from .record import MapHealth, Record, SourceStats
+from .record import ContentRecord, MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
 
 C = abi.C
@@ -30,7 +30,7 @@ def k_tgid(key: bytes) -> int:
     return int.from_bytes(key[_KEY_TGID:_KEY_TGID + 4], "little")
 
 
-class LiveSource:
+class LiveSource(content.ContentCapture):
     live = True
     BATCH = 4096                     # records consumed from the ring buffer per step
 
@@ -84,6 +84,7 @@ class LiveSource:
                 self.log(line)
         self.set_filters(self.filters)
         self.set_watches(self._dirs)
+        self.set_content(self.content_max)   # LoadError when --content cannot be had
         self.ring = RingBuffer(self.probes["events"].map_fd, self.ringbuf_pages * mmap.PAGESIZE)
 
     def close(self, timeout: float = 60.0) -> None:
@@ -258,6 +259,8 @@ class LiveSource:
             self._deliver(out)
         elif cls is Named:
             self._on_named(out)
+        elif cls is ContentRecord:
+            self._on_content(out)
         elif cls is ProcEvent:
             if out.op == "exit":
                 self.procs.exit(out.pid)
@@ -300,7 +303,7 @@ class LiveSource:
             info = self.procs.info(out.pid)
             self.log(f"kept: {out.op} pid={out.pid} ppid={out.ppid} user={info.get('user', '')!r} "
                      f"cmdline={info.get('cmdline', '')!r} path={out.path!r}")
-        self._out.append(out)
+        self._keep(out)       # content.ContentCapture: the bases of diffs
 
     # ---- the probes API ----------------------------------------------------------------
 
@@ -395,7 +398,7 @@ class LiveSource:
         for name, slot in C.items():
             if name.startswith("SNIFF_CNT_") and name != "SNIFF_CNT_MAX":
                 out[name[len("SNIFF_CNT_"):].lower()] = sum(table[table.Key(slot)])
-        return out
+        return {**out, **content.counters(self.probes)}
 
     # Hash maps whose fill level matters (arrays are always full by construction).
     HEALTH_MAPS = ("watched", "pending", "rw_pending", "agg", "pidset", "cgset")
@@ -447,4 +450,4 @@ class LiveSource:
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
                            unnamed=self.decoder.paths_by_id.unnamed, loading=list(self.probes.loading),
                            missing=[*self.probes.missing, *self.probes.late],
-                           maps=maps, counters=counters)
+                           maps=maps, counters=counters, **content.stats_fields(counters, self.decoder))

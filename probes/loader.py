@@ -69,6 +69,9 @@ RESUME_PROGRAMS = {"SNIFF_RESUME_WALKER": "verdict_walk", "SNIFF_RESUME_RAW_ENTE
                    "SNIFF_RESUME_CLOSE": "enter_close", "SNIFF_RESUME_CLOSE_RANGE": "close_range_step",
                    "SNIFF_RESUME_EXIT_OPEN": "exit_open", "SNIFF_RESUME_EXIT_FD": "exit_fd",
                    "SNIFF_RESUME_EXIT_PAIR": "exit_pair"}
+# Content capture (--content): the write syscalls it copies from, by how their bytes are found.
+CONTENT_KINDS = {"write": "SNIFF_CK_WRITE", "pwrite64": "SNIFF_CK_PWRITE", "writev": "SNIFF_CK_WRITEV",
+                 "pwritev": "SNIFF_CK_PWRITEV", "pwritev2": "SNIFF_CK_PWRITEV2"}
 SCHED = {"sched_process_fork": "on_fork", "sched_process_exec": "on_exec", "sched_process_exit": "on_exit"}
 # Pages dirtied through shared mappings: the folio tracepoint, or its older page twin.
 DIRTY_TRACEPOINTS = ("writeback_dirty_folio", "writeback_dirty_page")
@@ -237,7 +240,8 @@ def _phase_one(probes: Probes) -> None:
     later = {s for f in LATER.values() for s in f}
     enters = {ENTER_PROGRAMS[s] for s in ENTER_PROGRAMS if s in numbers and s not in later}
     wanted = [*CORE, *enters, *(n for e in enters for n in NEEDS.get(e, ())),
-              *EXIT_PROGRAMS.values(), *(p for p in RESUME_PROGRAMS.values() if p != "close_range_step")]
+              *EXIT_PROGRAMS.values(), *(p for p in RESUME_PROGRAMS.values() if p != "close_range_step"),
+              "capture_write"]
     probes.collect(probes.submit(wanted))
     core_rejected = [n for n in CORE if n in probes.rejected]
     if core_rejected:
@@ -257,6 +261,7 @@ def _phase_one(probes: Probes) -> None:
                                                                else "SNIFF_SLOT_WRITE"], ctypes.c_uint8)
             probes.attached.append(name)
     _enable_syscalls(probes, [s for s in ENTER_PROGRAMS if s not in later])
+    _enable_content(probes)
     for tp, fn in (*SCHED.items(), ("sys_exit", "raw_exit"), ("sys_enter", "raw_enter")):
         probes.attach(tp, fn)
 
@@ -372,3 +377,16 @@ def _enable_uring(probes: Probes) -> None:
             return
         done.append(tp)
     probes.attached.append("io_uring")
+
+
+def _enable_content(probes: Probes) -> None:
+    """capture_write into its tail-call slot; a kernel that refuses it loses --content only."""
+    if not probes.ok("capture_write"):
+        _refused(probes, "capture_write", "content capture (--content) is not available")
+        return
+    numbers = SYSCALL_NUMBERS[arch()]
+    for name, kind in CONTENT_KINDS.items():
+        if name in numbers:
+            probes.set_slot("content_kind", numbers[name], abi.C[kind], ctypes.c_uint8)
+    probes.set_slot("content_tail", 0, probes.programs["capture_write"])
+    probes.content = True

@@ -8,6 +8,7 @@ recording stays strict JSON and loses nothing.
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import json
 import math
@@ -152,6 +153,88 @@ def _dumps(obj: dict[str, Any]) -> bytes:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
+# ---- content (--content): the bytes a write put into a file ------------------------------------
+
+@dataclass(slots=True)
+class ContentRecord:
+    """One captured write: ``{"op": "content", "ts", "pid", "tid", "comm", "path" (and
+    ``path_b64`` as for every name), "offset", "length", "data_b64", "data_truncated", "cgroup",
+    "container", "unit"}``. ``length`` is what the call wrote, ``data`` the first --content-max
+    bytes of it (fewer when the process's buffer could not be read: data_truncated)."""
+    ts: float
+    pid: int
+    tid: int
+    comm: bytes
+    path: bytes
+    offset: int                    # where in the file the bytes landed
+    length: int                    # bytes the call wrote
+    data: bytes                    # the first of them (all, unless data_truncated)
+    data_truncated: bool = False
+    cgroup: Optional[bytes] = None
+    container: Optional[str] = None
+    unit: Optional[bytes] = None
+    base: bool = False             # not a write: the file's content when first seen opened,
+                                   # read by sniff-tui then (offset 0, length: the file's size)
+    uid: int = field(default=0, compare=False)     # for the filters; not written
+    ppid: int = field(default=0, compare=False)
+    op: str = field(default="content", init=False)
+    file_type: str = field(default="file", init=False)   # only regular files are captured
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": "content", "ts": self.ts, "pid": self.pid, "tid": self.tid}
+        _put_name(out, "comm", self.comm)
+        _put_name(out, "path", self.path)
+        out["offset"] = self.offset
+        out["length"] = self.length
+        out["data_b64"] = base64.b64encode(self.data).decode("ascii")
+        out["data_truncated"] = self.data_truncated
+        out["cgroup"] = None
+        if self.cgroup is not None:
+            _put_name(out, "cgroup", self.cgroup)
+        out["container"] = self.container
+        out["unit"] = None
+        if self.unit is not None:
+            _put_name(out, "unit", self.unit)
+        if self.base:
+            out["base"] = True
+        return out
+
+    def to_json_bytes(self) -> bytes:
+        return _dumps(self.to_dict())
+
+    def to_json(self) -> str:
+        return self.to_json_bytes().decode("utf-8")
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> "ContentRecord":
+        """Inverse of to_dict; raises ValueError with a short reason on a malformed object."""
+        if not isinstance(obj, dict) or obj.get("op") != "content":
+            raise ValueError("not a content line")
+        try:
+            names = {n: decode_name(obj, n) for n in ("comm", "path", "cgroup", "unit")}
+            if names["path"] is None or names["comm"] is None:
+                raise ValueError("missing path or comm")
+            ts = float(obj["ts"])
+            if not math.isfinite(ts):
+                raise ValueError("ts is not a finite number")
+            data = obj["data_b64"]
+            if not isinstance(data, str):
+                raise ValueError("data_b64 is not a string")
+            rec = cls(ts=ts, pid=int(obj["pid"]), tid=int(obj.get("tid", obj["pid"])),
+                      comm=names["comm"], path=names["path"], offset=int(obj["offset"]),
+                      length=int(obj["length"]), data=base64.b64decode(data, validate=True),
+                      data_truncated=bool(obj.get("data_truncated", False)), cgroup=names["cgroup"],
+                      container=_opt_str(obj.get("container")), unit=names["unit"],
+                      base=obj.get("base") is True)
+        except KeyError as exc:
+            raise ValueError(f"missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError, OverflowError, binascii.Error) as exc:
+            raise ValueError(str(exc)) from None
+        if rec.offset < 0 or rec.length < 0 or len(rec.data) > rec.length:
+            raise ValueError("offset, length and data disagree")
+        return rec
+
+
 # ---- the other JSONL line kind: a statistics snapshot -----------------------------------------
 
 @dataclass
@@ -184,6 +267,10 @@ class SourceStats:
                                       # against ours instead: maybe misplaced)
     unnamed: int = 0                  # syscalls in records that named their file by identity
                                       # (close_range) when its path was no longer known
+    content_drops: int = 0            # --content: captured writes the ring buffer had no room
+    content_lost_bytes: int = 0       # for, and the bytes those writes wrote
+    content_unnamed: int = 0          # captured writes whose file's path was not known (its
+                                      # write record was lost): not delivered
     missing: list[str] = field(default_factory=list)         # what this kernel lacks, and so
                                                               # what is not seen
     maps: list[MapHealth] = field(default_factory=list)

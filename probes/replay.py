@@ -21,7 +21,7 @@ import time
 from typing import Any, Callable, Optional
 
 from probes.filters import Filters
-from probes.record import Record, decode_name
+from probes.record import ContentRecord, Record, decode_name
 from probes.record import SourceStats
 
 MAX_ERRORS_KEPT = 1_000       # `errors` is bounded; `error_count` keeps counting
@@ -31,6 +31,7 @@ WATCH_SNIFF_LINES = 2_000     # lines read to guess the watched directory
 
 
 class ReplaySource:
+    has_content = False      # a content line was read (--content recordings)
     live = False
 
     def __init__(self, path: str, speed: float = 0.0, watches: Optional[list[bytes]] = None,
@@ -134,6 +135,9 @@ class ReplaySource:
             if isinstance(obj, dict) and obj.get("op") == "process":
                 self._take_process(obj)
                 return None
+            if isinstance(obj, dict) and obj.get("op") == "content":
+                self.has_content = True      # the dashboard then keeps versions
+                return ContentRecord.from_dict(obj)
             rec = Record.from_dict(obj)
         except UnicodeDecodeError as exc:
             self._error(lineno, f"not UTF-8 at byte {exc.start}")

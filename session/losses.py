@@ -20,8 +20,11 @@ def loss_rows(state) -> list[tuple[str, int]]:
              + stats.counters.get("close_range_skipped", 0)),
             ("names not resolved", stats.ns_unresolved),
             ("io_uring unseen", stats.counters.get("uring_no_cqe", 0)),
+            ("content lost", stats.content_drops + stats.content_unnamed),   # --content
             ("kernel lacks", len(stats.missing)))
     rows += [(label, value) for label, value in rare if value]
+    if state.content is not None and state.content.partial_files:   # --content: past a bound
+        rows.append(("content partial", state.content.partial_files))
     if state.recording is not None:
         rows.append(("not kept for export", state.recording.lost))
     if state.replay_errors:

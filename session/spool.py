@@ -20,12 +20,15 @@ import time
 import zlib
 from typing import Iterable, Iterator, Optional
 
-from probes.record import Record, encode_name
+from probes.record import ContentRecord, Record, encode_name
 from probes.source import SourceStats
 
 _ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Record)))
 
+_CONTENT_ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(ContentRecord) if f.init))
+
 _FRAME = struct.Struct("<I")
+_CONTENT_FRAME = 1 << 31        # a frame of ContentRecords (--content), flagged in its length
 # Stop spooling (and count what is not kept) before the disk is full for everyone else.
 MIN_FREE_BYTES = 256 * 1024 * 1024
 
@@ -58,9 +61,15 @@ class SessionRecording:
         self.kept = 0
         self.lost = 0            # records that could not be spooled (disk full, I/O error)
         self.error: Optional[str] = None
+        self.has_content = False     # captured bytes: the export is created mode 0600
         self._frames_since_check = 0
 
-    def append(self, records: list[Record]) -> None:
+    def append_content(self, records: list[ContentRecord]) -> None:
+        if records:
+            self.has_content = True
+            self.append(records, _CONTENT_ROW, _CONTENT_FRAME)
+
+    def append(self, records: list[Record], row=_ROW, flag: int = 0) -> None:
         if self._fd is None or not records:
             self.lost += len(records)
             return
@@ -77,9 +86,9 @@ class SessionRecording:
             return
         # A Record's fields are all marshal-able (bytes, str, int, float, bool, None); one C
         # attrgetter call makes the row.
-        rows = [_ROW(r) for r in records]
+        rows = [row(r) for r in records]
         payload = zlib.compress(marshal.dumps(rows), 1)
-        frame = _FRAME.pack(len(payload)) + payload
+        frame = _FRAME.pack(len(payload) | flag) + payload
         try:
             written = os.write(self._fd, frame)
             while written < len(frame):
@@ -105,10 +114,12 @@ class SessionRecording:
         offset = 0
         while offset < end:
             (length,) = _FRAME.unpack(os.pread(fd, _FRAME.size, offset))
+            make = ContentRecord if length & _CONTENT_FRAME else Record
+            length &= ~_CONTENT_FRAME
             payload = os.pread(fd, length, offset + _FRAME.size)
             offset += _FRAME.size + length
             for row in marshal.loads(zlib.decompress(payload)):
-                yield Record(*row)
+                yield make(*row)
 
     def export_jsonl(self, path: str, upto: Optional[int] = None,
                      stats: Optional[SourceStats] = None,
@@ -117,6 +128,9 @@ class SessionRecording:
         ``processes``: ``{"op": "process", ...}`` lines first, so a replay can show the
         command lines the live session learnt from /proc."""
         n = 0
+        if self.has_content:     # captured bytes may be anyone's secrets
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(path, 0o600)
         with open(path, "w", encoding="utf-8", errors="surrogatepass") as out:
             for line in processes:
                 out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -38,6 +38,7 @@ class SessionState:
         self.watches = list(watches)
         self.filters = filters
         self.recording = recording
+        self.content = None                 # --content: session.versions.ContentHistory
         self.lineage = Lineage(process_info, limits.parents)
         self.rate = RateHistory(limits.rate_window)
         self.source_stats = SourceStats()

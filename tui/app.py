@@ -31,6 +31,7 @@ from probes.record import Record
 from probes.source import Source
 from session import Limits, SessionRecording, SessionState
 from textfmt import one_line, visible
+from tui.content_view import ContentActions
 from tui.export import ExportMixin
 from tui.filtering import FilterActions
 from tui.keys import HELP_NOTES, KEYMAP
@@ -52,7 +53,7 @@ EXIT_CHECKS_PER_POLL = 4_096    # /proc look-ups per second for exited processes
 HANGUP_GRACE = 3.0              # seconds a signalled exit may take before the process ends
 
 
-class SniffApp(FilterActions, ExportMixin, App[int]):
+class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
     TITLE = "sniff-tui"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))   # absolute: subclasses live elsewhere
     first_frame_hook: Optional[Callable[[], None]] = None  # called once the first frame is drawn
@@ -238,7 +239,7 @@ class SniffApp(FilterActions, ExportMixin, App[int]):
     # ------------------------------------------------------------------ the drain loop
     def apply_batch(self, batch: list[Record]) -> None:
         """The one place a drained batch enters the session (a sink hooks in here)."""
-        self.state.apply(batch)
+        self.state.apply(self.take_content(batch))
 
     async def _pump(self) -> None:
         """The drain loop (an asyncio task on the UI thread, not a thread): folds the feed in

@@ -94,6 +94,11 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("--no-cache", action="store_true",
                    help="compile the BPF programs now and keep nothing (default: once per kernel, "
                         "kept in /var/cache/sniff-tui or $SNIFF_TUI_CACHE_DIR)")
+    p.add_argument("--content", action="store_true",
+                   help="also capture the bytes each write puts into a file (off by default; "
+                        "recordings that hold them are created mode 0600)")
+    p.add_argument("--content-max", type=_content_max, default=4096, metavar="BYTES",
+                   help="with --content: bytes kept per write (default 4096, at most 131072)")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v statistics, -vv kept records with process context, -vvv every "
                         "record before filtering, -vvvv map contents (all to stderr)")
@@ -108,6 +113,34 @@ def _add_path_options(p, gitignore: bool) -> None:
     if gitignore:
         p.add_argument("--gitignore", action="store_true",
                        help="also every .gitignore under the watched directories, and .git/")
+
+
+def _content_max(text: str) -> int:
+    value = _id(text)
+    if not 1 <= value <= 131072:
+        raise argparse.ArgumentTypeError(f"must be 1 to 131072: {text}")
+    return value
+
+
+def content_max(args) -> int:
+    """Bytes captured per write, 0 without --content. UsageError when capture could not see a
+    write (--ops without write)."""
+    if not getattr(args, "content", False):
+        return 0
+    if "write" not in parse_ops(args.ops):
+        raise UsageError("--content captures writes: --ops must include write")
+    return args.content_max
+
+
+def _take_content_op(args) -> None:
+    """`query --ops ...,content`: content lines (args.content "only" or "also", with records of
+    the other ops); None without."""
+    ops = [o.strip() for o in args.ops.split(",")]
+    args.content = None
+    if "content" in ops:
+        rest = [o for o in ops if o != "content"]
+        args.content = "also" if rest else "only"
+        args.ops = ",".join(rest) if rest else ",".join(OPS)
 
 
 def _positive_int(text: str) -> int:
@@ -180,6 +213,10 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     stream.add_argument("--metrics-names", type=_positive_int, default=50, metavar="N",
                         help="process names with their own metrics label (then 'other'; default 50)")
     _add_query_command(sub, query_options)
+    diff = sub.add_parser("diff", help="every change of captured files, as unified diffs: a "
+                                       "recording made with --content (no root needed)")
+    diff.add_argument("recording", metavar="RECORDING")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="only these files (default: every one)")
     replay = sub.add_parser("replay", help="open the dashboard on a recording: JSONL or a history "
                                            "database (no root needed)")
     replay.add_argument("file", metavar="FILE")
@@ -265,7 +302,11 @@ def _main(argv: Optional[list[str]]) -> int:
         argv = sys.argv[1:] if argv is None else argv
         # Subcommand names are never abbreviated: without the word, it is not a query.
         args = build_parser(query_options="query" in argv).parse_args(argv)
-        filters = filters_from(args) if args.command != "replay" else None
+        if args.command == "query":
+            _take_content_op(args)
+        filters = filters_from(args) if args.command not in ("replay", "diff") else None
+        if args.command in (None, "stream"):
+            args.content_bytes = content_max(args)
     except (UsageError, FilterError) as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
@@ -275,6 +316,9 @@ def _main(argv: Optional[list[str]]) -> int:
             return run_stream(args, filters)
         if args.command == "replay":
             return run_replay(args)
+        if args.command == "diff":
+            from tui.diff_cli import run_diff
+            return run_diff(args)
         if args.command == "query":
             gc.enable()
             from history.query_cli import run_query
@@ -348,6 +392,7 @@ def run_live_dashboard(args, filters: Filters) -> int:
         return live
 
     source = DeferredLiveSource(watches, make)
+    source.content_max = args.content_bytes        # --content: the app keeps versions
     store = None
     if args.db:
         from history.dashboard_sink import open_dashboard_store

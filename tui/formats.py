@@ -16,7 +16,7 @@ from typing import IO, Any, Optional
 
 import orjson
 
-from probes.record import Record
+from probes.record import ContentRecord, Record
 from textfmt import cell_width, clip_right, clock, human_bytes, relative_to_watch, visible
 from textfmt import elide_left_plain as elide_left
 
@@ -92,6 +92,10 @@ class JsonlWriter(Writer):
         return record.to_json()
 
     def write_many(self, records: list[Record]) -> None:
+        if any(r.__class__ is ContentRecord for r in records):
+            for r in records:     # --content: rarely a flood's worth; each line made alone
+                self._emit(r.to_json())
+            return
         # The flood path: one write for the batch, bytes all the way.
         # Appended to one buffer as they are made: keeping thousands of orjson's outputs alive
         # at once (a join over a list) made each dumps three times slower (measured).
@@ -145,6 +149,8 @@ class PlainWriter(Writer):
     absolute paths, the path last because it may contain spaces."""
 
     def line(self, record: Record) -> str:
+        if record.__class__ is ContentRecord:
+            return content_line(record)
         parts = [clock(record.ts, digits=6), record.op, f"pid={record.pid}", f"tid={record.tid}",
                  f"comm={visible(record.comm)}"]
         if record.bytes is not None:
@@ -168,6 +174,14 @@ class PlainWriter(Writer):
             path += " -> " + visible(record.new_path)
         parts.append(path)
         return " ".join(parts)
+
+
+def content_line(r: ContentRecord) -> str:
+    """``12:03:04.123456 content pid=1 tid=1 comm=x offset=0 length=5 kept=5 /abs/path``; the
+    bytes themselves are in the jsonl format only."""
+    return (f"{clock(r.ts, digits=6)} content pid={r.pid} tid={r.tid} comm={visible(r.comm)} "
+            f"offset={r.offset} length={r.length} kept={len(r.data)}"
+            + (" truncated" if r.data_truncated else "") + f" {visible(r.path)}")
 
 
 # (header, width, right-aligned); the PATH column takes whatever width is left.
@@ -208,6 +222,11 @@ class TableWriter(Writer):
         return clip_right(" ".join(out), self._width)
 
     def line(self, record: Record) -> str:
+        if record.__class__ is ContentRecord:    # --content: where and how much, not the bytes
+            cells = {"TIME": clock(record.ts, digits=3), "PID": str(record.pid),
+                     "COMM": visible(record.comm), "OP": "content", "BYTES": human_bytes(record.length)}
+            return self._row(cells, f"{visible(relative_to_watch(record.path, self._watches))} "
+                                    f"@{record.offset}")
         if record.bytes is not None:
             amount = human_bytes(record.bytes)
         else:

@@ -49,6 +49,8 @@ KEYMAP: tuple[Key, ...] = (
         "Watch another directory, in a fresh view (prefix + to add one to this view)", footer=True),
     Key("s", "s", "app.cycle_sort", "Sort",
         "Cycle the sort column of the processes (pane 2 focused) or of the top files", footer=True),
+    Key("D", "D", "app.show_changes", "Changes",
+        "--content: the versions of the file selected in Top files, each with its diff"),
     Key("e", "e", "app.export", "Export",
         "Export the session so far (JSONL) and a screenshot (SVG) to the current directory",
         footer=True),

@@ -25,6 +25,7 @@ def open_live(args, filters: Filters, load: bool = True):
                             coalesce=not args.no_coalesce, interval=args.interval)
     except WatchError as exc:
         return None, _fail(str(exc), EXIT_USAGE)
+    source.set_content(getattr(args, "content_bytes", 0))
     source.debug = args.verbose
     source.use_cache = not getattr(args, "no_cache", False)
     source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
@@ -51,7 +52,10 @@ def _stats_line(stats: dict) -> str:
             f"lost_calls={c['lost_calls']} proc_drops={c['proc_drops']} name_drops={c['name_drops']} "
             f"truncated={stats['truncated_paths']} agg_full={c['agg_full']} rate_limited={c['rate_limited']} "
             f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
-            f"unplaced={c['unplaced']} uring_no_cqe={c.get('uring_no_cqe', 0)} maps: {maps}"
+            f"unplaced={c['unplaced']} uring_no_cqe={c.get('uring_no_cqe', 0)}"
+            + (f" content_drops={c['content_drops']} content_unreadable={c['content_unreadable']} "
+               f"content_unnamed={stats.get('content_unnamed', 0)}" if "content_drops" in c else "")
+            + f" maps: {maps}"
             + (f" cost: {progs}" if progs else "")
             + "".join(f" [{line}]" for line in stats.get("missing") or ())
             + (f" [loading {', '.join(stats['loading'])}]" if stats.get("loading") else ""))
@@ -68,6 +72,10 @@ def loss_line(stats) -> str:
     if stats.name_drops:
         parts.append(f"{stats.name_drops} records of paths given as strings (failed opens, unlinks, "
                      "renames; in scope or not) lost in the ring buffer")
+    if stats.content_drops or stats.content_unnamed:
+        parts.append(f"{stats.content_drops + stats.content_unnamed} captured writes not delivered "
+                     f"({stats.content_drops} lost in the ring buffer, {stats.content_unnamed} "
+                     "of files whose path was not known)")
     if stats.feed_dropped:
         parts.append(f"{stats.feed_dropped} records dropped after the output closed")
     if stats.unplaced:
@@ -151,7 +159,9 @@ def run_stream(args, filters: Filters) -> int:
     if sinks is None:
         return code
     try:
-        out = open_user_file(args.output) if args.output else sys.stdout.buffer
+        # Captured bytes may be anyone's secrets: only their owner reads the recording.
+        mode = 0o600 if getattr(args, "content_bytes", 0) else 0o644
+        out = open_user_file(args.output, mode) if args.output else sys.stdout.buffer
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror}")
     source, code = open_live(args, filters)

@@ -49,8 +49,10 @@ class DashboardHeader(Static):
         ``frozen`` (test mode) leaves out what depends on the machine or on timing (the spool
         size depends on how records were batched), so snapshots are stable."""
         watching = ", ".join(visible(w) for w in state.watches) or "(nothing)"
+        # --content: people must see that the bytes written are being kept
+        badge = [(" ", ""), (" CONTENT ", "bold white on dark_magenta")] if state.content is not None else []
         line1 = Text.assemble(("sniff-tui ", "bold"), (f" {mode} ", MODE_STYLES.get(mode.split(" (")[0], "bold")),
-                              ("  watching ", "dim"), (watching, "bold"))
+                              *badge, ("  watching ", "dim"), (watching, "bold"))
         own = "cpu –  mem –" if usage is None else f"cpu {usage[0]:4.1f}%  mem {human_bytes(usage[1])}"
         described = state.filters.describe()
         line2 = Text.assemble(("filters ", "dim"),

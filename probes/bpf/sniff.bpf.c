@@ -751,6 +751,171 @@ static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void 
     return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0, 0);
 }
 
+/* ---- content capture (--content): the bytes a write put into a file ----------------------- */
+
+/* Self-contained: its maps, the two steps raw_exit takes (content_arm before the write is
+ * counted, content_run after), and capture_write, a program of its own tail-called only when
+ * capture is on and the file is a regular file in scope. Off, an in-scope write's exit pays one
+ * array lookup; a kernel that refuses capture_write loses only this feature (an empty slot:
+ * the tail call falls through). */
+BPF_ARRAY(content_cfg, struct sniff_content_config, 1);
+BPF_ARRAY(content_kind, u8, SNIFF_SYS_SLOTS);             /* syscall nr -> enum sniff_content_kind */
+BPF_PERCPU_ARRAY(content_job, struct sniff_content_job, 1);
+BPF_PERCPU_ARRAY(content_counters, u64, SNIFF_CC_MAX);
+/* One record per CPU, too big for a per-CPU map value (32 KiB at most): an array by CPU. */
+BPF_ARRAY(content_buf, struct sniff_content, SNIFF_NCPU);
+BPF_PROG_ARRAY(content_tail, 1);
+
+static __always_inline void content_count(u32 slot, u64 n)
+{
+    u64 *c = content_counters.lookup(&slot);
+    if (c)
+        *c += n;
+}
+
+/* Before a successful in-scope write is counted: leave capture_write what it needs. */
+static __always_inline void content_arm(struct sniff_rw_pending *p, s64 ret)
+{
+    u32 zero = 0;
+    struct sniff_content_config *cc = content_cfg.lookup(&zero);
+    if (!cc || !cc->on || p->op != SNIFF_OP_WRITE || (p->id.mode & S_IFMT_) != S_IFREG_)
+        return;
+    struct sniff_content_job *job = content_job.lookup(&zero);
+    if (!job)
+        return;
+    job->file = p->file;
+    job->fd = p->fd;
+    job->ret = ret;
+    job->nr = p->nr;
+    job->id = p->id;
+    job->armed = 1;
+}
+
+/* After it: the capture, if armed. */
+static __always_inline void content_run(struct raw_sys_ctx *ctx)
+{
+    u32 zero = 0;
+    struct sniff_content_job *job = content_job.lookup(&zero);
+    if (!job || !job->armed)
+        return;
+    content_tail.call(ctx, 0);
+    job->armed = 0;      /* no program in the slot (refused by this kernel) */
+}
+
+/* Where the bytes of a write that returned ret landed. The file position and size are read
+ * after the write, which moved them: before it, the position was ret lower, and an append
+ * (O_APPEND, RWF_APPEND, which pwrite obeys too) ended at the new end of file. */
+static __always_inline u64 content_offset(struct raw_sys_ctx *ctx, void *file, u32 kind, s64 ret)
+{
+    u32 fflags = kread_u32(file, OFF_FILE_FLAGS);
+    int append = fflags & SNIFF_CONTENT_O_APPEND;
+    s64 pos = -1;
+    if (kind == SNIFF_CK_PWRITE || kind == SNIFF_CK_PWRITEV || kind == SNIFF_CK_PWRITEV2)
+        pos = (s64)sysarg(ctx, 3);
+    if (kind == SNIFF_CK_PWRITEV2 && (sysarg(ctx, 5) & SNIFF_CONTENT_RWF_APPEND))
+        append = 1;
+    if (append)
+        return kread_u64(file_inode(file), OFF_INODE_SIZE) - ret;
+    if (pos >= 0)
+        return pos;
+    return kread_u64(file, OFF_FILE_POS) - ret;
+}
+
+int capture_write(struct raw_sys_ctx *ctx)
+{
+    u32 zero = 0;
+    struct sniff_content_job *job = content_job.lookup(&zero);
+    struct sniff_content_config *cc = content_cfg.lookup(&zero);
+    if (!job || !cc || !job->armed)
+        return 0;
+    job->armed = 0;
+    u32 cpu = bpf_get_smp_processor_id();
+    struct sniff_content *rec = content_buf.lookup(&cpu);
+    u32 nr = job->nr;
+    u8 *kindp = content_kind.lookup(&nr);
+    if (!rec || !kindp || !*kindp)
+        return 0;
+    u32 kind = *kindp;
+    s64 ret = job->ret;
+    void *file = (void *)job->file;
+    u64 id = bpf_get_current_pid_tgid();
+    rec->ts = bpf_ktime_get_ns();
+    rec->op = SNIFF_OP_CONTENT;
+    rec->pid = id >> 32;
+    rec->tid = (u32)id;
+    rec->uid = (u32)bpf_get_current_uid_gid();
+    rec->cgroup = bpf_get_current_cgroup_id();
+    rec->ino = job->id.ino;
+    rec->dev = job->id.dev;
+    rec->mode = job->id.mode;
+    rec->path_hash = job->id.path_hash;
+    rec->fd = job->fd;
+    rec->ret = ret;
+    rec->flags = 0;
+    rec->offset = content_offset(ctx, file, kind, ret);
+    bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+
+    u64 want = cc->max;
+    if (want > SNIFF_CONTENT_MAX)
+        want = SNIFF_CONTENT_MAX;
+    if (want > (u64)ret)
+        want = ret;
+    int vector = kind == SNIFF_CK_WRITEV || kind == SNIFF_CK_PWRITEV || kind == SNIFF_CK_PWRITEV2;
+    job->want = want;
+    job->copied = 0;
+    job->iov = sysarg(ctx, 1);            /* the buffer, or the iovec array */
+    job->iovcnt = vector ? sysarg(ctx, 2) : 0;
+    job->seg = vector ? 0 : job->iov;
+    job->left = vector ? 0 : want;
+    job->next_iov = 0;
+    /* One chunk or one iovec per step, at a masked offset, so every copy stays inside data[]. */
+#pragma clang loop unroll(disable)
+    for (u32 step = 0; step < SNIFF_CONTENT_STEPS; step++) {
+        if (job->copied >= job->want)
+            break;
+        if (!job->left) {
+            if (job->next_iov >= job->iovcnt)
+                break;
+            u64 v[2] = {};
+            if (bpf_probe_read_user(v, sizeof(v), (void *)(job->iov + job->next_iov * sizeof(v)))) {
+                rec->flags |= SNIFF_CF_UNREADABLE;
+                break;
+            }
+            job->next_iov += 1;
+            job->seg = v[0];
+            job->left = v[1];
+            continue;
+        }
+        u64 n = job->want - job->copied;
+        if (n > job->left)
+            n = job->left;
+        if (n > SNIFF_CONTENT_CHUNK)
+            n = SNIFF_CONTENT_CHUNK;
+        if (bpf_probe_read_user(&rec->data[job->copied & SNIFF_CONTENT_MASK], n, (void *)job->seg)) {
+            rec->flags |= SNIFF_CF_UNREADABLE;
+            break;
+        }
+        job->copied += n;
+        job->seg += n;
+        job->left -= n;
+    }
+    u64 copied = job->copied;
+    if (copied < want && !(rec->flags & SNIFF_CF_UNREADABLE))
+        rec->flags |= SNIFF_CF_STEPS;
+    if (rec->flags & SNIFF_CF_UNREADABLE)
+        content_count(SNIFF_CC_UNREADABLE, 1);
+    if (copied > SNIFF_CONTENT_MAX)
+        copied = SNIFF_CONTENT_MAX;
+    rec->data_len = copied;
+    if (events.ringbuf_output(rec, offsetof(struct sniff_content, data) + copied, 0) < 0) {
+        content_count(SNIFF_CC_DROPS, 1);
+        content_count(SNIFF_CC_DROPPED_BYTES, ret);
+        return 0;
+    }
+    content_count(SNIFF_CC_RECORDS, 1);
+    return 0;
+}
+
 /* ---- the hot path: read/write family on raw sys_enter/sys_exit --------------------------- */
 
 int raw_enter(struct raw_sys_ctx *ctx)
@@ -772,7 +937,7 @@ int raw_enter(struct raw_sys_ctx *ctx)
     if (!wanted_id(c, op, id))
         return 0;
     s64 fd = sysarg_int(ctx, 0);
-    struct sniff_rw_pending p = { .fd = fd, .op = op };
+    struct sniff_rw_pending p = { .fd = fd, .op = op, .nr = key };
     if (!rw_scope(ctx, c, id >> 32, fd, &p))
         return 0;
     u32 tid = (u32)id;
@@ -814,7 +979,9 @@ int raw_exit(struct raw_sys_ctx *ctx)
     struct sniff_config *c = cfg();
     if (ret <= 0 || !c)
         return 0;
+    content_arm(&p, ret);
     file_op(c, p.op, p.fd, (void *)p.file, &p.id, ret, ret);
+    content_run(ctx);
     return 0;
 }
 

@@ -60,6 +60,8 @@ enum sniff_op {
     SNIFF_OP_FORK = 16,
     SNIFF_OP_EXEC = 17,
     SNIFF_OP_EXIT = 18,
+    /* bytes a write put into a file (--content): a struct sniff_content, not a sniff_event */
+    SNIFF_OP_CONTENT = 20,
 };
 
 /* How a syscall names its file(s); decides what the exit handler resolves. */
@@ -282,7 +284,7 @@ struct sniff_rw_pending {
     u64 file;
     s64 fd;
     u32 op;
-    u32 pad;
+    u32 nr;              /* the syscall number (content capture tells write from pwrite...) */
     struct sniff_file_id id;
 };
 
@@ -378,6 +380,90 @@ struct sniff_close_cursor {
     u64 fds;             /* the task's fd array */
     u32 next;
     u32 last;
+};
+
+/* ---- content capture (--content): the bytes a write put into a file -------------------------
+ * Copied at the write's exit, up to its return value and at most SNIFF_CONTENT_MAX, into a
+ * per-CPU buffer, then sent as one record of its own (struct sniff_content) by capture_write,
+ * a program tail-called from raw_exit only when capture is on and the file is in scope. */
+#define SNIFF_CONTENT_MAX 131072      /* --content-max's ceiling (a power of two: offsets are masked) */
+#define SNIFF_CONTENT_MASK (SNIFF_CONTENT_MAX - 1)
+#define SNIFF_CONTENT_CHUNK 4096      /* bytes copied per step: a page that cannot be read loses
+                                       * only the rest of the copy */
+#define SNIFF_CONTENT_BUF (SNIFF_CONTENT_MAX + SNIFF_CONTENT_CHUNK)   /* the slack bounds a
+                                       * chunk copied at a masked offset */
+#define SNIFF_CONTENT_STEPS 64        /* copy steps per write (chunks and iovecs together) */
+#define SNIFF_CONTENT_O_APPEND 0x400  /* O_APPEND (x86_64 and arm64 alike) */
+#define SNIFF_CONTENT_RWF_APPEND 0x10 /* pwritev2's RWF_APPEND */
+
+/* What the write syscall was, by number (the content_kind map, filled by Python). */
+enum sniff_content_kind {
+    SNIFF_CK_WRITE = 1,          /* write(fd, buf, n): at the file position (end for O_APPEND) */
+    SNIFF_CK_PWRITE = 2,         /* pwrite64(fd, buf, n, off) */
+    SNIFF_CK_WRITEV = 3,         /* writev(fd, iov, cnt) */
+    SNIFF_CK_PWRITEV = 4,        /* pwritev(fd, iov, cnt, off) */
+    SNIFF_CK_PWRITEV2 = 5,       /* pwritev2(fd, iov, cnt, off, off_hi, flags); off -1: position */
+};
+
+/* sniff_content.flags */
+enum sniff_content_flag {
+    SNIFF_CF_UNREADABLE = 1,     /* the process's buffer could not be read to the end */
+    SNIFF_CF_STEPS = 2,          /* too many iovecs: the copy stopped after SNIFF_CONTENT_STEPS */
+};
+
+/* Slots of the content_counters map (per CPU). */
+enum sniff_content_counter {
+    SNIFF_CC_RECORDS = 0,        /* content records sent */
+    SNIFF_CC_DROPS = 1,          /* content records the ring buffer had no room for */
+    SNIFF_CC_DROPPED_BYTES = 2,  /* bytes written by the writes of those records */
+    SNIFF_CC_UNREADABLE = 3,     /* copies cut short: the buffer could not be read */
+    SNIFF_CC_MAX = 4,
+};
+
+struct sniff_content_config {
+    u32 on;
+    u32 max;             /* bytes copied per write, <= SNIFF_CONTENT_MAX */
+};
+
+/* What raw_exit hands capture_write (per CPU, armed just before the tail call), and where the
+ * copy is up to: in map memory, which the verifier does not track by value, so that the paths
+ * through one copy step merge before the next (in registers they multiplied at every step). */
+struct sniff_content_job {
+    u64 file;
+    s64 fd;
+    s64 ret;
+    u32 nr;
+    u32 armed;
+    struct sniff_file_id id;
+    u64 want;            /* bytes to copy: min(ret, max) */
+    u64 copied;
+    u64 seg;             /* user address of the piece being copied, and what is left of it */
+    u64 left;
+    u64 iov;             /* writev & co: the iovec array, its length, the next iovec */
+    u64 iovcnt;
+    u64 next_iov;
+};
+
+/* A content record as it crosses the ring buffer: this header, then data_len bytes. ts, ino,
+ * ret and op sit where struct sniff_event has them: op tells the two apart. */
+struct sniff_content {
+    u64 ts;              /* CLOCK_MONOTONIC ns, at the write's exit */
+    u64 ino;
+    s64 ret;             /* bytes the write wrote */
+    u32 op;              /* SNIFF_OP_CONTENT */
+    u32 pid;
+    u32 tid;
+    u32 uid;
+    u64 offset;          /* where in the file the bytes landed */
+    u64 cgroup;
+    u64 path_hash;       /* with dev and ino: the path of the write's record (see announced) */
+    u32 dev;
+    s32 fd;
+    u32 data_len;        /* bytes copied: min(ret, max) unless flags say why not */
+    u16 mode;
+    u16 flags;           /* enum sniff_content_flag */
+    char comm[SNIFF_COMM_LEN];
+    char data[SNIFF_CONTENT_BUF];
 };
 
 #endif

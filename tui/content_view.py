@@ -1,0 +1,41 @@
+"""--content in the dashboard: the captured writes go to the session's versions (the counted
+records on to the session as ever), the export keeps them, and `D` opens the changes of the
+file selected in Top files."""
+from __future__ import annotations
+
+from probes.record import ContentRecord
+from session.versions import ContentHistory
+from widgets.changes import ChangesScreen
+from widgets.top_files import TopFilesPane
+
+
+class ContentActions:
+    """Part of ``SniffApp``: needs ``state``, ``source``, ``say`` and ``push_screen``."""
+
+    def take_content(self, batch: list) -> list:
+        """The counted records of a batch; the captured writes, and the closes and renames that
+        cut versions, also go to state.content (made when the source captures)."""
+        history = self.state.content
+        if history is None:
+            if not (getattr(self.source, "content_max", 0) or getattr(self.source, "has_content", False)):
+                return batch
+            history = self.state.content = ContentHistory()
+        if not any(r.__class__ is ContentRecord for r in batch):
+            history.apply(r for r in batch if r.op in ("close", "rename", "truncate"))
+            return batch
+        history.apply(batch)
+        captured = [r for r in batch if r.__class__ is ContentRecord]
+        if self.state.recording is not None and not self.state.paused:
+            self.state.recording.append_content(captured)     # exported with the rest
+        return [r for r in batch if r.__class__ is not ContentRecord]
+
+    def action_show_changes(self) -> None:
+        history = self.state.content
+        if history is None:
+            self.say("no content is captured: start sniff-tui with --content", "warning")
+            return
+        path = self.dashboard.query_one(TopFilesPane).selected_path
+        if path is None:
+            self.say("select a file in Top files (3) first", "warning")
+            return
+        self.push_screen(ChangesScreen(path, history.versions(path), utc=self.utc))
