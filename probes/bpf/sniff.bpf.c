@@ -38,13 +38,19 @@
  *                   programs on io_uring_submit_req/io_uring_complete, whose bodies are in
  *                   uring.h
  *
- * Verifier budget (instructions processed, of 1,000,000), measured before mmap and close_range's
- * loop were added: raw_enter ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k,
- * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k; uring_submit ~380k,
- * uring_file ~510k, uring_name ~560k, uring_rename ~650k. Each inlined path walk costs ~300k: a
- * program gets at most one, or two string walks (exit_rename, uring_rename). A bounded loop is
- * followed iteration by iteration: close_range_step's 128 fds per run are near the verifier's
- * limit on the branches of one path ("sequence of jumps is too complex" at 256).
+ * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
+ * for the running kernel), on 6.18: raw_enter ~2k, verdict_walk ~55k, raw_exit/enter_close/
+ * exit_fd/exit_open ~70k, exit_pair ~145k, exit_name_counted ~150k, exit_rename ~115k;
+ * uring_submit ~115k, uring_file ~145k, uring_name ~145k, uring_rename ~110k; close_range_step
+ * ~490k; 2.0M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
+ * is its length times the paths through its body that stay apart: state the loop carries lives
+ * in map memory (which the verifier does not track by value) rather than in registers, and
+ * branches that only feed the loop are taken before it (string_hash before string_place). An
+ * inlined path walk costs ~50k. Older verifiers lose bounds that newer ones keep (a bound checked,
+ * spilled to the stack and reloaded, on 6.1): offsets are masked where they are used (OPAQUE).
+ * close_range_step's 128 fds per run are near the verifier's limit on the branches of one path
+ * ("sequence of jumps is too complex" at 256).
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
