@@ -6,8 +6,8 @@ alone (no attach), and print accepted/rejected and the kernel's verified_insns (
 
 --log NAME prints the verifier's log for one program (BCC's debug flag; E2BIG prints none).
 --json FILE keeps the rows; --table LABEL=FILE... prints a markdown table of several such files
-side by side (before/after, kernels), as in bench/BENCHMARKS.md. Run on another kernel in a VM
-(see scripts/kernel-matrix.sh) to see what that verifier says."""
+side by side (before/after, kernels), as in bench/BENCHMARKS.md. Run it inside a VM of another
+kernel (virtme-ng, the checkout shared read-only) to see what that kernel's verifier says."""
 import argparse
 import json
 import os
@@ -67,9 +67,9 @@ def main() -> int:
     plan = uring.plan(btf)
     cflags = loader.build_cflags(kernel_offsets(btf), 1024, btf) + plan.cflags()
     t0 = time.monotonic()
-    # debug 0x8: BCC asks the kernel for the full verifier log (level 2) and prints it
+    # debug 0x2 (DEBUG_BPF): BCC asks the kernel for the verifier log (level 1) and prints it
     bpf = bcc.BPF(src_file=str(abi.BPF_DIR / "sniff.bpf.c").encode(), cflags=cflags,
-                  debug=0x8 if args.log else 0)
+                  debug=0x2 if args.log else 0)
     compiled = time.monotonic() - t0
     rows = []
     names = [args.log] if args.log else [n for n in programs() if plan.enabled or "uring" not in n]
