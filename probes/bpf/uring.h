@@ -312,7 +312,10 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
     struct sniff_file_id id = {};
     if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_URING_FILE) > 0)
         file_op_from(c, op, fd, file, &id, r->shape == SNIFF_SHAPE_OPEN ? 0 : res, bytes, r);
-    if (reading && res > 0 && !(r->state & SNIFF_UREQ_OUT_SKIP)) {
+    /* Read again (from the request and the map), not kept in registers through the walk: the
+     * verifier would follow the walk once per shape and side. */
+    if (r->shape == SNIFF_SHAPE_FD_PAIR && !(r->state & (SNIFF_UREQ_IN_DONE | SNIFF_UREQ_OUT_SKIP)) &&
+        uring_res(req) > 0) {
         r->state |= SNIFF_UREQ_IN_DONE;
         uring_rerun(ctx);
         count(SNIFF_CNT_UNPLACED);
@@ -323,12 +326,14 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
 
 /* A path string copied at submission, placed like string_base places a user's. */
 static __always_inline void *kstring_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                          s64 dirfd, const char *kstr, struct walk_pos *base)
+                                          s64 dirfd, const char *kstr, struct walk_pos *base, u64 *hash)
 {
     u32 pos = ev->data_len;
     if (pos > SNIFF_DATA_MASK)
         return 0;
     long n = bpf_probe_read_kernel_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, kstr);
+    if (hash)
+        *hash = string_hash(ev, n);
     return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
@@ -336,7 +341,7 @@ static __always_inline void name_from_kstring(struct sniff_event *ev, struct sni
                                               s64 dirfd, const char *kstr)
 {
     struct walk_pos base = {0};
-    if (kstring_base(ev, nm, task, dirfd, kstr, &base))
+    if (kstring_base(ev, nm, task, dirfd, kstr, &base, 0))
         name_string_base(ev, nm, base);
 }
 
@@ -371,8 +376,9 @@ static __always_inline int on_uring_name(struct bpf_raw_tracepoint_args *ctx)
     }
     void *task = (void *)bpf_get_current_task();
     struct walk_pos base = {0};
-    void *base_dentry = kstring_base(ev, &ev->names[0], task, r->dirfd, paths->old, &base);
-    struct sniff_agg_key key = { .id = string_hash(ev, &ev->names[0], base_dentry), .tgid = ev->pid,
+    u64 hash = 0;
+    void *base_dentry = kstring_base(ev, &ev->names[0], task, r->dirfd, paths->old, &base, &hash);
+    struct sniff_agg_key key = { .id = name_key(hash, base_dentry), .tgid = ev->pid,
                                  .err = (s32)ret, .op = ev->op,
                                  .kind = SNIFF_AGG_NAME | SNIFF_AGG_VIA_URING };
     uring_req_drop((u64)req, 1);
