@@ -298,6 +298,7 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     ev->ret = 0;
     ev->ino = 0;
     ev->dev = 0;
+    ev->mntns = 0;
     ev->mode = 0;
     ev->flags = 0;
     ev->count = 1;
@@ -356,6 +357,7 @@ static __always_inline void *string_place(struct sniff_event *ev, struct sniff_n
         nm->flags |= SNIFF_NAME_STR_TRUNCATED;
     nm->str_len = n - 1;
     ev->data_len = pos + (u32)(n - 1);
+    ev->mntns = task_mntns(task);
     char first = ev->data[pos & SNIFF_DATA_MASK];
     if (first == '/') {
         *base = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);

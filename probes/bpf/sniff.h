@@ -190,6 +190,8 @@ struct sniff_event {
     u32 uid;
     s32 fd;
     u32 dev;             /* kernel dev_t: major << 20 | minor */
+    u32 mntns;           /* records of paths given as strings: the task's mount namespace
+                          * (its nsfs inode number, as /proc/PID/ns/mnt shows it); 0 otherwise */
     u64 count;           /* syscalls this record stands for */
     u64 serial;          /* AGG_NAME/AGG_RENAME: the counter's creation time (a deleted and
                           * re-created counter is another one) */
