@@ -112,6 +112,9 @@ class Decoder:
             self._own_mntns = 0
         self.ns_unresolved = 0
         self.paths_by_id = PathsById(_BY_ID_MAX)
+        # Called when a rename in scope may have moved a directory: the kernel then drops the
+        # placements close_range keeps across renames of regular files (SNIFF_GEN_USER).
+        self.on_dir_rename: Callable[[], None] = lambda: None
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -282,8 +285,9 @@ class Decoder:
             rec.new_path = placed_new[1] if placed_new else new
             rec.watch = (placed_old or placed_new)[0].path
             rec.truncated = trunc_old or trunc_new
-            if not rec.err and rec.new_path:
-                self._stat_into(rec, rec.new_path)
+            if not rec.err and (not rec.new_path or not self._stat_into(rec, rec.new_path)
+                                or rec.file_type != "file"):
+                self.on_dir_rename()     # a directory, or gone already: maybe one
             if rec.file_type not in ("file", "dir") and not self.all_types():
                 return None
             return rec
@@ -295,11 +299,12 @@ class Decoder:
         return rec
 
     @staticmethod
-    def _stat_into(rec: Record, path: bytes) -> None:
+    def _stat_into(rec: Record, path: bytes) -> bool:
         try:
             st = os.lstat(path)
         except OSError:
-            return
+            return False
         rec.file_type = file_type(st.st_mode)
         rec.dev = dev_text(kernel_dev(os.major(st.st_dev), os.minor(st.st_dev)))
         rec.ino = st.st_ino
+        return True

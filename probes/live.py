@@ -52,6 +52,7 @@ class LiveSource:
         self.watch_set = Watches()
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
+        self.decoder.on_dir_rename = self._bump_scope_generation
         self.probes: Optional[loader.Probes] = None
         self.ring: Optional[RingBuffer] = None
         self._lock = threading.Lock()
