@@ -147,3 +147,36 @@ def test_close_range_reports_the_close_of_every_watched_file(sniff, n):
     counters = sniff.source.counters()
     assert (len(closed), counters["close_range_skipped"] - skipped) == (n, 0), counters
     assert sorted(closed) == sorted(opened)
+
+
+MOVER = """
+import ctypes, os, sys
+print(os.getpid(), flush=True)
+fd = os.open(sys.argv[1] + "/f", os.O_WRONLY | os.O_CREAT)
+os.rename(sys.argv[1], sys.argv[2])
+print("renamed", flush=True)
+sys.stdin.readline()
+ctypes.CDLL(None, use_errno=True).syscall(436, fd, 0xFFFFFFFF, 0)    # close_range
+"""
+
+
+def test_close_range_after_its_directory_moved_out_does_not_name_the_old_path(sniff):
+    # A directory rename can move files out of scope: once Python has seen it, close_range no
+    # longer takes the placement it kept across renames of regular files.
+    (sniff.dir / "d").mkdir()
+    outside = sniff.root / "outside"
+    outside.mkdir()
+    sniff.flush()
+    proc = subprocess.Popen([PY, "-c", MOVER, str(sniff.dir / "d"), str(outside / "d")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    pid = int(proc.stdout.readline())
+    assert proc.stdout.readline() == b"renamed\n"
+    seen = sniff._sync()          # the rename has been decoded
+    proc.stdin.write(b"go\n")
+    proc.stdin.close()
+    assert proc.wait() == 0
+    seen += sniff._sync()
+    mine = [(r.op, r.path) for r in seen if r.pid == pid]
+    old = os.fsencode(sniff.dir / "d" / "f")
+    assert ("open", old) in mine and ("rename", os.fsencode(sniff.dir / "d")) in mine
+    assert ("close", old) not in mine
