@@ -6,22 +6,21 @@ import ctypes
 import mmap
 import os
 import threading
-from typing import Optional
-
 import time
+from typing import Optional
 
 from . import abi, loader
 from .coalesce import Coalescer
 from .decode import Decoder, Named, ProcEvent
+from .selfcost import restore_abandoned
 from .scope import Watches, kernel_dev
 from .layout import check_against, layout
 from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
-from .record import Record
+from .record import MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
-from .record import MapHealth, SourceStats
 
 C = abi.C
 _KEY_TGID = layout("sniff_agg_key").offset("tgid")
@@ -72,6 +71,7 @@ class LiveSource:
 
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
+        restore_abandoned()     # a run killed with bpf_stats switched on left it so
         self.probes = loader.load(self.ringbuf_pages)
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:

@@ -311,3 +311,28 @@ def test_options_before_the_subcommand_are_not_silently_dropped(tmp_path):
                            "-o", str(tmp_path / "out")], capture_output=True, env=ENV, timeout=60)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 2 and err.count("\n") == 1 and "bogus" in err, (proc.returncode, err)
+
+
+def test_bpf_stats_enabled_is_put_back_after_a_killed_run(stream, tmp_path, monkeypatch):
+    # A `stream --stats` killed with SIGKILL cannot restore the sysctl it switched on; the next
+    # run, finding no other run holding it, puts back the value from before the killed one.
+    sysctl = Path("/proc/sys/kernel/bpf_stats_enabled")
+    original = sysctl.read_text().strip()
+    monkeypatch.setitem(ENV, "SNIFF_TUI_RUN_DIR", str(tmp_path / "run"))
+    try:
+        sysctl.write_text("0")
+        killed = stream("--stats", "1", out=tmp_path / "killed.jsonl", ready=tmp_path / "killed.ready")
+        deadline = time.monotonic() + 30
+        while sysctl.read_text().strip() != "1":     # switched on just after the ready file
+            assert time.monotonic() < deadline and killed.proc.poll() is None
+            time.sleep(0.02)
+        killed.kill()
+        assert sysctl.read_text().strip() == "1"
+        assert (tmp_path / "run" / "bpf_stats_previous").read_text() == "0"
+        nxt = stream("--stats", "1", out=tmp_path / "next.jsonl", ready=tmp_path / "next.ready")
+        code, err = nxt.stop()
+        assert code == 0, err
+        assert sysctl.read_text().strip() == "0"
+        assert not (tmp_path / "run" / "bpf_stats_previous").exists()
+    finally:
+        sysctl.write_text(original)
