@@ -15,6 +15,7 @@ from .decode import Decoder, Named, ProcEvent
 from .selfcost import restore_abandoned
 from .scope import Watches, kernel_dev
 from .layout import check_against, layout
+from .mapops import Taker
 from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
@@ -73,6 +74,7 @@ class LiveSource:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
         restore_abandoned()     # a run killed with bpf_stats switched on left it so
         self.probes = loader.load(self.ringbuf_pages)
+        self._agg_taker = Taker(self.probes["agg"])
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()
@@ -209,7 +211,7 @@ class LiveSource:
             deletes += [(k, k_tgid(k)) for k, c in self.coalescer.evictable(2)
                         if full or c.template is None]
         for key, tgid in deletes:
-            self._delete_counter(key, tgid)
+            self._take_counter(key, tgid)
         for tgid in list(self._gone):
             if tgid not in present or final:
                 self._gone.discard(tgid)
@@ -221,27 +223,19 @@ class LiveSource:
         if rec is not None:
             self._deliver(rec)
 
-    def _delete_counter(self, key: bytes, tgid: int) -> None:
-        table = self.probes["agg"]
-        try:
-            del table[table.Key.from_buffer_copy(key)]
-        except KeyError:
-            pass
+    def _take_counter(self, key: bytes, tgid: int) -> None:
+        """Delete a counter, delivering what it gained since it was read: taken in one step (see
+        mapops), no increment is lost in between."""
+        v = self._agg_taker.take(key)
+        if v is not None:
+            self._emit_growth(key, v)
         self.coalescer.forget(key, tgid)
 
     def _harvest_process(self, tgid: int) -> None:
         """A process exited: its counters are final. Emit and drop them now, so that its last
         records come before anything that happens after its exit."""
-        table = self.probes["agg"]
         for key in list(self.coalescer.keys_of(tgid)):
-            k = table.Key.from_buffer_copy(key)
-            try:
-                v = table[k]
-            except KeyError:
-                self.coalescer.forget(key, tgid)
-                continue
-            self._emit_growth(key, v)
-            self._delete_counter(key, tgid)
+            self._take_counter(key, tgid)
         # Counters it may still have that were never named (a lost record) go at the next harvest.
         self._gone.add(tgid)
 
