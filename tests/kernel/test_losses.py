@@ -54,3 +54,40 @@ def test_an_ordinary_shell_workload_loses_nothing(sniff, tmp_path):
         assert ("write", f"rel{i}.txt".encode()) in seen
     assert not [r for r in records if r.path.startswith(os.fsencode(outside))]
     assert {k: after[k] - before[k] for k in after} == {k: 0 for k in after}
+
+
+HOLDER = r"""
+import os, subprocess, sys
+print(os.getpid(), flush=True)
+d, n = sys.argv[1], int(sys.argv[2])
+fds = [os.open(f"{d}/held{i}", os.O_RDWR | os.O_CREAT, 0o644) for i in range(n)]
+for fd in fds:
+    os.write(fd, b"x")
+# Each child closes every inherited fd with one close_range (CPython's close_fds) before exec.
+for _ in range(int(sys.argv[3])):
+    subprocess.run(["/bin/true"], close_fds=True, check=True)
+"""
+
+
+def test_children_closing_many_inherited_watched_files_lose_nothing(sniff, tmp_path):
+    # `unplaced` (a file whose walk could not run: out of tail calls) came from close_range:
+    # each file whose placement a rename anywhere had made stale cost a walk and two of the
+    # chain's 33 tail calls. Renames elsewhere no longer make placements stale for it.
+    from tests.kernel.test_coverage import RENAMER
+    from tests.kernel.kernel_support import PY
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    renamer = subprocess.Popen([PY, "-c", RENAMER, str(outside)])
+    try:
+        sniff.flush()
+        before = losses(sniff)
+        run = sniff.run(HOLDER, str(sniff.dir), "200", "20")
+    finally:
+        renamer.kill()
+        renamer.wait()
+    assert run.returncode == 0
+    after = losses(sniff)
+    children = {r.pid for r in run.records if r.op == "close" and r.pid != run.pid
+                and r.path.startswith(os.fsencode(sniff.dir))}
+    assert len(children) == 20
+    assert {k: after[k] - before[k] for k in after} == {k: 0 for k in after}
