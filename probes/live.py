@@ -208,8 +208,14 @@ class LiveSource:
             # Out of scope (a failed open elsewhere): never worth keeping. Idle: only when the
             # map fills up (a new syscall creates and names the counter again).
             full = seen > table.max_entries // 2
-            deletes += [(k, k_tgid(k)) for k, c in self.coalescer.evictable(2)
-                        if full or c.template is None]
+            unseen = []         # out of scope: their counts matter to nobody, one batch delete
+            for k, c in self.coalescer.evictable(2):
+                if c.template is None:
+                    unseen.append(k)
+                    self.coalescer.forget(k, k_tgid(k))
+                elif full:
+                    deletes.append((k, k_tgid(k)))
+            self._agg_taker.drop(unseen)
         for key, tgid in deletes:
             self._take_counter(key, tgid)
         for tgid in list(self._gone):
