@@ -48,7 +48,7 @@ class ProcEvent:
     ts: float
 
 
-_HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "count", "serial",
+_HEADER_FIELDS = ("ts", "ino", "ret", "op", "pid", "tid", "ppid", "uid", "fd", "dev", "mntns", "count", "serial",
                   "cgroup", "path_hash", "key.tgid", "mode", "flags", "data_len", "comm",
                   "names.0.watch", "names.0.str_len", "names.0.walk_len", "names.0.flags",
                   "names.1.watch", "names.1.str_len", "names.1.walk_len", "names.1.flags")
@@ -105,8 +105,9 @@ class Decoder:
         self._paths: dict[tuple, tuple] = {}
         self._paths_version = watches.version
         # Processes in another mount namespace (containers): their names resolve through
-        # /proc/PID/root (see _root_of).
-        self._roots: dict[int, tuple[float, bytes]] = {}
+        # /proc/PID/root (see _root_of). The kernel says which namespace; ours is compared by
+        # the nsfs inode number, which is what it sends.
+        self._roots: dict[int, tuple[float, bytes]] = {}     # by pid << 32 | mntns
         try:
             self._own_mntns = os.stat("/proc/self/ns/mnt").st_ino
         except OSError:
@@ -114,6 +115,9 @@ class Decoder:
         self.ns_unresolved = 0
         self.content_unnamed = 0     # captured writes whose path was not known (not delivered)
         self.paths_by_id = PathsById(_BY_ID_MAX)
+        # Called when a rename in scope may have moved a directory: the kernel then drops the
+        # placements close_range keeps across renames of regular files (SNIFF_GEN_USER).
+        self.on_dir_rename: Callable[[], None] = lambda: None
 
     def wall(self, ktime_ns: int) -> float:
         return self.mono_offset + ktime_ns / 1e9
@@ -125,7 +129,7 @@ class Decoder:
             length = len(buf) - off
         if length < _DATA_AT:
             return self._content(buf, off, length)
-        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, count, serial, cgid, path_hash, key_tgid,
+        (ts, ino, ret, op, pid, tid, ppid, uid, fd, dev, mntns, count, serial, cgid, path_hash, key_tgid,
          mode, flags, data_len, comm, w0, s0, k0, f0, w1, s1, k1, f1) = _HEADER.unpack_from(buf, off)
         if comm[-1] == 0:    # the kernel pads the name with NULs
             comm = comm[:comm.find(b"\0")]
@@ -165,7 +169,7 @@ class Decoder:
             n0 = _Name(w0, f0, data[:s0], data[s0:s0 + k0])
             rest = data[s0 + k0:]
             n1 = _Name(w1, f1, rest[:s1], rest[s1:s1 + k1])
-            rec = self._named(rec, flags, n0, n1)
+            rec = self._named(rec, flags, n0, n1, mntns)
             if rec is not None:      # in scope: worth naming its cgroup
                 rec.cgroup, rec.container, rec.unit = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
         if flags & _EV_URING and rec is not None:
@@ -247,42 +251,52 @@ class Decoder:
         # An absolute string was placed relative to the task's root, so joining is right for both.
         return normalize(join(base, nm.string)), truncated
 
-    def _root_of(self, nm: _Name, pid: int) -> bytes:
+    def _root_of(self, nm: _Name, pid: int, mntns: int) -> bytes:
         """Where a name that the kernel walked to its namespace's root starts for us: b"" (our
-        '/') unless the process lives in another mount namespace, then its /proc/PID/root while
-        it lives (counted when it is already gone)."""
-        if nm.watch or not nm.flags & _AT_ROOT:
+        '/') unless the process lives in another mount namespace (mntns, from the kernel), then
+        its /proc/PID/root while it lives (counted when it is already gone). mntns 0 (the task
+        had already dropped its namespaces): asked of /proc."""
+        if nm.watch or not nm.flags & _AT_ROOT or (mntns and mntns == self._own_mntns):
             return b""
         now = time.monotonic()
-        hit = self._roots.get(pid)
+        slot = pid << 32 | mntns
+        hit = self._roots.get(slot)
         if hit is not None and now - hit[0] < 1.0:
             return hit[1]
         if len(self._roots) > 4096:
             self._roots.clear()
         try:
-            foreign = os.stat(f"/proc/{pid}/ns/mnt").st_ino != self._own_mntns
-            root = f"/proc/{pid}/root".encode() if foreign else b""
+            if mntns:
+                # Another namespace: its root is reachable only while the process lives (a
+                # recycled pid would answer for another process: its namespace must match).
+                if os.stat(f"/proc/{pid}/ns/mnt").st_ino != mntns:
+                    raise OSError
+                root = f"/proc/{pid}/root".encode()
+            else:
+                foreign = os.stat(f"/proc/{pid}/ns/mnt").st_ino != self._own_mntns
+                root = f"/proc/{pid}/root".encode() if foreign else b""
         except OSError:
             self.ns_unresolved += 1
             return b""
-        self._roots[pid] = (now, root)
+        self._roots[slot] = (now, root)
         return root
 
-    def _named(self, rec: Record, flags: int, n0: _Name, n1: _Name) -> Optional[Record]:
+    def _named(self, rec: Record, flags: int, n0: _Name, n1: _Name, mntns: int = 0) -> Optional[Record]:
         old, trunc_old = self._resolve(n0)
-        placed_old = self.scope.place(old, self._root_of(n0, rec.pid)) if old else None
+        placed_old = self.scope.place(old, self._root_of(n0, rec.pid, mntns)) if old else None
         placed_new = None
         if rec.op == "rename":
             new, trunc_new = self._resolve(n1)
-            placed_new = self.scope.place(new, self._root_of(n1, rec.pid)) if new else None
+            placed_new = self.scope.place(new, self._root_of(n1, rec.pid, mntns)) if new else None
             if placed_old is None and placed_new is None:
                 return None
             rec.path = placed_old[1] if placed_old else old or b""
             rec.new_path = placed_new[1] if placed_new else new
             rec.watch = (placed_old or placed_new)[0].path
             rec.truncated = trunc_old or trunc_new
-            if not rec.err and rec.new_path:
-                self._stat_into(rec, rec.new_path)
+            if not rec.err and (not rec.new_path or not self._stat_into(rec, rec.new_path)
+                                or rec.file_type != "file"):
+                self.on_dir_rename()     # a directory, or gone already: maybe one
             if rec.file_type not in ("file", "dir") and not self.all_types():
                 return None
             return rec
@@ -294,11 +308,12 @@ class Decoder:
         return rec
 
     @staticmethod
-    def _stat_into(rec: Record, path: bytes) -> None:
+    def _stat_into(rec: Record, path: bytes) -> bool:
         try:
             st = os.lstat(path)
         except OSError:
-            return
+            return False
         rec.file_type = file_type(st.st_mode)
         rec.dev = dev_text(kernel_dev(os.major(st.st_dev), os.minor(st.st_dev)))
         rec.ino = st.st_ino
+        return True

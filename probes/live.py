@@ -12,8 +12,10 @@ from typing import Optional
 from . import abi, content, exclusions, loader
 from .coalesce import Coalescer
 from .decode import Decoder, Named, ProcEvent
+from .selfcost import restore_abandoned
 from .scope import Watches, kernel_dev
 from .layout import check_against, layout
+from .mapops import Taker
 from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
@@ -51,6 +53,7 @@ class LiveSource(content.ContentCapture):
         self.exclusions = exclusions.KernelExclusions(self.watch_set, self._bump_scope_generation)
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
+        self.decoder.on_dir_rename = self._bump_scope_generation
         self.probes: Optional[loader.Probes] = None
         self.ring: Optional[RingBuffer] = None
         self._lock = threading.Lock()
@@ -72,8 +75,10 @@ class LiveSource(content.ContentCapture):
 
     def open(self) -> None:
         """Load and attach the probes and apply filters and watches. Raises loader.LoadError."""
+        restore_abandoned()     # a run killed with bpf_stats switched on left it so
         self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
                                   log=self.log if self.debug else None)
+        self._agg_taker = Taker(self.probes["agg"])
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()
@@ -208,10 +213,16 @@ class LiveSource(content.ContentCapture):
             # Out of scope (a failed open elsewhere): never worth keeping. Idle: only when the
             # map fills up (a new syscall creates and names the counter again).
             full = seen > table.max_entries // 2
-            deletes += [(k, k_tgid(k)) for k, c in self.coalescer.evictable(2)
-                        if full or c.template is None]
+            unseen = []         # out of scope: their counts matter to nobody, one batch delete
+            for k, c in self.coalescer.evictable(2):
+                if c.template is None:
+                    unseen.append(k)
+                    self.coalescer.forget(k, k_tgid(k))
+                elif full:
+                    deletes.append((k, k_tgid(k)))
+            self._agg_taker.drop(unseen)
         for key, tgid in deletes:
-            self._delete_counter(key, tgid)
+            self._take_counter(key, tgid)
         for tgid in list(self._gone):
             if tgid not in present or final:
                 self._gone.discard(tgid)
@@ -223,27 +234,19 @@ class LiveSource(content.ContentCapture):
         if rec is not None:
             self._deliver(rec)
 
-    def _delete_counter(self, key: bytes, tgid: int) -> None:
-        table = self.probes["agg"]
-        try:
-            del table[table.Key.from_buffer_copy(key)]
-        except KeyError:
-            pass
+    def _take_counter(self, key: bytes, tgid: int) -> None:
+        """Delete a counter, delivering what it gained since it was read: taken in one step (see
+        mapops), no increment is lost in between."""
+        v = self._agg_taker.take(key)
+        if v is not None:
+            self._emit_growth(key, v)
         self.coalescer.forget(key, tgid)
 
     def _harvest_process(self, tgid: int) -> None:
         """A process exited: its counters are final. Emit and drop them now, so that its last
         records come before anything that happens after its exit."""
-        table = self.probes["agg"]
         for key in list(self.coalescer.keys_of(tgid)):
-            k = table.Key.from_buffer_copy(key)
-            try:
-                v = table[k]
-            except KeyError:
-                self.coalescer.forget(key, tgid)
-                continue
-            self._emit_growth(key, v)
-            self._delete_counter(key, tgid)
+            self._take_counter(key, tgid)
         # Counters it may still have that were never named (a lost record) go at the next harvest.
         self._gone.add(tgid)
 

@@ -2,33 +2,107 @@
 bpf_stats (switched on while we run, restored at exit)."""
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 from typing import Optional
 
 SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
+# While a run has switched the sysctl on: the value before it (`previous`), and one file per
+# run that wants it on (`holders/PID-STARTTIME`), so that a run killed before it could restore
+# it is found out by the next start (restore_abandoned), which puts the value back once no
+# holder is alive. SNIFF_TUI_RUN_DIR moves it (tests).
+RUN_DIR = Path(os.environ.get("SNIFF_TUI_RUN_DIR", "/run/sniff-tui"))
+
+
+def _start_time(pid: int) -> Optional[str]:
+    """The process's start time (field 22 of /proc/PID/stat): with the pid, who it is."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+class _State:
+    """RUN_DIR under an exclusive lock (runs starting and stopping at once)."""
+
+    def __enter__(self) -> "_State":
+        self.holders = RUN_DIR / "holders"
+        self.holders.mkdir(parents=True, exist_ok=True)
+        self.saved = RUN_DIR / "bpf_stats_previous"
+        self._lock = open(RUN_DIR / "lock", "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.close()
+
+    def live_holders(self) -> list[Path]:
+        """Holder files of runs still alive; those of dead runs are removed."""
+        alive = []
+        for f in self.holders.iterdir():
+            pid, start = (f.name.split("-") + ["", ""])[:2]
+            if pid.isdigit() and _start_time(int(pid)) == start:
+                alive.append(f)
+            else:
+                f.unlink(missing_ok=True)
+        return alive
+
+    def put_back_if_unheld(self) -> None:
+        if not self.live_holders() and self.saved.exists():
+            SYSCTL.write_text(self.saved.read_text())
+            self.saved.unlink()
+
+
+def _holder_name(n: int) -> str:
+    return f"{os.getpid()}-{_start_time(os.getpid())}-{n}"
+
+
+def restore_abandoned() -> None:
+    """At start: a run killed with the sysctl switched on left its previous value behind;
+    put it back unless another run that wants it on is alive. Never fails."""
+    try:
+        if (RUN_DIR / "bpf_stats_previous").exists():
+            with _State() as st:
+                st.put_back_if_unheld()
+    except OSError:
+        pass
 
 
 class BpfStats:
+    _made = 0
+
     def __init__(self) -> None:
-        self.previous: Optional[str] = None
+        self.holding = False
+        BpfStats._made += 1
+        self.name = _holder_name(BpfStats._made)      # a process may hold it twice
 
     def enable(self) -> bool:
         try:
-            self.previous = SYSCTL.read_text().strip()
-            if self.previous != "1":
-                SYSCTL.write_text("1")
+            with _State() as st:
+                st.put_back_if_unheld()
+                current = SYSCTL.read_text().strip()
+                if current != "1":
+                    if not st.saved.exists():
+                        st.saved.write_text(current)
+                    SYSCTL.write_text("1")
+                (st.holders / self.name).touch()
+                self.holding = True
             return True
         except OSError:
-            self.previous = None
             return False
 
     def restore(self) -> None:
-        if self.previous is not None and self.previous != "1":
-            try:
-                SYSCTL.write_text(self.previous)
-            except OSError:
-                pass
-        self.previous = None
+        if not self.holding:
+            return
+        self.holding = False
+        try:
+            with _State() as st:
+                (st.holders / self.name).unlink(missing_ok=True)
+                st.put_back_if_unheld()
+        except OSError:
+            pass
 
 
 def _fdinfo(fd: int) -> dict[str, str]:

@@ -71,6 +71,15 @@ static __always_inline u32 task_ppid(void *task)
     return parent ? task_tgid(parent) : 0;
 }
 
+/* task->nsproxy->mnt_ns->ns.inum: the mount namespace a path string is resolved in (0 once
+ * the task has dropped its namespaces, at exit). */
+static __always_inline u32 task_mntns(void *task)
+{
+    void *nsproxy = KPTR(task, OFF_TASK_NSPROXY);
+    void *mnt_ns = nsproxy ? KPTR(nsproxy, OFF_NSPROXY_MNT_NS) : 0;
+    return mnt_ns ? kread_u32(mnt_ns, OFF_MNT_NS_INUM) : 0;
+}
+
 static __always_inline void *file_inode(void *file)
 {
     return KPTR(file, OFF_FILE_INODE);

@@ -75,7 +75,7 @@ BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
 BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
 /* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
 BPF_ARRAY(rw_inflight, u64, 1);
-BPF_ARRAY(gens, u64, 2);
+BPF_ARRAY(gens, u64, SNIFF_GEN_SLOTS);
 BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
 /* Plain hash, not LRU: an evicted counter would lose calls silently; when full we fall back
  * to one record per syscall and count it. */
@@ -208,6 +208,22 @@ static __always_inline u64 scope_gen(void)
     return (a ? *a : 0) + (b ? *b : 0);
 }
 
+/* The part of scope_gen a rename of a regular file does not bump: watch changes, and the
+ * directory renames Python is told about (or could not be). */
+static __always_inline u64 dir_gen(void)
+{
+    u32 k1 = SNIFF_GEN_USER, k2 = SNIFF_GEN_UNSEEN;
+    u64 *b = gens.lookup(&k1), *u = gens.lookup(&k2);
+    return (b ? *b : 0) + (u ? *u : 0);
+}
+
+static __always_inline void bump_gen(u32 slot)
+{
+    u64 *g = gens.lookup(&slot);
+    if (g)
+        __sync_fetch_and_add(g, 1);
+}
+
 static __always_inline u32 verdict_slot(u32 tgid, s64 fd)
 {
     return (tgid * 2654435761u ^ (u32)fd * 40503u) & (SNIFF_VERDICT_SLOTS - 1);
@@ -304,6 +320,7 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     ev->ret = 0;
     ev->ino = 0;
     ev->dev = 0;
+    ev->mntns = 0;
     ev->mode = 0;
     ev->flags = 0;
     ev->count = 1;
@@ -398,6 +415,7 @@ static __always_inline void *string_place(struct sniff_event *ev, struct sniff_n
         nm->flags |= SNIFF_NAME_STR_TRUNCATED;
     nm->str_len = n - 1;
     ev->data_len = pos + (u32)(n - 1);
+    ev->mntns = task_mntns(task);
     char first = ev->data[pos & SNIFF_DATA_MASK];
     if (first == '/') {
         *base = fs_pos(task, OFF_FS_ROOT_MNT, OFF_FS_ROOT_DENTRY);
@@ -480,8 +498,88 @@ static __always_inline void inode_identity(void *inode, struct sniff_file_id *id
     id->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
 }
 
-/* After a walk: complete id from it and remember it for the dentry. */
+/* What a rename of the file itself changes: d_name's hash and length (one word). */
+#define OFF_DENTRY_HASH_LEN (OFF_DENTRY_NAME_HASH < OFF_DENTRY_NAME_LEN ? OFF_DENTRY_NAME_HASH : OFF_DENTRY_NAME_LEN)
+
+static __always_inline void lasting_now(void *dentry, struct sniff_lasting *at)
+{
+    at->dgen = dir_gen();
+    at->parent = kread_u64(dentry, OFF_DENTRY_PARENT);
+    at->name = kread_u64(dentry, OFF_DENTRY_HASH_LEN);
+}
+
+/* Whether a verdict made at gen (with at) still holds for close_range, which cannot afford a
+ * walk per fd: no rename at all since, or none that could have moved the file (see struct
+ * sniff_lasting). A directory rename reaches Python, which bumps SNIFF_GEN_USER; until it has,
+ * a close is named by the path the file had before. */
+static __always_inline int verdict_lasting(void *dentry, u64 gen, struct sniff_lasting *at)
+{
+    return gen == scope_gen() ||
+           (at->dgen == dir_gen() && at->parent == kread_u64(dentry, OFF_DENTRY_PARENT) &&
+            at->name == kread_u64(dentry, OFF_DENTRY_HASH_LEN));
+}
+
+/* The dentry cache's verdict for close_range (see verdict_lasting). */
+static __always_inline int dverdict_lasting(void *dentry, void *inode, struct sniff_file_id *out)
+{
+    u32 slot = dverdict_slot(dentry);
+    struct sniff_dverdict *v = dverdicts.lookup(&slot);
+    if (!v || v->dentry != (u64)dentry || v->inode != (u64)inode || !verdict_lasting(dentry, v->gen, &v->at))
+        return 0;
+    *out = v->id;
+    return 1;
+}
+
+/* The (tgid, fd) cache's verdict for close_range: the fd still holds the file it was made for,
+ * with no exec or close of it since, and verdict_lasting holds. Unlike the dentry cache, a
+ * process's own fds never evict each other there (see verdict_slot). The fd array may have been
+ * replaced since (the table grew while the process opened them): the file is compared as read
+ * from the current one, closes by processes sharing the table as counted for the old one. */
+static __always_inline int fd_verdict_lasting(u32 tgid, s64 fd, void *file, void *dentry,
+                                              u32 exec_gen, struct sniff_file_id *out)
+{
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (!v || v->tag != (((u64)tgid << 32) | (u32)fd) || v->file != (u64)file ||
+        v->exec_gen != exec_gen || fd_close_seq(v->fds, fd) != v->close_seq ||
+        !verdict_lasting(dentry, v->gen, &v->at))
+        return 0;
+    *out = v->id;
+    return 1;
+}
+
+static __always_inline u32 exec_gen_of(u32 tgid)
+{
+    u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
+    u32 *eg = exec_gens.lookup(&eslot);
+    return eg ? *eg : 0;
+}
+
+/* A file just opened and placed (id, as of gen): its (tgid, fd) verdict, for the reads and writes
+ * to come and for close_range (see fd_verdict_lasting). */
+static __always_inline void remember_fd(s64 fd, void *file, u64 gen, struct sniff_file_id *id)
+{
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    u64 fds = 0;
+    if (fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds) != file || !file)
+        return;
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (!v)
+        return;
+    v->tag = ((u64)tgid << 32) | (u32)fd;
+    v->fds = fds;
+    v->file = (u64)file;
+    v->gen = gen;
+    v->exec_gen = exec_gen_of(tgid);
+    v->close_seq = fd_close_seq(fds, fd);
+    lasting_now(KPTR(file, OFF_FILE_PATH_DENTRY), &v->at);
+    v->id = *id;
+}
+
+/* After a walk: complete id from it and remember it for the dentry (at: read before the walk). */
 static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry, void *inode, u64 gen,
+                                         struct sniff_lasting *at,
                                          struct sniff_file_id *id, struct sniff_name *nm, u64 hash)
 {
     id->flags = 0;
@@ -495,6 +593,7 @@ static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry,
         v->dentry = (u64)dentry;
         v->inode = (u64)inode;
         v->gen = gen;
+        v->at = *at;
         v->id = *id;
     }
 }
@@ -541,6 +640,8 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
     void *inode = file_inode(file);
     u64 gen = scope_gen();
+    struct sniff_lasting at;
+    lasting_now(dentry, &at);
     count(SNIFF_CNT_DVERDICT_MISS);
     /* The walk's name and hash live in map memory, which the verifier does not track by
      * value: the states after the walk then merge. */
@@ -553,7 +654,7 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     int valid;
     struct sniff_dverdict *v = dverdict_get(dentry, inode, gen, &cached, &valid);
     inode_identity(inode, &id);
-    dverdict_put(v, dentry, inode, gen, &id, nm, *hash);
+    dverdict_put(v, dentry, inode, gen, &at, &id, nm, *hash);
     job->id = id;
     job->done = 1;
     walk_tail.call(ctx, job->resume);
@@ -591,9 +692,7 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
         return 0;
     u64 tag = ((u64)tgid << 32) | (u32)fd;
     u64 gen = scope_gen();
-    u32 eslot = tgid & (SNIFF_EXEC_GEN_SLOTS - 1);
-    u32 *eg = exec_gens.lookup(&eslot);
-    u32 exec_gen = eg ? *eg : 0;
+    u32 exec_gen = exec_gen_of(tgid);
     if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds &&
         fd_close_seq(v->fds, fd) == v->close_seq) {
         void *file = KPTR((void *)v->fds, (u32)fd * 8);
@@ -620,6 +719,7 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
     v->gen = gen;
     v->exec_gen = exec_gen;
     v->close_seq = fd_close_seq(fds, fd);
+    lasting_now(KPTR(file, OFF_FILE_PATH_DENTRY), &v->at);
     v->id = id;
     p->file = (u64)file;
     p->id = id;
@@ -1149,13 +1249,16 @@ int enter_renameat(struct raw_sys_ctx *ctx)
 /* close happens at enter: after it, the fd no longer leads to the file. The fd's verdict is
  * forgotten whether or not closes are wanted. Returns -1 when a walk was asked for and the
  * program is to be run again (see file_verdict): nothing may change before that. */
-static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd, void *file, u32 resume)
+static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd, void *file, u32 resume,
+                                      struct sniff_file_id *placed)
 {
     if (!file)
         return 0;
     struct sniff_file_id id = {};
-    if (wanted(c, SNIFF_OP_CLOSE) && type_wanted(c, inode_mode(file_inode(file)), SNIFF_OP_CLOSE) &&
-        file_verdict(ctx, file, &id, resume) < 0)
+    if (placed)
+        id = *placed;    /* close_range: known, in scope */
+    else if (wanted(c, SNIFF_OP_CLOSE) && type_wanted(c, inode_mode(file_inode(file)), SNIFF_OP_CLOSE) &&
+             file_verdict(ctx, file, &id, resume) < 0)
         return -1;
     forget_verdict(bpf_get_current_pid_tgid() >> 32, fd);
     return file_op(c, SNIFF_OP_CLOSE, fd, file, &id, 0, 0);
@@ -1167,7 +1270,7 @@ int enter_close(struct raw_sys_ctx *ctx)
     if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
     s64 fd = sysarg_int(ctx, 0);
-    close_file(ctx, c, fd, task_fd_file((void *)bpf_get_current_task(), fd), SNIFF_RESUME_CLOSE);
+    close_file(ctx, c, fd, task_fd_file((void *)bpf_get_current_task(), fd), SNIFF_RESUME_CLOSE, 0);
     return 0;
 }
 
@@ -1183,33 +1286,45 @@ int enter_dup(struct raw_sys_ctx *ctx)
     return 0;
 }
 
-/* close_range's close of one fd when it costs no walk: the file's verdict is in the dentry cache
- * and, if a record must go out, Python already has its path (announced), so the record names the
- * file by identity. Returns 0 when done with the fd, 1 when it needs the full close_file. */
-static __always_inline int close_known(struct sniff_config *c, int want, u32 tgid, s64 fd, void *file)
+/* What close_known leaves to close_range_step after its loop. */
+enum close_need {
+    CLOSE_DONE = 0,      /* accounted (or not wanted) */
+    CLOSE_NAMES = 1,     /* placed in scope, but Python lacks its path: a record with names */
+    CLOSE_WALK = 2,      /* never placed (or renamed itself since): a walk */
+};
+
+/* close_range's close of one fd when it costs no walk: the file's placement is in the dentry
+ * cache (dverdict_lasting) and, if a record must go out, Python already has its path
+ * (announced), so the record names the file by identity. Otherwise the placement is left in
+ * *placed (CLOSE_NAMES) or a walk is asked for (CLOSE_WALK). */
+static __always_inline int close_known(struct sniff_config *c, int want, u32 tgid, s64 fd, void *file,
+                                       u32 exec_gen, struct sniff_file_id *placed)
 {
     if (!want) {
         forget_verdict(tgid, fd);
-        return 0;
+        return CLOSE_DONE;
     }
     void *inode = file_inode(file);
     if (!type_wanted(c, inode_mode(inode), SNIFF_OP_CLOSE)) {    /* pipes, sockets: no walk */
         forget_verdict(tgid, fd);
-        return 0;
+        return CLOSE_DONE;
     }
     void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
     struct sniff_file_id id = {};
-    int valid;
-    dverdict_get(dentry, inode, scope_gen(), &id, &valid);
-    if (!valid)
-        return 1;
+    if (!fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
+        !dverdict_lasting(dentry, inode, &id))
+        return CLOSE_WALK;
     if (!id.watch) {
+        if (id.flags & SNIFF_ID_TOO_DEEP)
+            count(SNIFF_CNT_TOO_DEEP);
         forget_verdict(tgid, fd);
-        return 0;
+        return CLOSE_DONE;
     }
     struct sniff_announced_key k = { .ino = id.ino, .path_hash = id.path_hash, .dev = id.dev };
-    if (!announced.lookup(&k))
-        return 1;
+    if (!announced.lookup(&k)) {
+        *placed = id;
+        return CLOSE_NAMES;
+    }
     forget_verdict(tgid, fd);
     struct sniff_agg_key key = { .id = id.ino, .dev = id.dev, .tgid = tgid, .op = SNIFF_OP_CLOSE,
                                  .kind = SNIFF_AGG_FILE };
@@ -1217,10 +1332,10 @@ static __always_inline int close_known(struct sniff_config *c, int want, u32 tgi
     struct sniff_agg before = {};
     int how = account(c, &key, 0, id.path_hash, &serial, &before);
     if (how == COUNTED)
-        return 0;
+        return CLOSE_DONE;
     struct sniff_event *ev = event_begin(SNIFF_OP_CLOSE);
     if (!ev)
-        return 0;
+        return CLOSE_DONE;
     ev->fd = fd;
     ev->path_hash = id.path_hash;
     ev->flags |= SNIFF_EV_NAME_BY_ID;
@@ -1228,13 +1343,24 @@ static __always_inline int close_known(struct sniff_config *c, int want, u32 tgi
     fill_file_identity(ev, &id);
     mark_named(ev, &key, how, serial, &before);
     submit_counted(ev);
-    return 0;
+    return CLOSE_DONE;
 }
 
-/* close_range(first, last, flags): fds whose close costs no walk (see close_known) in a bounded
- * loop, up to SNIFF_CLOSE_RANGE_BATCH per run; any other open fd ends the run with a full
- * close_file (a walk). Each run is a tail call, up to the kernel's limit; fds left unexamined
- * are counted, never silently lost. */
+/* Whether the chain can afford a walk for fd (verdict_walk, and this program again) and still
+ * examine every fd after it, a batch per tail call. */
+static __always_inline int close_walk_affordable(struct sniff_close_cursor *cur, u32 fd)
+{
+    u32 rest = cur->last - fd;    /* after fd; the run after the walk takes a batch of them */
+    u32 more = rest > SNIFF_CLOSE_RANGE_BATCH - 1 ?
+               (rest - (SNIFF_CLOSE_RANGE_BATCH - 1) + SNIFF_CLOSE_RANGE_BATCH - 1) / SNIFF_CLOSE_RANGE_BATCH : 0;
+    return cur->calls + 2 + more <= SNIFF_TAIL_CALLS_MAX;
+}
+
+/* close_range(first, last, flags): every fd in a bounded loop, up to SNIFF_CLOSE_RANGE_BATCH per
+ * run, each run a tail call. A placed file costs no walk (close_known), so the chain examines
+ * ~4,000 fd slots (33 tail calls); a file never placed (opened before the start and not used
+ * since) is walked only if every fd after it can still be examined, and counted
+ * (close_range_skipped) otherwise, as are fd slots beyond the chain's reach. */
 int close_range_step(struct raw_sys_ctx *ctx)
 {
     u32 zero = 0;
@@ -1242,10 +1368,18 @@ int close_range_step(struct raw_sys_ctx *ctx)
     struct sniff_config *c = cfg();
     if (!cur || !c)
         return 0;
+    cur->calls += 1;    /* this run */
+    /* A walk asked for by an earlier run has been taken from the dentry cache (close_known):
+     * its answer must not outlive the close (the struct file's address comes back). */
+    struct sniff_walk_job *job = walk_job.lookup(&zero);
+    if (job)
+        job->done = 0;
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     int want = wanted(c, SNIFF_OP_CLOSE);    /* the same task throughout */
+    u32 exec_gen = exec_gen_of(tgid);
     void *file = 0;
     u32 fd = 0;
+    int need = CLOSE_DONE;
     /* The cursor moves past an fd only once its close is accounted: a walk runs this program
      * again from the start (see file_verdict), and must find the same fd. */
 #pragma clang loop unroll(disable)
@@ -1254,14 +1388,24 @@ int close_range_step(struct raw_sys_ctx *ctx)
             break;
         fd = cur->next;
         file = KPTR((void *)cur->fds, fd * 8);
-        if (file && close_known(c, want, tgid, fd, file))
+        if (file)
+            need = close_known(c, want, tgid, fd, file, exec_gen, &cur->id);
+        if (need != CLOSE_DONE)
             break;
         file = 0;
         cur->next = fd + 1;
     }
-    if (file) {
-        /* Returns only once the close is accounted (or could not be placed, counted). */
-        close_file(ctx, c, fd, file, SNIFF_RESUME_CLOSE_RANGE);
+    if (file && (need == CLOSE_NAMES || close_walk_affordable(cur, fd))) {
+        /* CLOSE_NAMES: placed, the record's names come from close_file's inlined walk (no tail
+         * call). CLOSE_WALK: returns only once the close is accounted (or could not be placed,
+         * counted); the walk is verdict_walk's tail call, the run it resumes counts itself. */
+        if (need == CLOSE_WALK)
+            cur->calls += 1;
+        close_file(ctx, c, fd, file, SNIFF_RESUME_CLOSE_RANGE, need == CLOSE_NAMES ? &cur->id : 0);
+        cur->next = fd + 1;
+    } else if (file) {
+        count(SNIFF_CNT_CLOSE_RANGE_SKIPPED);
+        forget_verdict(tgid, fd);
         cur->next = fd + 1;
     }
     if (cur->next <= cur->last) {
@@ -1331,6 +1475,7 @@ int enter_close_range(struct raw_sys_ctx *ctx)
     cur->fds = kread_u64(fdt, OFF_FDT_FD);
     cur->next = (u32)sysarg(ctx, 0);
     cur->last = (u32)last;
+    cur->calls = 1;    /* raw_enter's call of this program */
     step_tail.call(ctx, 0);
     return 0;
 }
@@ -1480,12 +1625,15 @@ int exit_open(struct raw_sys_ctx *ctx)
     struct sniff_config *c = cfg();
     if (!peek_pending() || !c)
         return 0;
+    u64 gen = scope_gen();
     void *file = task_fd_file((void *)bpf_get_current_task(), ret);
     struct sniff_file_id id = {};
     int in = exit_verdict(ctx, c, SNIFF_OP_OPEN, file, &id, SNIFF_RESUME_EXIT_OPEN);
     take_pending(&p);
-    if (in > 0)
+    if (in > 0) {
+        remember_fd(ret, file, gen, &id);
         file_op(c, SNIFF_OP_OPEN, ret, file, &id, 0, 0);
+    }
     return 0;
 }
 
@@ -1508,28 +1656,32 @@ int exit_path(struct raw_sys_ctx *ctx)
     return 0;
 }
 
+/* A successful rename makes every cached verdict stale (SNIFF_GEN_RENAME); one whose record does
+ * not reach Python, which would tell a directory's, also those close_range keeps (see
+ * dverdict_lasting). */
 int exit_rename(struct raw_sys_ctx *ctx)
 {
     struct sniff_pending p;
     if (!take_pending(&p))
         return 0;
-    if (sysret(ctx) == 0) {
-        u32 slot = SNIFF_GEN_RENAME;
-        u64 *g = gens.lookup(&slot);
-        if (g)
-            __sync_fetch_and_add(g, 1);
-    }
+    int moved = sysret(ctx) == 0;
+    if (moved)
+        bump_gen(SNIFF_GEN_RENAME);
     struct sniff_config *c = cfg();
-    if (!p.report || !c || (!c->coalesce && !rate_ok(c)))
+    struct sniff_event *ev = 0;
+    if (p.report && c && (c->coalesce || rate_ok(c)))
+        ev = event_begin(SNIFF_OP_RENAME);
+    if (!ev) {
+        if (moved)
+            bump_gen(SNIFF_GEN_UNSEEN);
         return 0;
-    struct sniff_event *ev = event_begin(SNIFF_OP_RENAME);
-    if (!ev)
-        return 0;
+    }
     void *task = (void *)bpf_get_current_task();
     ev->ret = sysret(ctx);
     name_from_string(ev, &ev->names[0], task, p.a, (const char *)p.s1);
     name_from_string(ev, &ev->names[1], task, p.b, (const char *)p.s2);
-    event_submit(ev);
+    if (event_submit(ev) < 0 && moved)
+        bump_gen(SNIFF_GEN_UNSEEN);
     return 0;
 }
 
@@ -1699,12 +1851,12 @@ static __always_inline void uring_rerun(void *ctx)
     walk_tail.call(ctx, SNIFF_RESUME_URING_FILE);
 }
 
-static __always_inline void bump_rename_gen(void)
+/* A rename through io_uring; seen: its record reached Python (see exit_rename). */
+static __always_inline void bump_rename_gen(int seen)
 {
-    u32 slot = SNIFF_GEN_RENAME;
-    u64 *g = gens.lookup(&slot);
-    if (g)
-        __sync_fetch_and_add(g, 1);
+    bump_gen(SNIFF_GEN_RENAME);
+    if (!seen)
+        bump_gen(SNIFF_GEN_UNSEEN);
 }
 
 #include "uring.h"

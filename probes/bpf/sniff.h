@@ -16,6 +16,7 @@
 #define SNIFF_DATA_SIZE (SNIFF_DATA_MASK + 1 + SNIFF_PATH_MAX)
 #define SNIFF_CLOSE_RANGE_BATCH 128   /* fd slots examined per close_range tail call (the
                                        * verifier follows each; more is "too complex") */
+#define SNIFF_TAIL_CALLS_MAX 33       /* the kernel's MAX_TAIL_CALL_CNT */
 #define SNIFF_OPEN_FDS_WORDS 1024     /* open_fds bitmap words read to find the highest open fd */
 #define SNIFF_AT_FDCWD -100
 #define SNIFF_VERDICT_SLOTS 16384     /* direct-mapped scope cache, (tgid, fd) -> verdict */
@@ -125,7 +126,12 @@ enum sniff_agg_kind {
 /* Which generation slot a scope change bumps (cached verdicts older than the sum are stale). */
 enum sniff_gen_slot {
     SNIFF_GEN_RENAME = 0,        /* bumped by the kernel on every successful rename */
-    SNIFF_GEN_USER = 1,          /* bumped by Python when watches or type filters change */
+    SNIFF_GEN_USER = 1,          /* bumped by Python when watches or type filters change, and
+                                  * when it is sent the rename of a directory (or of something it
+                                  * could no longer look at) */
+    SNIFF_GEN_UNSEEN = 2,        /* bumped by the kernel on a successful rename whose record did
+                                  * not reach Python (not wanted, rate-limited, no room) */
+    SNIFF_GEN_SLOTS = 3,
 };
 
 /* Slots of the per-CPU counters map. */
@@ -195,6 +201,8 @@ struct sniff_event {
     u32 uid;
     s32 fd;
     u32 dev;             /* kernel dev_t: major << 20 | minor */
+    u32 mntns;           /* records of paths given as strings: the task's mount namespace
+                          * (its nsfs inode number, as /proc/PID/ns/mnt shows it); 0 otherwise */
     u64 count;           /* syscalls this record stands for */
     u64 serial;          /* AGG_NAME/AGG_RENAME: the counter's creation time (a deleted and
                           * re-created counter is another one) */
@@ -243,6 +251,16 @@ struct sniff_file_id {
     u16 pad[2];
 };
 
+/* What a verdict must still find for close_range to take it after renames (see
+ * verdict_lasting): the dentry's parent and name as they were when it was made (a rename of the
+ * file itself changes one), and no directory rename since (dgen). A rename of another regular
+ * file moves nothing else in or out of scope. */
+struct sniff_lasting {
+    u64 dgen;            /* SNIFF_GEN_USER + SNIFF_GEN_UNSEEN when it was made */
+    u64 parent;          /* dentry->d_parent */
+    u64 name;            /* dentry->d_name.hash_len */
+};
+
 /* Scope verdict for one (tgid, fd), valid while the fd still holds the same struct file and
  * nothing that could change the answer happened since: a rename or watch change (gen), an exec
  * or exit of the process (exec_gen: close-on-exec fds vanish without a close, and a freed
@@ -255,15 +273,18 @@ struct sniff_verdict {
     u64 gen;
     u32 exec_gen;
     u32 close_seq;       /* fd_closes of (fds, fd) when it was made */
+    struct sniff_lasting at;
     struct sniff_file_id id;
 };
 
 /* Scope verdict for one dentry, so that reopening a file costs no path walk: valid while the
- * dentry still has the same inode and no rename or watch change happened since (gen). */
+ * dentry still has the same inode and no rename or watch change happened since (gen); for
+ * close_range, also after renames that could not have moved it (at). */
 struct sniff_dverdict {
     u64 dentry;
     u64 inode;
     u64 gen;
+    struct sniff_lasting at;
     struct sniff_file_id id;
 };
 
@@ -375,11 +396,14 @@ struct sniff_uring_paths {
     char dst[SNIFF_PATH_MAX];
 };
 
-/* close_range walks one fd per tail call; this is where it is up to. */
+/* close_range examines its fds over a chain of tail calls; this is where it is up to. */
 struct sniff_close_cursor {
     u64 fds;             /* the task's fd array */
     u32 next;
     u32 last;
+    u32 calls;           /* tail calls the chain has made (the kernel allows 33) */
+    u32 pad;
+    struct sniff_file_id id;   /* the placement close_known found for fd next (needs_names) */
 };
 
 /* ---- content capture (--content): the bytes a write put into a file -------------------------

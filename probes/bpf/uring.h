@@ -188,7 +188,7 @@ static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     if (flags & SNIFF_REQ_F_CQE_SKIP) {
         if (op == SNIFF_OP_RENAME)
-            bump_rename_gen();    /* no completion will say it happened */
+            bump_rename_gen(0);    /* no completion will say it happened */
         if (report)
             count(SNIFF_CNT_URING_NO_CQE);
         return 0;
@@ -422,14 +422,14 @@ static __always_inline int on_uring_rename(struct bpf_raw_tracepoint_args *ctx)
     if (!r)
         return 0;
     s64 res = uring_res(req);
-    if (res == 0)
-        bump_rename_gen();
     struct sniff_uring_paths *paths = uring_paths_get((u64)req);
     struct sniff_config *c = cfg();
     struct sniff_event *ev = 0;
     if (r->state & SNIFF_UREQ_REPORT && paths && c && (c->coalesce || rate_ok(c)))
         ev = uring_event(r, res);
     if (!ev) {
+        if (res == 0)
+            bump_rename_gen(0);
         uring_req_drop((u64)req, 1);
         return 0;
     }
@@ -437,7 +437,9 @@ static __always_inline int on_uring_rename(struct bpf_raw_tracepoint_args *ctx)
     name_from_kstring(ev, &ev->names[0], task, r->dirfd, paths->old);
     name_from_kstring(ev, &ev->names[1], task, r->fd2, paths->dst);
     uring_req_drop((u64)req, 1);
-    event_submit(ev);
+    int sent = event_submit(ev) == 0;
+    if (res == 0)
+        bump_rename_gen(sent);
     return 0;
 }
 

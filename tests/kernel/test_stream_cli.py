@@ -32,7 +32,8 @@ class Stream:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
+        # Loading takes ~10 s on a quiet machine, minutes on a saturated one: not the point here.
+        deadline = time.monotonic() + 300
         while not self.ready.exists():
             if self.proc.poll() is not None:
                 raise AssertionError(f"exited {self.proc.returncode} before ready: "
@@ -340,3 +341,28 @@ def test_stream_and_its_history_honour_the_exclusions(stream):
         stored = {os.path.relpath(os.fsdecode(r.path), stream.dir)
                   for r in h.records(QuerySpec()) if r.pid == pid}
     assert stored == mine
+
+
+def test_bpf_stats_enabled_is_put_back_after_a_killed_run(stream, tmp_path, monkeypatch):
+    # A `stream --stats` killed with SIGKILL cannot restore the sysctl it switched on; the next
+    # run, finding no other run holding it, puts back the value from before the killed one.
+    sysctl = Path("/proc/sys/kernel/bpf_stats_enabled")
+    original = sysctl.read_text().strip()
+    monkeypatch.setitem(ENV, "SNIFF_TUI_RUN_DIR", str(tmp_path / "run"))
+    try:
+        sysctl.write_text("0")
+        killed = stream("--stats", "1", out=tmp_path / "killed.jsonl", ready=tmp_path / "killed.ready")
+        deadline = time.monotonic() + 120
+        while sysctl.read_text().strip() != "1":     # switched on just after the ready file
+            assert time.monotonic() < deadline and killed.proc.poll() is None
+            time.sleep(0.02)
+        killed.kill()
+        assert sysctl.read_text().strip() == "1"
+        assert (tmp_path / "run" / "bpf_stats_previous").read_text() == "0"
+        nxt = stream("--stats", "1", out=tmp_path / "next.jsonl", ready=tmp_path / "next.ready")
+        code, err = nxt.stop()
+        assert code == 0, err
+        assert sysctl.read_text().strip() == "0"
+        assert not (tmp_path / "run" / "bpf_stats_previous").exists()
+    finally:
+        sysctl.write_text(original)

@@ -95,3 +95,23 @@ def test_layout_matches_the_compiled_struct_sizes():
     # struct sniff_agg_key travels inside every named record: its size is part of the protocol.
     assert layout("sniff_agg_key").size == 24
     assert EVENT.offset("key.id") % 8 == 0 and DATA_AT % 8 == 0
+
+
+def test_the_mount_namespace_comes_from_the_record(tmp_path):
+    """A path string of an exited process in our namespace is ours: nothing is asked of /proc
+    and no loss is counted; one in another namespace whose process is gone is counted."""
+    dec = make_decoder(tmp_path)
+    path = os.fsencode(tmp_path / "gone")
+    dead = 0x3FFFFF      # above pid_max: no such process
+
+    def unlink(mntns):
+        return bytes(EVENT.pack({"op": abi.OP_CODES["unlink"], "pid": dead, "tid": dead, "count": 1,
+                                 "mntns": mntns, "names.0.str_len": len(path),
+                                 "names.0.flags": abi.C["SNIFF_NAME_AT_ROOT"],
+                                 "data_len": len(path)}))[:DATA_AT] + path
+
+    own = os.stat("/proc/self/ns/mnt").st_ino
+    assert dec.decode(unlink(own)).path == path
+    assert dec.ns_unresolved == 0
+    dec.decode(unlink(own + 1))
+    assert dec.ns_unresolved == 1
