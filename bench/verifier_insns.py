@@ -62,7 +62,10 @@ def main() -> int:
     args = ap.parse_args()
     if args.table:
         return table(args.table)
-    bcc = loader.import_bcc()
+    try:
+        import bcc     # a benchmark compiles in its own process, as probes/compile.py does
+    except ImportError:
+        sys.exit("verifier_insns: BCC's Python module is missing (python3-bpfcc)")
     btf = BTF(os.environ.get("SNIFF_TUI_BTF", VMLINUX_BTF))
     plan = uring.plan(btf)
     cflags = loader.build_cflags(kernel_offsets(btf), 1024, btf) + plan.cflags()

@@ -14,7 +14,7 @@ from typing import Optional
 NR_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
 # commands (include/uapi/linux/bpf.h)
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY = 0, 1, 2, 3, 4
-PROG_LOAD, RAW_TRACEPOINT_OPEN, MAP_LOOKUP_BATCH = 5, 17, 24
+PROG_LOAD, RAW_TRACEPOINT_OPEN, MAP_LOOKUP_BATCH, MAP_DELETE_BATCH = 5, 17, 24, 27
 PROG_TYPE_RAW_TRACEPOINT = 17
 LOG_SIZE = 16 << 20        # the verifier log of a refused program (its tail on kernels >= 6.4)
 

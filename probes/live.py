@@ -59,12 +59,10 @@ class LiveSource(content.ContentCapture):
         self._lock = threading.Lock()
         self._cg_lock = threading.Lock()     # the UI's set_filters and the worker's refresh
         self._dirs = [canonical_dir(d) for d in dirs]
-        self.records = 0
-        self.filtered_out = 0
+        self.records = self.filtered_out = 0
         self.truncated = 0               # delivered records whose path could not be completed
         self._out: list[Record] = []     # records of the step in progress
-        self._harvest_asked = threading.Event()
-        self._harvest_done = threading.Event()
+        self._harvest_asked, self._harvest_done = threading.Event(), threading.Event()
         self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
         self._agg_entries_seen = 0
         self._last_seen = 0              # pid of the last record (the process table knows it)
@@ -106,8 +104,7 @@ class LiveSource(content.ContentCapture):
             self.probes = None
 
     def __enter__(self) -> "LiveSource":
-        self.open()
-        return self
+        return self.open() or self
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -417,9 +414,7 @@ class LiveSource(content.ContentCapture):
 
     def dump_maps(self) -> dict:
         """-vvvv: the contents of the small maps (the big ones are summarized by size)."""
-        out = {}
-        for name in ("watched", "pidset"):
-            out[name] = [(str(k), str(v)) for k, v in self.probes[name].items()]
+        out = {name: [(str(k), str(v)) for k, v in self.probes[name].items()] for name in ("watched", "pidset")}
         out["config"] = {f: getattr(self.probes["config"][0], f) for f, _ in
                          self.probes["config"].Leaf._fields_ if f != "comm"}
         return out
@@ -446,9 +441,8 @@ class LiveSource(content.ContentCapture):
         feed = getattr(self, "_feed", None)
         return SourceStats(records=self.records, ringbuf_drops=counters["ringbuf_drops"],
                            lost_calls=counters["lost_calls"], proc_drops=counters["proc_drops"],
-                           name_drops=counters["name_drops"],
-                           truncated_paths=self.truncated, evictions=counters["agg_full"],
-                           unplaced=counters["unplaced"],
+                           name_drops=counters["name_drops"], truncated_paths=self.truncated,
+                           evictions=counters["agg_full"], unplaced=counters["unplaced"],
                            feed_dropped=feed.dropped if feed is not None else 0,
                            filtered_out=self.filtered_out, ns_unresolved=self.decoder.ns_unresolved,
                            unnamed=self.decoder.paths_by_id.unnamed, loading=list(self.probes.loading),

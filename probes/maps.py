@@ -139,6 +139,12 @@ class Map:
                 return out
             first = False
 
+    def items_delete_batch(self, keys) -> None:
+        """Delete keys (a ctypes array of Key) in one syscall (kernel >= 5.6). Raises BPFError
+        where unsupported, or at the first key already gone (the caller then goes one by one)."""
+        attr = bpfsys._Batch(0, 0, ctypes.addressof(keys), 0, len(keys), self.map_fd, 0, 0)
+        bpfsys.bpf(bpfsys.MAP_DELETE_BATCH, attr)
+
     def clear(self) -> None:
         for k in list(self.keys()):
             try:
