@@ -27,6 +27,11 @@ static __always_inline u16 kread_u16(const void *base, u32 off)
 
 #define KPTR(base, off) ((void *)kread_u64((base), (off)))
 
+/* The compiler forgets what it knows about v here, so a mask written after this line stays in
+ * the code, right where the value is used. Older verifiers (6.1) lose a bound checked earlier
+ * when the register is spilled and reloaded; a mask at the use needs no memory of the check. */
+#define OPAQUE(v) asm volatile("" : "+r"(v))
+
 /* task->files->fdt: the task's current fd table (it is replaced when it grows). */
 static __always_inline void *task_fdt(void *task)
 {

@@ -43,7 +43,9 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
     if (nm->walk_len + len + 1 > SNIFF_PATH_MAX - 1 || pos > SNIFF_DATA_MASK)
         return -1;
     const char *name = KPTR(dentry, OFF_DENTRY_NAME_PTR);
-    long n = bpf_probe_read_kernel_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_NAME_MAX + 1, name);
+    u32 at = pos;
+    OPAQUE(at);
+    long n = bpf_probe_read_kernel_str(&ev->data[at & SNIFF_DATA_MASK], SNIFF_NAME_MAX + 1, name);
     if (n <= 0)
         return -1;
     ev->data_len = pos + (u32)n;
@@ -52,16 +54,18 @@ static __always_inline int walk_copy_name(struct sniff_event *ev, struct sniff_n
     return 0;
 }
 
-/* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
- * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
- * hash: see WALK_HASH (unused without it). */
-static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
-                                      int how, u64 *hash)
+/* nm->flags while walking, never after: the walk went above its mount's root (a bind mount's,
+ * or the namespace's root for a scope walk). Kept in map memory, which the verifier does not
+ * track by value, rather than in a register, where each value doubled the states it follows
+ * per step. */
+#define WALK_ABOVE_MOUNT 0x8000
+
+static __always_inline void walk_steps(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
+                                       int how, u64 *hash)
 {
     int mode = how & ~(WALK_NAMES | WALK_HASH);
     void *mnt_sb = KPTR(p.vfsmnt, OFF_VFSMOUNT_SB);
     struct sniff_watch_key key = { .dev = sb_dev(mnt_sb) };
-    int in_mount = 1;    /* still below the mount's root (not above a bind mount's root) */
 
 #pragma clang loop unroll(disable)
     for (int i = 0; i < SNIFF_MAX_DEPTH; i++) {
@@ -74,7 +78,8 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
         }
         void *parent = KPTR(p.dentry, OFF_DENTRY_PARENT);
         void *mnt_root = KPTR(p.vfsmnt, OFF_VFSMOUNT_ROOT);
-        if (in_mount && p.dentry == mnt_root) {
+        /* (A base walk never goes above a mount's root: no flag to read.) */
+        if ((mode == WALK_BASE || !(nm->flags & WALK_ABOVE_MOUNT)) && p.dentry == mnt_root) {
             void *mount = (char *)p.vfsmnt - OFF_MOUNT_MNT;
             void *up = KPTR(mount, OFF_MOUNT_PARENT);
             if (up == mount || !up) {
@@ -86,11 +91,11 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
                     return;
                 }
                 /* A scope walk goes on above it, to where the file really is. */
-                in_mount = 0;
+                nm->flags |= WALK_ABOVE_MOUNT;
             } else if (mode == WALK_SCOPE && p.dentry != parent) {
                 /* Bind mount of a subdirectory: where the file really is lies above it, in
                  * the same filesystem. */
-                in_mount = 0;
+                nm->flags |= WALK_ABOVE_MOUNT;
             } else {
                 p.dentry = KPTR(mount, OFF_MOUNT_MOUNTPOINT);
                 p.vfsmnt = (char *)up + OFF_MOUNT_MNT;
@@ -113,6 +118,17 @@ static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name 
     }
     /* Deeper than we walk: scope unknown. The caller counts it (never silently lost). */
     nm->flags |= SNIFF_NAME_TRUNCATED | SNIFF_NAME_TOO_DEEP;
+}
+
+/* Walk from p upwards. Stops at the first watched ancestor (nm->watch set), at the root
+ * (SNIFF_NAME_AT_ROOT), or when the path is too long or too deep (SNIFF_NAME_TRUNCATED).
+ * hash: see WALK_HASH (unused without it). */
+static __always_inline void walk_path(struct sniff_event *ev, struct sniff_name *nm, struct walk_pos p,
+                                      int how, u64 *hash)
+{
+    nm->flags &= ~WALK_ABOVE_MOUNT;
+    walk_steps(ev, nm, p, how, hash);
+    nm->flags &= ~WALK_ABOVE_MOUNT;
 }
 
 static __always_inline struct walk_pos file_pos(void *file)

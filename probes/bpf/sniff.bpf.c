@@ -38,13 +38,19 @@
  *                   programs on io_uring_submit_req/io_uring_complete, whose bodies are in
  *                   uring.h
  *
- * Verifier budget (instructions processed, of 1,000,000), measured before mmap and close_range's
- * loop were added: raw_enter ~900, verdict_walk ~320k, raw_exit/enter_close/exit_open ~360k,
- * exit_fd ~390k, exit_name_counted ~450k, exit_pair ~510k, exit_rename ~760k; uring_submit ~380k,
- * uring_file ~510k, uring_name ~560k, uring_rename ~650k. Each inlined path walk costs ~300k: a
- * program gets at most one, or two string walks (exit_rename, uring_rename). A bounded loop is
- * followed iteration by iteration: close_range_step's 128 fds per run are near the verifier's
- * limit on the branches of one path ("sequence of jumps is too complex" at 256).
+ * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
+ * for the running kernel), on 6.18: raw_enter ~2k, verdict_walk ~55k, raw_exit/enter_close/
+ * exit_fd/exit_open ~70k, exit_pair ~145k, exit_name_counted ~150k, exit_rename ~115k;
+ * uring_submit ~115k, uring_file ~145k, uring_name ~145k, uring_rename ~110k; close_range_step
+ * ~490k; 2.0M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
+ * is its length times the paths through its body that stay apart: state the loop carries lives
+ * in map memory (which the verifier does not track by value) rather than in registers, and
+ * branches that only feed the loop are taken before it (string_hash before string_place). An
+ * inlined path walk costs ~50k. Older verifiers lose bounds that newer ones keep (a bound checked,
+ * spilled to the stack and reloaded, on 6.1): offsets are masked where they are used (OPAQUE).
+ * close_range_step's 128 fds per run are near the verifier's limit on the branches of one path
+ * ("sequence of jumps is too complex" at 256).
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
@@ -343,6 +349,37 @@ static __always_inline void fill_file_identity(struct sniff_event *ev, struct sn
     ev->mode = id->mode;
 }
 
+/* Hash of the n-byte string (its NUL counted) just copied to data[0..): with its base directory
+ * (name_key), a name counter's key. Eight bytes a step (the bytes past the string masked off):
+ * a loop of 512 steps, not 4,096, for the verifier to follow, and run before string_place's
+ * branches, so that it is followed once, not once per way of placing the string. The index is
+ * masked where it is used (OPAQUE): clang's pointer count-down had no bound 6.1 could see. */
+static __always_inline u64 string_hash(struct sniff_event *ev, long n)
+{
+    u32 len = n > 0 ? (u32)(n - 1) : 0;
+    u64 h = len;
+#pragma clang loop unroll(disable)
+    for (u32 i = 0; i < SNIFF_NAME_HASH_MAX / 8; i++) {
+        u32 at = i * 8;
+        if (at >= len)
+            break;
+        u32 rest = len - at;
+        OPAQUE(at);
+        u64 x = *(u64 *)&ev->data[at & (SNIFF_NAME_HASH_MAX - 8)];
+        if (rest < 8)
+            x &= (1ull << (rest * 8)) - 1;
+        h = (h ^ x) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static __always_inline u64 name_key(u64 hash, void *base_dentry)
+{
+    u64 h = (hash ^ (u64)base_dentry) * 0x9E3779B97F4A7C15ull;
+    return (h ^ (h >> 29)) | 1;    /* never 0 */
+}
+
 /* A path the process passed as a string: copy the string, then place the directory it is
  * relative to (dirfd, cwd, or the task's root for an absolute path). Python joins the two and
  * decides scope from the resolved location. Returns the base directory's dentry (0 if none).
@@ -370,13 +407,18 @@ static __always_inline void *string_place(struct sniff_event *ev, struct sniff_n
     return base->dentry && base->vfsmnt ? base->dentry : 0;
 }
 
+/* hash: when not 0, gets string_hash() of the string (it must be copied to data[0..)). */
 static __always_inline void *string_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                         s64 dirfd, const char *ustr, struct walk_pos *base)
+                                         s64 dirfd, const char *ustr, struct walk_pos *base, u64 *hash)
 {
     u32 pos = ev->data_len;
     if (pos > SNIFF_DATA_MASK)
         return 0;
-    long n = bpf_probe_read_user_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
+    u32 at = pos;
+    OPAQUE(at);
+    long n = bpf_probe_read_user_str(&ev->data[at & SNIFF_DATA_MASK], SNIFF_PATH_MAX, ustr);
+    if (hash)
+        *hash = string_hash(ev, n);
     return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
@@ -394,22 +436,8 @@ static __always_inline void name_from_string(struct sniff_event *ev, struct snif
                                              s64 dirfd, const char *ustr)
 {
     struct walk_pos base = {0};
-    if (string_base(ev, nm, task, dirfd, ustr, &base))
+    if (string_base(ev, nm, task, dirfd, ustr, &base, 0))
         name_string_base(ev, nm, base);
-}
-
-/* Hash of the string just copied by string_base (at data[0..str_len)) and its base directory. */
-static __always_inline u64 string_hash(struct sniff_event *ev, struct sniff_name *nm, void *base_dentry)
-{
-    u64 h = (u64)base_dentry * 0x9E3779B97F4A7C15ull;
-    u32 len = nm->str_len;
-#pragma clang loop unroll(disable)
-    for (u32 i = 0; i < SNIFF_NAME_HASH_MAX; i++) {
-        if (i >= len)
-            break;
-        h = (h ^ (u8)ev->data[i & (SNIFF_NAME_HASH_MAX - 1)]) * 0x100000001B3ull;
-    }
-    return h | 1;    /* never 0 */
 }
 
 /* ---- verdicts: is this open file under a watched directory? ------------------------------ */
@@ -1073,29 +1101,36 @@ int close_range_step(struct raw_sys_ctx *ctx)
 }
 
 /* The highest open fd of the table (-1: none), from its open_fds bitmap read from the top: a
- * range to ~0U then stops there instead of scanning empty slots up to the table's size. */
+ * range to ~0U then stops there instead of scanning empty slots up to the table's size. The
+ * loop only finds the top non-empty word; the bit search runs once, after it (inside the loop,
+ * its 64 paths per word took the 6.1 verifier past its 1M-instruction limit). */
 static __always_inline s64 highest_open_fd(void *fdt, u32 max)
 {
     u64 *bits = KPTR(fdt, OFF_FDT_OPEN_FDS);
     s64 words = (s64)(max + 63) / 64;
+    s64 w = -1;
+    u64 x = 0;
+    if (!bits)
+        return words > SNIFF_OPEN_FDS_WORDS ? (s64)max - 1 : -1;
 #pragma clang loop unroll(disable)
     for (int i = 0; i < SNIFF_OPEN_FDS_WORDS; i++) {
-        s64 w = words - 1 - i;
-        if (w < 0 || !bits)
+        w = words - 1 - i;
+        if (w < 0)
             break;
-        u64 x = kread_u64(bits, (u32)w * 8);
-        if (!x)
-            continue;
-        s64 hi = w * 64;
-        if (x >> 32) { x >>= 32; hi += 32; }
-        if (x >> 16) { x >>= 16; hi += 16; }
-        if (x >> 8) { x >>= 8; hi += 8; }
-        if (x >> 4) { x >>= 4; hi += 4; }
-        if (x >> 2) { x >>= 2; hi += 2; }
-        if (x >> 1) hi += 1;
-        return hi;
+        x = kread_u64(bits, (u32)w * 8);
+        if (x)
+            break;
     }
-    return words > SNIFF_OPEN_FDS_WORDS ? (s64)max - 1 : -1;
+    if (!x)
+        return words > SNIFF_OPEN_FDS_WORDS ? (s64)max - 1 : -1;
+    s64 hi = w * 64;
+    if (x >> 32) { x >>= 32; hi += 32; }
+    if (x >> 16) { x >>= 16; hi += 16; }
+    if (x >> 8) { x >>= 8; hi += 8; }
+    if (x >> 4) { x >>= 4; hi += 4; }
+    if (x >> 2) { x >>= 2; hi += 2; }
+    if (x >> 1) hi += 1;
+    return hi;
 }
 
 int enter_close_range(struct raw_sys_ctx *ctx)
@@ -1242,8 +1277,9 @@ int exit_name_counted(struct raw_sys_ctx *ctx)
     ev->ret = ret;
     void *task = (void *)bpf_get_current_task();
     struct walk_pos base = {0};
-    void *base_dentry = string_base(ev, &ev->names[0], task, p.a, (const char *)p.s1, &base);
-    struct sniff_agg_key key = { .id = string_hash(ev, &ev->names[0], base_dentry),
+    u64 hash = 0;
+    void *base_dentry = string_base(ev, &ev->names[0], task, p.a, (const char *)p.s1, &base, &hash);
+    struct sniff_agg_key key = { .id = name_key(hash, base_dentry),
                                  .tgid = ev->pid, .err = (s32)(ret < 0 ? ret : 0), .op = p.op,
                                  .kind = SNIFF_AGG_NAME };
     u64 serial = 0;

@@ -323,12 +323,14 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
 
 /* A path string copied at submission, placed like string_base places a user's. */
 static __always_inline void *kstring_base(struct sniff_event *ev, struct sniff_name *nm, void *task,
-                                          s64 dirfd, const char *kstr, struct walk_pos *base)
+                                          s64 dirfd, const char *kstr, struct walk_pos *base, u64 *hash)
 {
     u32 pos = ev->data_len;
     if (pos > SNIFF_DATA_MASK)
         return 0;
     long n = bpf_probe_read_kernel_str(&ev->data[pos & SNIFF_DATA_MASK], SNIFF_PATH_MAX, kstr);
+    if (hash)
+        *hash = string_hash(ev, n);
     return string_place(ev, nm, task, dirfd, pos, n, base);
 }
 
@@ -336,7 +338,7 @@ static __always_inline void name_from_kstring(struct sniff_event *ev, struct sni
                                               s64 dirfd, const char *kstr)
 {
     struct walk_pos base = {0};
-    if (kstring_base(ev, nm, task, dirfd, kstr, &base))
+    if (kstring_base(ev, nm, task, dirfd, kstr, &base, 0))
         name_string_base(ev, nm, base);
 }
 
@@ -371,8 +373,9 @@ static __always_inline int on_uring_name(struct bpf_raw_tracepoint_args *ctx)
     }
     void *task = (void *)bpf_get_current_task();
     struct walk_pos base = {0};
-    void *base_dentry = kstring_base(ev, &ev->names[0], task, r->dirfd, paths->old, &base);
-    struct sniff_agg_key key = { .id = string_hash(ev, &ev->names[0], base_dentry), .tgid = ev->pid,
+    u64 hash = 0;
+    void *base_dentry = kstring_base(ev, &ev->names[0], task, r->dirfd, paths->old, &base, &hash);
+    struct sniff_agg_key key = { .id = name_key(hash, base_dentry), .tgid = ev->pid,
                                  .err = (s32)ret, .op = ev->op,
                                  .kind = SNIFF_AGG_NAME | SNIFF_AGG_VIA_URING };
     uring_req_drop((u64)req, 1);
