@@ -4,10 +4,10 @@
 # process, and a load costs minutes under TCG). The host's root is read-only here, /tmp is an
 # overlay; OUT is the only directory shared back. Writes OUT/result: one line per step, and
 # OUT/status: the number of failed steps (its absence means the guest never got this far).
-# Usage: kernel-matrix-guest.sh OUT REPO TEST...
+# Usage: kernel-matrix-guest.sh OUT REPO HOST_LOOP TEST...   (HOST_LOOP: stream_smoke.py --calibrate)
 set -u
-out=$1 repo=$2
-shift 2
+out=$1 repo=$2 host_loop=$3
+shift 3
 kver=$(uname -r)
 step() { echo "$*" >>"$out/result"; }
 : >"$out/result"
@@ -31,13 +31,13 @@ fi
 
 cd "$repo" || exit 1
 t0=$(date +%s)
-line=$(.venv/bin/python -B scripts/stream_smoke.py "$scratch/smoke" 2>>"$out/smoke.log")
+line=$(.venv/bin/python -B scripts/stream_smoke.py --host-loop "$host_loop" "$scratch/smoke" 2>>"$out/smoke.log")
 case $line in "stream: ok"*) ;; *) fails=$((fails + 1)); [ -n "$line" ] || line="stream: FAIL: no verdict (see smoke.log)";; esac
 cp "$scratch/smoke/stream.stderr" "$out/stream.stderr" 2>/dev/null
 step "$line [$(( $(date +%s) - t0 )) s]"
 
 t0=$(date +%s)
-.venv/bin/python -B -m pytest -q -p no:cacheprovider --junitxml="$out/pytest.xml" "$@" \
+.venv/bin/python -B -m pytest -v -rfE --durations=30 -p no:cacheprovider --junitxml="$out/pytest.xml" "$@" \
   >"$out/pytest.log" 2>&1
 rc=$?
 summary=$(tail -n 1 "$out/pytest.log" | sed 's/^=* *//; s/ *=*$//')
