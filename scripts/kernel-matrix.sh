@@ -138,13 +138,13 @@ for name in "${kernels[@]}"; do
   if [ ! -s "$dir/status" ]; then
     why=$([ $rc = 124 ] && echo "timed out after ${secs} s" || echo "vng exit $rc")
     last=$(grep -v '^\s*$' "$dir/vng.log" | tail -n 1)
-    steps=$(tr '\n' ';' <"$dir/result" 2>/dev/null)
-    echo "$head FAIL: the guest did not finish ($why; ${steps:+done: $steps }last output: ${last:-none}; see $dir)"
+    steps=$(paste -sd '|' "$dir/result" 2>/dev/null | sed 's/|/ | /g')
+    echo "$head FAIL: the guest did not finish ($why; ${steps:+done: $steps; }last output: ${last:-none}; see $dir)"
     failed=$((failed + 1))
   elif [ "$(cat "$dir/status")" = 0 ]; then
-    echo "$head PASS: $(paste -sd ';' "$dir/result" | sed 's/;/; /g')"
+    echo "$head PASS: $(paste -sd '|' "$dir/result" | sed 's/|/ | /g')"
   else
-    echo "$head FAIL: $(paste -sd ';' "$dir/result" | sed 's/;/; /g') (see $dir)"
+    echo "$head FAIL: $(paste -sd '|' "$dir/result" | sed 's/|/ | /g') (see $dir)"
     failed=$((failed + 1))
   fi
 done
