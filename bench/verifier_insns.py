@@ -5,7 +5,9 @@ alone (no attach), and print accepted/rejected and the kernel's verified_insns (
     sudo PYTHONPATH=. .venv/bin/python bench/verifier_insns.py [--log NAME] [--json FILE]
 
 --log NAME prints the verifier's log for one program (BCC's debug flag; E2BIG prints none).
-Run on another kernel in a VM (see scripts/kernel-matrix.sh) to see what that verifier says."""
+--json FILE keeps the rows; --table LABEL=FILE... prints a markdown table of several such files
+side by side (before/after, kernels), as in bench/BENCHMARKS.md. Run it inside a VM of another
+kernel (virtme-ng, the checkout shared read-only) to see what that kernel's verifier says."""
 import argparse
 import json
 import os
@@ -33,19 +35,41 @@ def verified_insns(fd: int) -> int:
     return -1
 
 
+def table(columns: list[str]) -> int:
+    runs = []
+    for col in columns:
+        label, _, path = col.partition("=")
+        runs.append((label, {r["program"]: r for r in json.loads(Path(path).read_text())["rows"]}))
+    names = sorted({n for _, rows in runs for n in rows},
+                   key=lambda n: -max((rows.get(n) or {}).get("insns") or 10**7 for _, rows in runs))
+
+    def cell(r):
+        return "—" if r is None else "**rejected**" if not r["ok"] else f"{r['insns']:,}"
+    print("| program | " + " | ".join(label for label, _ in runs) + " |")
+    print("| --- |" + " ---: |" * len(runs))
+    for n in names:
+        print(f"| {n} | " + " | ".join(cell(rows.get(n)) for _, rows in runs) + " |")
+    print("| **total** | " + " | ".join(
+        f"**{sum(r['insns'] or 0 for r in rows.values()):,}**" for _, rows in runs) + " |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", help="print the verifier log of this program")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--table", nargs="+", metavar="LABEL=FILE", help="compare saved --json runs")
     args = ap.parse_args()
+    if args.table:
+        return table(args.table)
     bcc = loader.import_bcc()
     btf = BTF(os.environ.get("SNIFF_TUI_BTF", VMLINUX_BTF))
     plan = uring.plan(btf)
     cflags = loader.build_cflags(kernel_offsets(btf), 1024, btf) + plan.cflags()
     t0 = time.monotonic()
-    # debug 0x8: BCC asks the kernel for the full verifier log (level 2) and prints it
+    # debug 0x2 (DEBUG_BPF): BCC asks the kernel for the verifier log (level 1) and prints it
     bpf = bcc.BPF(src_file=str(abi.BPF_DIR / "sniff.bpf.c").encode(), cflags=cflags,
-                  debug=0x8 if args.log else 0)
+                  debug=0x2 if args.log else 0)
     compiled = time.monotonic() - t0
     rows = []
     names = [args.log] if args.log else [n for n in programs() if plan.enabled or "uring" not in n]

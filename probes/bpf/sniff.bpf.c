@@ -39,10 +39,10 @@
  *                   uring.h
  *
  * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
- * for the running kernel), on 6.18: raw_enter ~2k, verdict_walk ~55k, raw_exit/enter_close/
- * exit_fd/exit_open ~70k, exit_pair ~145k, exit_name_counted ~150k, exit_rename ~115k;
- * uring_submit ~115k, uring_file ~145k, uring_name ~145k, uring_rename ~110k; close_range_step
- * ~490k; 2.0M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * for the running kernel), on 6.18: raw_enter ~2k, enter_close_range ~30k, verdict_walk ~55k,
+ * raw_exit/enter_close/exit_fd/exit_open ~70k, exit_name_counted/exit_pair ~85k, exit_rename
+ * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~490k;
+ * 1.75M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
  * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
  * is its length times the paths through its body that stay apart: state the loop carries lives
  * in map memory (which the verifier does not track by value) rather than in registers, and
@@ -350,27 +350,32 @@ static __always_inline void fill_file_identity(struct sniff_event *ev, struct sn
 }
 
 /* Hash of the n-byte string (its NUL counted) just copied to data[0..): with its base directory
- * (name_key), a name counter's key. Eight bytes a step (the bytes past the string masked off):
- * a loop of 512 steps, not 4,096, for the verifier to follow, and run before string_place's
- * branches, so that it is followed once, not once per way of placing the string. The index is
- * masked where it is used (OPAQUE): clang's pointer count-down had no bound 6.1 could see. */
+ * (name_key), a name counter's key. Eight bytes a step, and the bytes past the string masked
+ * off once, after the loop: 512 steps of one path each for the verifier to follow, not 4,096.
+ * Called before string_place's branches, so that the loop is followed once, not once per way
+ * of placing the string. Indexes are masked where they are used (OPAQUE): clang's pointer
+ * count-down had no bound 6.1's verifier could see. */
+static __always_inline u64 hash_word(u64 h, struct sniff_event *ev, u32 at, u64 keep)
+{
+    OPAQUE(at);
+    u64 x = *(u64 *)&ev->data[at & (SNIFF_NAME_HASH_MAX - 8)] & keep;
+    h = (h ^ x) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
 static __always_inline u64 string_hash(struct sniff_event *ev, long n)
 {
     u32 len = n > 0 ? (u32)(n - 1) : 0;
+    u32 words = len / 8, rest = len % 8;
     u64 h = len;
 #pragma clang loop unroll(disable)
     for (u32 i = 0; i < SNIFF_NAME_HASH_MAX / 8; i++) {
-        u32 at = i * 8;
-        if (at >= len)
+        if (i >= words)
             break;
-        u32 rest = len - at;
-        OPAQUE(at);
-        u64 x = *(u64 *)&ev->data[at & (SNIFF_NAME_HASH_MAX - 8)];
-        if (rest < 8)
-            x &= (1ull << (rest * 8)) - 1;
-        h = (h ^ x) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
+        h = hash_word(h, ev, i * 8, ~0ull);
     }
+    if (rest && words < SNIFF_NAME_HASH_MAX / 8)
+        h = hash_word(h, ev, words * 8, (1ull << (rest * 8)) - 1);
     return h;
 }
 
@@ -1252,7 +1257,9 @@ int exit_pair(struct raw_sys_ctx *ctx)
     struct sniff_file_id id = {};
     if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_EXIT_PAIR) > 0)
         file_op(c, op, fd, file, &id, ret, ret);
-    if (reading && p.b >= 0) {
+    /* Read again from the map, not kept in a register through the walk: the verifier would
+     * follow the walk once per side. */
+    if (pp->a >= 0 && pp->b >= 0) {
         pp->a = -1;
         walk_tail.call(ctx, SNIFF_RESUME_EXIT_PAIR);
         count(SNIFF_CNT_UNPLACED);

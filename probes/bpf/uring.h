@@ -312,7 +312,10 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
     struct sniff_file_id id = {};
     if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_URING_FILE) > 0)
         file_op_from(c, op, fd, file, &id, r->shape == SNIFF_SHAPE_OPEN ? 0 : res, bytes, r);
-    if (reading && res > 0 && !(r->state & SNIFF_UREQ_OUT_SKIP)) {
+    /* Read again (from the request and the map), not kept in registers through the walk: the
+     * verifier would follow the walk once per shape and side. */
+    if (r->shape == SNIFF_SHAPE_FD_PAIR && !(r->state & (SNIFF_UREQ_IN_DONE | SNIFF_UREQ_OUT_SKIP)) &&
+        uring_res(req) > 0) {
         r->state |= SNIFF_UREQ_IN_DONE;
         uring_rerun(ctx);
         count(SNIFF_CNT_UNPLACED);
