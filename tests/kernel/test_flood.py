@@ -20,6 +20,7 @@ def records_of(run, path=None, op=None):
 
 def test_open_write_truncate_close_flood_is_exact_and_coalesced(sniff):
     target = sniff.dir / "flooded"
+    started = time.monotonic()
     run = sniff.run(script("""
 for i in range(20_000):
     fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -33,7 +34,9 @@ for i in range(20_000):
     assert run.summary(target, "truncate")[0] == 20_000
     assert run.summary(target, "close") == (20_000, 0)
     # One counter per op for a file reopened 20,000 times: a handful of records, not 80,000.
-    assert len(records_of(run)) < 40
+    # Each counter also reports once per interval (1 s) while the flood lasts: about 2 s here,
+    # 15 s in an emulated VM (the kernel matrix), hence 4 ops x its seconds on top.
+    assert len(records_of(run)) < 40 + 4 * (time.monotonic() - started)
     assert sniff.source.counters()["lost_calls"] == 0
 
 
