@@ -1305,11 +1305,19 @@ static __always_inline int close_known(struct sniff_config *c, int want, u32 tgi
         return CLOSE_DONE;
     }
     void *inode = file_inode(file);
-    if (!type_wanted(c, inode_mode(inode), SNIFF_OP_CLOSE)) {    /* pipes, sockets: no walk */
+    u16 mode = inode_mode(inode);
+    if (!type_wanted(c, mode, SNIFF_OP_CLOSE)) {    /* pipes, sockets: no walk */
         forget_verdict(tgid, fd);
         return CLOSE_DONE;
     }
     void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
+    /* Its own parent and not a directory: a pseudo file that no directory holds (anon inodes:
+     * eventfd, epoll, BPF maps..., regular files to 6.15+ kernels). Nobody's path: no walk, and
+     * nothing skipped when a process with many of them closes its fds before an exec. */
+    if ((mode & S_IFMT_) != S_IFDIR_ && KPTR(dentry, OFF_DENTRY_PARENT) == dentry) {
+        forget_verdict(tgid, fd);
+        return CLOSE_DONE;
+    }
     struct sniff_file_id id = {};
     if (!fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
         !dverdict_lasting(dentry, inode, &id))

@@ -87,7 +87,13 @@ def test_children_closing_many_inherited_watched_files_lose_nothing(sniff, tmp_p
         renamer.wait()
     assert run.returncode == 0
     after = losses(sniff)
-    children = {r.pid for r in run.records if r.op == "close" and r.pid != run.pid
-                and r.path.startswith(os.fsencode(sniff.dir))}
-    assert len(children) == 20
-    assert {k: after[k] - before[k] for k in after} == {k: 0 for k in after}
+    closes: dict[int, int] = {}
+    for r in run.records:
+        if r.op == "close" and r.pid != run.pid and r.path.startswith(os.fsencode(sniff.dir)):
+            closes[r.pid] = closes.get(r.pid, 0) + r.count
+    assert sorted(closes.values()) == [200] * 20     # every child, every inherited file
+    # The ring buffer is the machine's, shared with every other process the suite has left
+    # running: a drop there that touched these closes fails the line above; none of the
+    # close_range losses may move.
+    moved = {k: after[k] - before[k] for k in after if k not in ("ringbuf_drops", "lost_calls")}
+    assert moved == {k: 0 for k in moved}
