@@ -127,7 +127,9 @@ class Probes:
         with self.lock:
             self.closed = True      # nothing attaches from now on (the phase thread checks it)
             links, self.links = self.links, {}
-        for fd in links.values():
+        # Last attached first: sys_enter goes before sys_exit (a syscall entered is still
+        # finished), and the process table's programs go last.
+        for fd in reversed(list(links.values())):
             os.close(fd)
 
     def close(self) -> None:
