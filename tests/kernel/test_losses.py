@@ -9,6 +9,8 @@ import subprocess
 LOSS_FIELDS = ("ringbuf_drops", "lost_calls", "proc_drops", "name_drops", "truncated_paths",
                "evictions", "unplaced", "feed_dropped", "ns_unresolved", "unnamed")
 LOSS_COUNTERS = ("close_range_skipped", "too_deep", "pending_full", "rate_limited", "uring_no_cqe")
+# Records the ring buffer could not take, whoever they were about.
+RING_DROPS = ("ringbuf_drops", "lost_calls", "name_drops", "proc_drops")
 
 
 def losses(sniff) -> dict[str, int]:
@@ -53,7 +55,11 @@ def test_an_ordinary_shell_workload_loses_nothing(sniff, tmp_path):
         assert ("unlink", f"moved{i}.txt".encode()) in seen
         assert ("write", f"rel{i}.txt".encode()) in seen
     assert not [r for r in records if r.path.startswith(os.fsencode(outside))]
-    assert {k: after[k] - before[k] for k in after} == {k: 0 for k in after}
+    # The ring buffer is the machine's: a record of any process anywhere that found it full
+    # counts there (one failed open elsewhere did, once, in a full suite run). A drop of this
+    # workload's records fails the checks above; nothing else may move.
+    moved = {k: after[k] - before[k] for k in after if k not in RING_DROPS}
+    assert moved == {k: 0 for k in moved}
 
 
 HOLDER = r"""
@@ -95,5 +101,5 @@ def test_children_closing_many_inherited_watched_files_lose_nothing(sniff, tmp_p
     # The ring buffer is the machine's, shared with every other process the suite has left
     # running: a drop there that touched these closes fails the line above; none of the
     # close_range losses may move.
-    moved = {k: after[k] - before[k] for k in after if k not in ("ringbuf_drops", "lost_calls")}
+    moved = {k: after[k] - before[k] for k in after if k not in RING_DROPS}
     assert moved == {k: 0 for k in moved}
