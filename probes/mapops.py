@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 from typing import Optional
 
-_SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}.get(os.uname().machine)
+from . import bpfsys
+
 _LOOKUP_AND_DELETE_ELEM = 21
 _ENOTSUPP = 524        # the kernel's own "not supported" (not in errno)
-
-
-class _Attr(ctypes.Structure):
-    _fields_ = [("map_fd", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("key", ctypes.c_uint64),
-                ("value", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class Taker:
@@ -28,21 +20,22 @@ class Taker:
 
     def __init__(self, table) -> None:
         self.table = table
-        self.one_step = _SYS_BPF is not None
+        self.one_step = True
 
     def take(self, key: bytes):
         table = self.table
         k = table.Key.from_buffer_copy(key)
         if self.one_step:
             value = table.Leaf()
-            attr = _Attr(map_fd=table.map_fd, key=ctypes.addressof(k), value=ctypes.addressof(value))
-            if _libc.syscall(_SYS_BPF, _LOOKUP_AND_DELETE_ELEM, ctypes.byref(attr), ctypes.sizeof(attr)) == 0:
+            attr = bpfsys._Elem(table.map_fd, ctypes.addressof(k), ctypes.addressof(value), 0)
+            try:
+                bpfsys.bpf(_LOOKUP_AND_DELETE_ELEM, attr)
                 return value
-            err = ctypes.get_errno()
-            if err == errno.ENOENT:
-                return None
-            if err not in (errno.EINVAL, _ENOTSUPP):
-                raise OSError(err, os.strerror(err))
+            except bpfsys.BPFError as exc:
+                if exc.errno == errno.ENOENT:
+                    return None
+                if exc.errno not in (errno.EINVAL, _ENOTSUPP, errno.ENOSYS):   # ENOSYS: no syscall number here
+                    raise
             self.one_step = False
         return self._two_steps(k)
 
