@@ -388,5 +388,7 @@ def _enable_content(probes: Probes) -> None:
     for name, kind in CONTENT_KINDS.items():
         if name in numbers:
             probes.set_slot("content_kind", numbers[name], abi.C[kind], ctypes.c_uint8)
+    for code, kind in probes.uring_plan.content.items():    # io_uring writes (read once it loads)
+        probes.set_slot("content_uring_kind", code, kind, ctypes.c_uint8)
     probes.set_slot("content_tail", 0, probes.programs["capture_write"])
     probes.content = True

@@ -56,6 +56,12 @@ OP_FIELDS = {
     "io_sync": {"URING_SYNC_OFF": "off", "URING_SYNC_LEN": "len", "URING_SYNC_MODE": "mode"},
     "io_splice": {"URING_SPLICE_FD_IN": "splice_fd_in", "URING_SPLICE_FLAGS": "flags"},
 }
+# --content: the write ops whose bytes are captured, by where the completion finds them, and the
+# fields of their part of the io_kiocb (struct io_rw) it reads. Without them, io_uring writes
+# are still counted, only not captured (said in missing).
+CONTENT_KINDS = {"IORING_OP_WRITE": "SNIFF_CK_URING", "IORING_OP_WRITE_FIXED": "SNIFF_CK_URING",
+                 "IORING_OP_WRITEV": "SNIFF_CK_URING_V", "IORING_OP_WRITEV_FIXED": "SNIFF_CK_URING_V"}
+RW_FIELDS = {"URING_RW_ADDR": "addr", "URING_RW_LEN": "len", "URING_RW_POS": "kiocb.ki_pos"}
 # Request flag bits (an unnamed kernel enum of REQ_F_*_BIT) -> C macro of the mask.
 FLAG_BITS = {"SNIFF_REQ_F_FIXED_FILE": "REQ_F_FIXED_FILE_BIT", "SNIFF_REQ_F_CQE_SKIP": "REQ_F_CQE_SKIP_BIT"}
 TRACEPOINTS = {"io_uring_submit_req": "uring_submit", "io_uring_complete": "uring_complete"}
@@ -72,6 +78,7 @@ class Plan:
     enabled: bool = False
     defines: dict[str, int] = field(default_factory=dict)
     opcodes: dict[int, int] = field(default_factory=dict)     # IORING_OP_* -> op | shape << 8
+    content: dict[int, int] = field(default_factory=dict)     # IORING_OP_* -> enum sniff_content_kind
     missing: list[str] = field(default_factory=list)          # one line each, for -v and --stats
 
     def cflags(self) -> list[str]:
@@ -100,6 +107,13 @@ def plan(btf: BTF) -> Plan:
             out.missing.append(f"io_uring: {exc}")
         # Ops this kernel cannot place are never dispatched; their offsets only need to exist.
         defines.update(usable[struct_name] or {"OFF_" + m: 0 for m in fields})
+    try:
+        defines.update({"OFF_" + m: cmd + btf.offsetof("io_rw", f) for m, f in RW_FIELDS.items()})
+        rw = True
+    except BTFError as exc:
+        defines.update({"OFF_" + m: 0 for m in RW_FIELDS})
+        rw = False
+        out.missing.append(f"io_uring writes are not captured (--content): {exc}")
     for name, (op, shape, struct_name) in OPS.items():
         try:
             code = btf.enumerator(name)
@@ -109,6 +123,8 @@ def plan(btf: BTF) -> Plan:
             continue
         if 0 <= code < C["SNIFF_URING_OPS"]:
             out.opcodes[code] = C["SNIFF_OP_" + op.upper()] | C[shape] << 8
+            if rw and name in CONTENT_KINDS:
+                out.content[code] = C[CONTENT_KINDS[name]]
     out.defines = {"SNIFF_URING": 1, **defines}
     out.enabled = True
     return out

@@ -898,6 +898,11 @@ BPF_PERCPU_ARRAY(content_counters, u64, SNIFF_CC_MAX);
 /* One record per CPU, too big for a per-CPU map value (32 KiB at most): an array by CPU. */
 BPF_ARRAY(content_buf, struct sniff_content, SNIFF_NCPU);
 BPF_PROG_ARRAY(content_tail, 1);
+#ifdef SNIFF_URING
+BPF_ARRAY(content_uring_kind, u8, SNIFF_URING_OPS);      /* IORING_OP_* -> enum sniff_content_kind */
+BPF_TABLE("lru_hash", u64, struct sniff_content_iovs, content_iovs, SNIFF_CONTENT_URING_REQS);
+BPF_PERCPU_ARRAY(content_iovs_new, struct sniff_content_iovs, 1);
+#endif
 
 static __always_inline void content_count(u32 slot, u64 n)
 {
@@ -921,11 +926,12 @@ static __always_inline void content_arm(struct sniff_rw_pending *p, s64 ret)
     job->ret = ret;
     job->nr = p->nr;
     job->id = p->id;
+    job->kind = 0;       /* from the syscall's number (an io_uring completion sets its own) */
     job->armed = 1;
 }
 
-/* After it: the capture, if armed. */
-static __always_inline void content_run(struct raw_sys_ctx *ctx)
+/* After it: the capture, if armed (a sys_exit's or an io_uring completion's ctx). */
+static __always_inline void content_run(void *ctx)
 {
     u32 zero = 0;
     struct sniff_content_job *job = content_job.lookup(&zero);
@@ -966,16 +972,20 @@ int capture_write(struct raw_sys_ctx *ctx)
     struct sniff_content *rec = content_buf.lookup(&cpu);
     u32 nr = job->nr;
     u8 *kindp = content_kind.lookup(&nr);
-    if (!rec || !kindp || !*kindp)
+    if (!rec || !kindp)
         return 0;
-    u32 kind = *kindp;
+    /* io_uring: everything from the request (ctx is its completion's, with no syscall args) */
+    int uring = job->kind >= SNIFF_CK_URING;
+    u32 kind = uring ? job->kind : *kindp;
+    if (!kind)
+        return 0;
     s64 ret = job->ret;
     void *file = (void *)job->file;
     u64 id = bpf_get_current_pid_tgid();
     rec->ts = bpf_ktime_get_ns();
     rec->op = SNIFF_OP_CONTENT;
-    rec->pid = id >> 32;
-    rec->tid = (u32)id;
+    rec->pid = uring ? job->tgid : id >> 32;
+    rec->tid = uring ? job->tid : (u32)id;
     rec->uid = (u32)bpf_get_current_uid_gid();
     rec->cgroup = bpf_get_current_cgroup_id();
     rec->ino = job->id.ino;
@@ -985,22 +995,36 @@ int capture_write(struct raw_sys_ctx *ctx)
     rec->fd = job->fd;
     rec->ret = ret;
     rec->flags = 0;
-    rec->offset = content_offset(ctx, file, kind, ret);
-    bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+    if (uring) {
+        rec->offset = job->offset;
+        __builtin_memcpy(rec->comm, job->comm, sizeof(rec->comm));
+    } else {
+        rec->offset = content_offset(ctx, file, kind, ret);
+        bpf_get_current_comm(&rec->comm, sizeof(rec->comm));
+    }
 
     u64 want = cc->max;
     if (want > SNIFF_CONTENT_MAX)
         want = SNIFF_CONTENT_MAX;
     if (want > (u64)ret)
         want = ret;
-    int vector = kind == SNIFF_CK_WRITEV || kind == SNIFF_CK_PWRITEV || kind == SNIFF_CK_PWRITEV2;
+    int vector = kind == SNIFF_CK_WRITEV || kind == SNIFF_CK_PWRITEV || kind == SNIFF_CK_PWRITEV2
+                 || kind == SNIFF_CK_URING_V;
     job->want = want;
     job->copied = 0;
-    job->iov = sysarg(ctx, 1);            /* the buffer, or the iovec array */
-    job->iovcnt = vector ? sysarg(ctx, 2) : 0;
+    if (uring) {
+        job->iov = job->src;
+        job->iovcnt = vector ? job->srccnt : 0;
+    } else {
+        job->iov = sysarg(ctx, 1);        /* the buffer, or the iovec array */
+        job->iovcnt = vector ? sysarg(ctx, 2) : 0;
+        job->iov_kernel = 0;
+    }
     job->seg = vector ? 0 : job->iov;
     job->left = vector ? 0 : want;
     job->next_iov = 0;
+    if (uring && vector && !job->iovcnt)
+        rec->flags |= SNIFF_CF_UNREADABLE;    /* its iovecs could not be kept since submission */
     /* One chunk or one iovec per step, at a masked offset, so every copy stays inside data[]. */
 #pragma clang loop unroll(disable)
     for (u32 step = 0; step < SNIFF_CONTENT_STEPS; step++) {
@@ -1010,7 +1034,8 @@ int capture_write(struct raw_sys_ctx *ctx)
             if (job->next_iov >= job->iovcnt)
                 break;
             u64 v[2] = {};
-            if (bpf_probe_read_user(v, sizeof(v), (void *)(job->iov + job->next_iov * sizeof(v)))) {
+            void *at = (void *)(job->iov + job->next_iov * sizeof(v));
+            if (job->iov_kernel ? bpf_probe_read_kernel(v, sizeof(v), at) : bpf_probe_read_user(v, sizeof(v), at)) {
                 rec->flags |= SNIFF_CF_UNREADABLE;
                 break;
             }
@@ -1032,6 +1057,10 @@ int capture_write(struct raw_sys_ctx *ctx)
         job->seg += n;
         job->left -= n;
     }
+#ifdef SNIFF_URING
+    if (job->iov_kernel)
+        content_iovs.delete(&job->req);
+#endif
     u64 copied = job->copied;
     if (copied < want && !(rec->flags & SNIFF_CF_UNREADABLE))
         rec->flags |= SNIFF_CF_STEPS;
@@ -1865,6 +1894,44 @@ static __always_inline void bump_rename_gen(int seen)
     bump_gen(SNIFF_GEN_RENAME);
     if (!seen)
         bump_gen(SNIFF_GEN_UNSEEN);
+}
+
+/* --content through io_uring (uring.h arms capture_write from a write's completion). */
+static __always_inline u32 content_uring_on(u32 opcode)
+{
+    u32 zero = 0;
+    struct sniff_content_config *cc = content_cfg.lookup(&zero);
+    if (!cc || !cc->on)
+        return 0;
+    u8 *kind = content_uring_kind.lookup(&opcode);
+    return kind ? *kind : 0;
+}
+
+static __always_inline struct sniff_content_job *content_job_get(void)
+{
+    u32 zero = 0;
+    return content_job.lookup(&zero);
+}
+
+static __always_inline struct sniff_content_iovs *content_iovs_scratch(void)
+{
+    u32 zero = 0;
+    return content_iovs_new.lookup(&zero);
+}
+
+static __always_inline int content_iovs_put(u64 req, struct sniff_content_iovs *v)
+{
+    return content_iovs.update(&req, v);
+}
+
+static __always_inline struct sniff_content_iovs *content_iovs_get(u64 req)
+{
+    return content_iovs.lookup(&req);
+}
+
+static __always_inline void content_iovs_drop(u64 req)
+{
+    content_iovs.delete(&req);
 }
 
 #include "uring.h"

@@ -368,6 +368,7 @@ enum sniff_uring_state {
     SNIFF_UREQ_IN_DONE = 2,      /* splice: the side read from is accounted */
     SNIFF_UREQ_REPORT = 4,       /* 0: bookkeeping only (a rename still bumps the scope generation) */
     SNIFF_UREQ_OUT_SKIP = 8,     /* splice: the side written to is not wanted */
+    SNIFF_UREQ_IOVS = 16,        /* --content: its iovecs were copied at submission (content_iovs) */
 };
 
 /* An io_uring request of a wanted op between its submission and its completion, by struct
@@ -427,6 +428,18 @@ enum sniff_content_kind {
     SNIFF_CK_WRITEV = 3,         /* writev(fd, iov, cnt) */
     SNIFF_CK_PWRITEV = 4,        /* pwritev(fd, iov, cnt, off) */
     SNIFF_CK_PWRITEV2 = 5,       /* pwritev2(fd, iov, cnt, off, off_hi, flags); off -1: position */
+    /* io_uring, by opcode (the content_uring_kind map): where the completion finds the bytes */
+    SNIFF_CK_URING = 6,          /* IORING_OP_WRITE, WRITE_FIXED: one buffer (io_rw.addr) */
+    SNIFF_CK_URING_V = 7,        /* IORING_OP_WRITEV, WRITEV_FIXED: iovecs, copied at submission */
+};
+#define SNIFF_CONTENT_IOVS 64         /* iovecs of an io_uring writev copied at submission */
+#define SNIFF_CONTENT_URING_REQS 256  /* io_uring writevs in flight with their iovecs copied */
+
+/* An io_uring writev's iovecs, copied at submission: the process may reuse its array as soon as
+ * io_uring_enter returns, and the completion reads the bytes they point to. */
+struct sniff_content_iovs {
+    u64 count;                    /* iovecs the request has (only the first SNIFF_CONTENT_IOVS kept) */
+    u64 iov[2 * SNIFF_CONTENT_IOVS];
 };
 
 /* sniff_content.flags */
@@ -459,6 +472,17 @@ struct sniff_content_job {
     u32 nr;
     u32 armed;
     struct sniff_file_id id;
+    /* an io_uring completion (kind SNIFF_CK_URING*) arms these; a syscall's are read from its
+     * arguments */
+    u32 kind;
+    u32 tgid;            /* the submitting thread, not the io_uring worker that may complete it */
+    u32 tid;
+    u32 iov_kernel;      /* the iovecs are in content_iovs (kernel memory), not the process's */
+    u64 req;             /* the io_kiocb: content_iovs' key */
+    u64 src;             /* the buffer, or the iovec array */
+    u64 srccnt;          /* the iovecs */
+    u64 offset;
+    char comm[SNIFF_COMM_LEN];
     u64 want;            /* bytes to copy: min(ret, max) */
     u64 copied;
     u64 seg;             /* user address of the piece being copied, and what is left of it */

@@ -162,6 +162,29 @@ static __always_inline int uring_not_ours(struct sniff_config *c, s64 fd, u32 op
     return valid && !id.watch;
 }
 
+/* --content: a writev's iovecs, copied at submission into content_iovs (the process may reuse
+ * its array once submitted; the bytes they point to stay its until the completion). Returns 1
+ * when an entry was made for the completion to take. */
+static __always_inline int uring_content_submit(void *req, u32 opcode)
+{
+    if (content_uring_on(opcode) != SNIFF_CK_URING_V)
+        return 0;
+    struct sniff_content_iovs *v = content_iovs_scratch();
+    if (!v)
+        return 0;
+    void *iov = (void *)kread_u64(req, OFF_URING_RW_ADDR);
+    u64 n = kread_u32(req, OFF_URING_RW_LEN);
+    v->count = n;
+    if (n > SNIFF_CONTENT_IOVS)
+        n = SNIFF_CONTENT_IOVS;
+    /* the bound before the size is computed from it (clang would scale first, then select,
+     * and the verifier would see the scaled value unbounded) */
+    asm volatile("" : "+r"(n));
+    if (bpf_probe_read_user(v->iov, n * 2 * sizeof(u64), iov))
+        v->count = 0;    /* the capture says it could not read them */
+    return content_iovs_put((u64)req, v) == 0;
+}
+
 /* io_uring_submit_req(struct io_kiocb *req) */
 static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -203,6 +226,8 @@ static __always_inline int on_uring_submit(struct bpf_raw_tracepoint_args *ctx)
             r.args.off = kread_u64(req, OFF_URING_SYNC_OFF);
             r.args.len = kread_u64(req, OFF_URING_SYNC_LEN);
             r.args.how = kread_u32(req, OFF_URING_SYNC_MODE);
+        } else if (op == SNIFF_OP_WRITE && uring_content_submit(req, opcode)) {
+            r.state |= SNIFF_UREQ_IOVS;
         }
     } else if (shape == SNIFF_SHAPE_FD_PAIR) {
         /* splice(fd_in, fd_out): the SQE's fd is the one written to */
@@ -270,6 +295,55 @@ static __always_inline int on_uring_complete(struct bpf_raw_tracepoint_args *ctx
     return 0;
 }
 
+/* --content: a successful write of a regular file in scope leaves capture_write (tail-called
+ * by content_run once the request is done with) what a write(2)'s exit would: the bytes from
+ * the request's buffer or the iovecs copied at submission, up to the result, and the offset
+ * where they landed (the kiocb's position, which the write moved past them: an explicit offset,
+ * the file position, or the end of the file for an append alike). */
+static __always_inline void uring_content_arm(void *req, struct sniff_uring_req *r, void *file,
+                                              struct sniff_file_id *id, s64 res)
+{
+    if (r->shape != SNIFF_SHAPE_FD || r->op != SNIFF_OP_WRITE || res <= 0 || (id->mode & S_IFMT_) != S_IFREG_)
+        return;
+    u32 kind = content_uring_on(r->opcode);
+    struct sniff_content_job *job = content_job_get();
+    if (!kind || !job)
+        return;
+    job->file = (u64)file;
+    job->fd = r->fd;
+    job->ret = res;
+    job->nr = 0;
+    job->id = *id;
+    job->kind = kind;
+    job->tgid = r->tgid;
+    job->tid = r->tid;
+    job->req = (u64)req;
+    __builtin_memcpy(job->comm, r->comm, sizeof(job->comm));
+    job->offset = kread_u64(req, OFF_URING_RW_POS) - res;
+    job->iov_kernel = 0;
+    job->src = kread_u64(req, OFF_URING_RW_ADDR);
+    job->srccnt = 0;
+    if (kind == SNIFF_CK_URING_V) {
+        struct sniff_content_iovs *v = content_iovs_get((u64)req);
+        u64 n = v ? v->count : 0;
+        job->iov_kernel = 1;
+        job->src = v ? (u64)v->iov : 0;
+        job->srccnt = n > SNIFF_CONTENT_IOVS ? SNIFF_CONTENT_IOVS : n;
+    }
+    job->armed = 1;
+}
+
+/* The iovecs copied at submission, when no capture takes them (a failed write, a file out of
+ * scope, capture switched off since). */
+static __always_inline void uring_content_end(void *req, struct sniff_uring_req *r)
+{
+    if (!(r->state & SNIFF_UREQ_IOVS))
+        return;
+    struct sniff_content_job *job = content_job_get();
+    if (!job || !job->armed)
+        content_iovs_drop((u64)req);
+}
+
 /* The file a completion is about and what it did: read/write/fallocate/ftruncate (req->file),
  * a successful open (the fd it returned), and both sides of a splice, one per run (like
  * exit_pair: the read side, then the program runs again for the write side). */
@@ -310,8 +384,10 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
         file = res >= 0 ? KPTR(req, OFF_URING_REQ_FILE) : 0;    /* like ftruncate(2)'s exit */
     }
     struct sniff_file_id id = {};
-    if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_URING_FILE) > 0)
+    if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_URING_FILE) > 0) {
         file_op_from(c, op, fd, file, &id, r->shape == SNIFF_SHAPE_OPEN ? 0 : res, bytes, r);
+        uring_content_arm(req, r, file, &id, res);
+    }
     /* Read again (from the request and the map), not kept in registers through the walk: the
      * verifier would follow the walk once per shape and side. */
     if (r->shape == SNIFF_SHAPE_FD_PAIR && !(r->state & (SNIFF_UREQ_IN_DONE | SNIFF_UREQ_OUT_SKIP)) &&
@@ -320,7 +396,9 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
         uring_rerun(ctx);
         count(SNIFF_CNT_UNPLACED);
     }
+    uring_content_end(req, r);
     uring_req_drop((u64)req, 0);
+    content_run(ctx);    /* last: a tail call */
     return 0;
 }
 

@@ -39,6 +39,13 @@ def test_the_running_kernels_plan():
     assert plan.enabled and "-DSNIFF_URING=1" in plan.cflags()
     write = abi.C["SNIFF_OP_WRITE"] | abi.C["SNIFF_SHAPE_FD"] << 8
     assert plan.opcodes[btf.enumerator("IORING_OP_WRITE")] == write
+    # --content: the write ops, by where their completion finds the bytes; nothing else
+    assert plan.content == {btf.enumerator("IORING_OP_WRITE"): abi.C["SNIFF_CK_URING"],
+                            btf.enumerator("IORING_OP_WRITE_FIXED"): abi.C["SNIFF_CK_URING"],
+                            btf.enumerator("IORING_OP_WRITEV"): abi.C["SNIFF_CK_URING_V"],
+                            btf.enumerator("IORING_OP_WRITEV_FIXED"): abi.C["SNIFF_CK_URING_V"]}
+    assert "-DOFF_URING_RW_POS=%d" % (btf.offsetof("io_kiocb", "cmd") + btf.offsetof("io_rw", "kiocb.ki_pos")) \
+        in plan.cflags()
     # Every op the kernel has is dispatched; one it lacks needs nothing, and is not a loss.
     assert plan.missing == []
     have = set()

@@ -12,6 +12,9 @@
  *   openat_direct PATH FLAGS IORING_OP_OPENAT into slot 0 of the fixed-file table (no fd)
  *   sysopen PATH FLAGS       open(2), not through the ring; syswrite N, sysclose: likewise
  *   write N | writev N | write_fixed N | writev_fixed N       N bytes of 'x' to the current fd
+ *                                                            (writev*: in two iovecs)
+ *   pwrite N OFF             IORING_OP_WRITE of N bytes at offset OFF
+ *   alphabet                 the bytes written from now on: a..z repeated, not 'x'
  *   read N | readv N | read_fixed N                          N bytes from it, at offset 0
  *   writes K N               K writes of N bytes, one SQE each (RES: the bytes in all)
  *   write_fixed_file N       IORING_OP_WRITE on the current fd registered as fixed file 0
@@ -126,19 +129,26 @@ static int submit(int wait)
     return res;
 }
 
+static int rw_at(int op, size_t n, int fixed_file, uint64_t off);
+
 static int rw(int op, size_t n, int fixed_file)
+{
+    int is_read = op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED
+                  || op == OP_READV_FIXED;
+    return rw_at(op, n, fixed_file, is_read ? 0 : (uint64_t)-1);    /* writes: at the file position */
+}
+
+static int rw_at(int op, size_t n, int fixed_file, uint64_t off)
 {
     if (n > BUF_SIZE)
         n = BUF_SIZE;
     struct iovec iov[2] = { { buf, n / 2 }, { buf + n / 2, n - n / 2 } };
-    int is_read = op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED
-                  || op == OP_READV_FIXED;
     struct io_uring_sqe *sqe = sqe_new(op, fixed_file ? 0 : cur_fd);
     int vec = op == IORING_OP_READV || op == IORING_OP_WRITEV || op == OP_READV_FIXED
               || op == OP_WRITEV_FIXED;
     sqe->addr = vec ? (uint64_t)(uintptr_t)iov : (uint64_t)(uintptr_t)buf;
     sqe->len = vec ? 2 : n;
-    sqe->off = is_read ? 0 : (uint64_t)-1;    /* writes: at the file position */
+    sqe->off = off;
     if (fixed_file)
         sqe->flags |= IOSQE_FIXED_FILE;
     return submit(1);
@@ -222,6 +232,14 @@ int main(int argc, char **argv)
                 }
                 res += r;
             }
+            i += 2;
+        } else if (!strcmp(cmd, "alphabet")) {
+            for (size_t k = 0; k < BUF_SIZE; k++)
+                buf[k] = 'a' + k % 26;
+            printf("%s -\n", cmd);
+            continue;
+        } else if (!strcmp(cmd, "pwrite")) {
+            res = rw_at(IORING_OP_WRITE, NUM(1), 0, NUM(2));
             i += 2;
         } else if (!strcmp(cmd, "write")) {
             res = rw(IORING_OP_WRITE, NUM(1), 0), i++;
