@@ -21,6 +21,7 @@ def loss_rows(state) -> list[tuple[str, int]]:
             ("names not resolved", stats.ns_unresolved),
             ("io_uring unseen", stats.counters.get("uring_no_cqe", 0)),
             ("content lost", stats.content_drops + stats.content_unnamed),   # --content
+            ("content not copied", stats.counters.get("content_uncaptured", 0)),
             ("kernel lacks", len(stats.missing)))
     rows += [(label, value) for label, value in rare if value]
     if state.content is not None and state.content.partial_files:   # --content: past a bound

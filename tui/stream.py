@@ -54,7 +54,8 @@ def _stats_line(stats: dict) -> str:
             f"pending_full={c['pending_full']} close_range_skipped={c['close_range_skipped']} "
             f"unplaced={c['unplaced']} uring_no_cqe={c.get('uring_no_cqe', 0)}"
             + (f" content_drops={c['content_drops']} content_unreadable={c['content_unreadable']} "
-               f"content_unnamed={stats.get('content_unnamed', 0)}" if "content_drops" in c else "")
+               f"content_unnamed={stats.get('content_unnamed', 0)} "
+               f"content_uncaptured={c.get('content_uncaptured', 0)}" if "content_drops" in c else "")
             + f" maps: {maps}"
             + (f" cost: {progs}" if progs else "")
             + "".join(f" [{line}]" for line in stats.get("missing") or ())
@@ -76,6 +77,10 @@ def loss_line(stats) -> str:
         parts.append(f"{stats.content_drops + stats.content_unnamed} captured writes not delivered "
                      f"({stats.content_drops} lost in the ring buffer, {stats.content_unnamed} "
                      "of files whose path was not known)")
+    uncaptured = stats.counters.get("content_uncaptured", 0)
+    if uncaptured:
+        parts.append(f"{uncaptured} changes of captured files with no bytes to capture (mmap stores, "
+                     "splice, sendfile, copy_file_range)")
     if stats.feed_dropped:
         parts.append(f"{stats.feed_dropped} records dropped after the output closed")
     if stats.unplaced:

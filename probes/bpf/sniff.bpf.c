@@ -930,6 +930,19 @@ static __always_inline void content_arm(struct sniff_rw_pending *p, s64 ret)
     job->armed = 1;
 }
 
+/* A counted change of a regular file in scope whose bytes cannot be captured (no buffer of
+ * the process's holds them): counted while capture is on, so that the content is known to
+ * miss them. */
+static __always_inline void content_uncaptured(struct sniff_file_id *id, s64 bytes)
+{
+    u32 zero = 0;
+    struct sniff_content_config *cc = content_cfg.lookup(&zero);
+    if (!cc || !cc->on || (id->mode & S_IFMT_) != S_IFREG_)
+        return;
+    content_count(SNIFF_CC_UNCAPTURED, 1);
+    content_count(SNIFF_CC_UNCAPTURED_BYTES, bytes);
+}
+
 /* After it: the capture, if armed (a sys_exit's or an io_uring completion's ctx). */
 static __always_inline void content_run(void *ctx)
 {
@@ -1604,8 +1617,12 @@ int exit_pair(struct raw_sys_ctx *ctx)
     u32 op = reading ? SNIFF_OP_READ : SNIFF_OP_WRITE;
     void *file = ret > 0 && fd >= 0 ? task_fd_file((void *)bpf_get_current_task(), fd) : 0;
     struct sniff_file_id id = {};
-    if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_EXIT_PAIR) > 0)
+    if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_EXIT_PAIR) > 0) {
         file_op(c, op, fd, file, &id, ret, ret);
+        /* the side written to (op from the map again, like the side below) */
+        if (pp->a < 0)
+            content_uncaptured(&id, ret);    /* sendfile, copy_file_range, splice */
+    }
     /* Read again from the map, not kept in a register through the walk: the verifier would
      * follow the walk once per side. */
     if (pp->a >= 0 && pp->b >= 0) {
@@ -1758,6 +1775,7 @@ int on_dirty_folio(struct bpf_raw_tracepoint_args *ctx)
     struct walk_pos pos = { .dentry = (void *)m->dentry, .vfsmnt = (void *)m->vfsmnt };
     s64 bytes = (s64)(folio_pages((void *)ctx->args[0]) * SNIFF_PAGE_SIZE);
     file_op_at(c, SNIFF_OP_MMAP_WRITE, -1, pos, &id, bytes, bytes, 0, 0);
+    content_uncaptured(&id, bytes);
     return 0;
 }
 

@@ -454,7 +454,10 @@ enum sniff_content_counter {
     SNIFF_CC_DROPS = 1,          /* content records the ring buffer had no room for */
     SNIFF_CC_DROPPED_BYTES = 2,  /* bytes written by the writes of those records */
     SNIFF_CC_UNREADABLE = 3,     /* copies cut short: the buffer could not be read */
-    SNIFF_CC_MAX = 4,
+    SNIFF_CC_UNCAPTURED = 4,     /* in-scope writes with no buffer to copy (splice, sendfile,
+                                  * copy_file_range, io_uring splice; mmap stores, per folio) */
+    SNIFF_CC_UNCAPTURED_BYTES = 5,
+    SNIFF_CC_MAX = 6,
 };
 
 struct sniff_content_config {

@@ -386,7 +386,10 @@ static __always_inline int on_uring_file(struct bpf_raw_tracepoint_args *ctx)
     struct sniff_file_id id = {};
     if (exit_verdict(ctx, c, op, file, &id, SNIFF_RESUME_URING_FILE) > 0) {
         file_op_from(c, op, fd, file, &id, r->shape == SNIFF_SHAPE_OPEN ? 0 : res, bytes, r);
-        uring_content_arm(req, r, file, &id, res);
+        if (r->shape == SNIFF_SHAPE_FD_PAIR && op == SNIFF_OP_WRITE)
+            content_uncaptured(&id, res);    /* a splice into the file */
+        else
+            uring_content_arm(req, r, file, &id, res);
     }
     /* Read again (from the request and the map), not kept in registers through the walk: the
      * verifier would follow the walk once per shape and side. */

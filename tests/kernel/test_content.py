@@ -191,6 +191,38 @@ def test_io_uring_large_failed_and_outside_writes(capture):
     out.unlink()
 
 
+def test_changes_without_a_buffer_are_counted_not_captured(capture):
+    """copy_file_range, sendfile, splice and stores through a shared mapping change the file with
+    no buffer of the process's to copy: counted (content_uncaptured), never a wrong capture."""
+    src, dst = capture.root / "src.bin", capture.dir / "dst.bin"
+    src.write_bytes(b"s" * 10000)
+    before = capture.source.counters()
+    run = capture.run(script("""
+import mmap
+src = os.open(sys.argv[1], os.O_RDONLY)
+dst = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o644)
+assert os.copy_file_range(src, dst, 1000, 0, 0) == 1000
+assert os.sendfile(dst, src, 0, 2000) == 2000
+r, w = os.pipe()
+os.write(w, b"p" * 300)
+assert os.splice(r, dst, 300) == 300
+os.ftruncate(dst, 8192)
+os.fsync(dst)                   # the copies' dirty pages cleaned: the store dirties page 0 anew
+m = mmap.mmap(dst, 8192, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:1] = b"m"
+m.close()
+os.write(dst, b"written")
+"""), str(src), str(dst))
+    assert run.returncode == 0
+    after = capture.source.counters()
+    path = os.fsencode(dst)
+    assert run.summary(path, "write") == (4, 3307) and run.summary(path, "mmap_write")[1] == 4096
+    # only write(2) was captured; the three copies and the page stored to were counted
+    assert [(r.offset, r.data) for r in contents(run, dst)] == [(2300, b"written")]   # after sendfile+splice
+    assert after["content_uncaptured"] - before["content_uncaptured"] == 4
+    assert after["content_uncaptured_bytes"] - before["content_uncaptured_bytes"] == 3300 + 4096
+
+
 def test_only_regular_files(capture):
     fifo = capture.dir / "fifo"
     os.mkfifo(fifo)

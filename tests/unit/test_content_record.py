@@ -154,3 +154,19 @@ def test_replay_reads_content_lines(tmp_path):
     feed = Feed()
     source.run(feed, threading.Event())
     assert feed.drain() == [rec(), rec(base=True)] and source.has_content and source.error_count == 0
+
+
+def test_changes_without_bytes_to_capture_are_said():
+    """content_uncaptured (the kernel's count of in-scope changes with no buffer to copy) reaches
+    stream's closing line and the Losses pane; absent, neither mentions it."""
+    from probes.record import SourceStats
+    from session.losses import loss_rows
+    from session.state import SessionState
+    from tui.stream import loss_line
+    state = SessionState([b"/w"])
+    state.set_source_stats(SourceStats(counters={"content_uncaptured": 0}))
+    assert "not copied" not in dict(loss_rows(state)) and loss_line(state.source_stats) == ""
+    state.set_source_stats(SourceStats(counters={"content_uncaptured": 3}))
+    assert dict(loss_rows(state))["content not copied"] == 3
+    assert loss_line(state.source_stats).count("3 changes of captured files with no bytes to capture") == 1
+    assert set(content.COUNTERS) >= {"uncaptured", "uncaptured_bytes", "drops", "unreadable"}
