@@ -101,12 +101,20 @@ def test_binary_bytes_are_exact(capture):
     f = capture.dir / "blob.bin"
     data = b"\x00\xff\x1b[31m\xc3(\n\r\x7f" * 10
     run = capture.run(script(
-        "with open(sys.argv[1], 'wb', buffering=0) as fh: fh.write(bytes.fromhex(sys.argv[2]))"),
+        "with open(sys.argv[1], 'wb', buffering=0) as fh: fh.write(bytes.fromhex(sys.argv[2]))\n"
+        "with open(sys.argv[1], 'r+b', buffering=0) as fh: fh.seek(100); fh.write(b'\\xff' * 4)"),
         str(f), data.hex())
-    (rec,) = contents(run, f)
+    rec = contents(run, f)[0]
     assert rec.data == data
     line = json.loads(rec.to_json())
     assert ContentRecord.from_dict(line) == rec
+    # its versions (from the real records) are summarised, never dumped; the second is diffed
+    # against the first (the first's base is read when the open is seen, maybe too late)
+    from session.versions import ContentHistory, diff_lines
+    history = ContentHistory()
+    history.apply(r for r in run.records if r.pid == run.pid)
+    _, second = history.versions(os.fsencode(f))
+    assert diff_lines(second) == [("note", b"binary: 4 bytes changed at offset 100")]
 
 
 def test_outside_the_tree_never_captured(capture):
