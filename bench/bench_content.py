@@ -7,7 +7,9 @@ on and off between rounds, the order turning every round, medians):
    (capture_write is tail-called from it, so its cost is counted there);
 2. the capture rate: `dd` writing as fast as it can with capture on, at 4 KiB and 64 KiB per
    write (--content-max the same): MiB/s of captured bytes delivered to Python, and what the
-   ring buffer could not queue (content_drops).
+   ring buffer could not queue (content_drops);
+3. the capture rate before the ring buffer drops: a paced writer ramped up (--ladder, MiB/s)
+   until the step where content_drops moves.
 
     sudo .venv/bin/python bench/bench_content.py [--mib 64] [--rounds 5]
 """
@@ -90,7 +92,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=64, help="MiB written per dd run")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--ladder", default="4,8,16,32,64,128", help="MiB/s steps of the paced writer")
+    ap.add_argument("--ladder", default="4,8,12,16,20,24,28,32,48,64,128",
+                    help="MiB/s steps of the paced writer (it stops at the first that drops)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_content: needs root (BPF)", file=sys.stderr)
@@ -147,6 +150,8 @@ def main() -> int:
                 source.harvest_now()
                 ladder.append((step, n, sink.records - records0,
                                source.counters().get("content_drops", 0) - drops0))
+                if ladder[-1][3]:
+                    break        # the ring buffer's drop counter moved: the ramp is over
         finally:
             source.set_content(0)
             stats.restore()
