@@ -1,11 +1,12 @@
 """--content in the dashboard: the captured writes go to the session's versions (the counted
 records on to the session as ever), the export keeps them, and `D` opens the changes of the
-file selected in Top files."""
+file selected in Top files, or of the event at the bottom of the Event stream."""
 from __future__ import annotations
 
 from probes.record import ContentRecord
 from session.versions import ContentHistory
 from widgets.changes import ChangesScreen
+from widgets.event_stream import EventStream
 from widgets.top_files import TopFilesPane
 
 
@@ -34,8 +35,11 @@ class ContentActions:
         if history is None:
             self.say("no content is captured: start sniff-tui with --content", "warning")
             return
-        path = self.dashboard.query_one(TopFilesPane).selected_path
+        if isinstance(self.focused, EventStream):
+            path = self.focused.bottom_path()      # the event at the bottom of the pane
+        else:
+            path = self.dashboard.query_one(TopFilesPane).selected_path
         if path is None:
-            self.say("select a file in Top files (3) first", "warning")
+            self.say("select a file in Top files (3), or an event in the Event stream (1), first", "warning")
             return
         self.push_screen(ChangesScreen(path, history.versions(path), utc=self.utc))

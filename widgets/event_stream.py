@@ -103,6 +103,16 @@ class EventStream(ScrollView, can_focus=True):
     def rows(self) -> Sequence[Record]:
         return self._rows
 
+    def bottom_path(self) -> bytes | None:
+        """The file of the lowest row on screen that names one (the newest while following):
+        what `D` opens with this pane focused."""
+        top = round(self.scroll_y)
+        for index in range(min(len(self._rows), top + self.scrollable_content_region.height) - 1, top - 1, -1):
+            path = getattr(self._rows[index], "path", None)
+            if path:
+                return path
+        return None
+
     def show(self, rows: Sequence[Record], watches: list[bytes], shift: int = 0) -> None:
         """Take a new row list. ``shift``: rows that fell off the front since the last call,
         so a reader scrolled back keeps looking at the same records."""

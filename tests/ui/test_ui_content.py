@@ -72,6 +72,22 @@ async def test_d_lists_the_versions_and_shows_the_selected_diff(tmp_path):
         assert not isinstance(app.screen, ChangesScreen)
 
 
+async def test_d_in_the_event_stream_opens_the_file_of_the_bottom_event(tmp_path):
+    from widgets.event_stream import EventStream
+    app = content_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1")
+        stream = app.dashboard.query_one(EventStream)
+        assert app.focused is stream and stream.follow
+        await pilot.press("D")
+        await pilot.pause()
+        screen = app.screen
+        # following: the newest event, dd's close of blob.bin, whose one change is binary
+        assert isinstance(screen, ChangesScreen) and screen.path == WATCH + b"/data/blob.bin"
+        assert "binary: 16 bytes changed at offset 100" in plain(screen.query_one("#changes-diff"))
+
+
 async def test_d_without_content_says_so(tmp_path):
     from ui_support import demo_app
     app = demo_app(tmp_path)
