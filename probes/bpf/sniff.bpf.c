@@ -41,8 +41,8 @@
  * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
  * for the running kernel), on 6.18: raw_enter ~2k, enter_close_range ~30k, verdict_walk ~55k,
  * raw_exit/enter_close/exit_fd/exit_open ~70k, exit_name_counted/exit_pair ~85k, exit_rename
- * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~490k;
- * 1.75M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~620k;
+ * 2.03M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
  * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
  * is its length times the paths through its body that stay apart: state the loop carries lives
  * in map memory (which the verifier does not track by value) rather than in registers, and
