@@ -45,16 +45,17 @@ class Guard:
         self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))] = self.retiring.Leaf(1)
         self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(1)
         # Each CPU's adds that started before the mark was visible have counted themselves in.
-        entered = [b.enter for b in self.busy[self.busy.Key(0)]]
+        now = self.busy[self.busy.Key(0)]
+        entered = [b.enter for b in now]
         deadline = time.monotonic() + self.WAIT_S
         while True:
-            left = [b.leave for b in self.busy[self.busy.Key(0)]]
-            if all(l >= e for l, e in zip(left, entered)):
+            if all(b.leave >= e for b, e in zip(now, entered)):
                 return
             if time.monotonic() > deadline:
                 self.waits_over += 1
                 return
             time.sleep(0)
+            now = self.busy[self.busy.Key(0)]
 
     def unmark(self, k) -> None:
         self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(0)
