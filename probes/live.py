@@ -15,7 +15,7 @@ from .decode import Decoder, Named, ProcEvent
 from .selfcost import restore_abandoned
 from .scope import Watches, kernel_dev
 from .layout import check_against, layout
-from .mapops import Taker
+from .mapops import Guard, Taker
 from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
@@ -76,7 +76,7 @@ class LiveSource(content.ContentCapture):
         restore_abandoned()     # a run killed with bpf_stats switched on left it so
         self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
                                   log=self.log if self.debug else None)
-        self._agg_taker = Taker(self.probes["agg"])
+        self._agg_taker = Taker(self.probes["agg"], Guard.of(self.probes))
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()

@@ -1,10 +1,17 @@
-"""Map operations BCC's tables lack: taking a hash map element (its value, and deleting it, in one
-step: BPF_MAP_LOOKUP_AND_DELETE_ELEM, hash maps from kernel 5.14), so that an increment the
-kernel makes between a read and a delete cannot be lost."""
+"""Map operations BCC's tables lack: taking a counter from a hash map (its value, and deleting it)
+so that no increment the kernel makes meanwhile is lost.
+
+One step (BPF_MAP_LOOKUP_AND_DELETE_ELEM, hash maps from kernel 5.14) is not enough: the kernel
+finds the element, then adds to it, and a take between the two loses the add. With a guard
+(Guard: the kernel side is account_by's, see struct sniff_agg_busy in sniff.h), the key is first
+marked as being taken, then every add that may not have seen the mark is waited for, then the
+element is taken: nobody adds to it any more, so a lookup then a delete (kernels before 5.14)
+loses nothing either."""
 from __future__ import annotations
 
 import ctypes
 import errno
+import time
 from typing import Optional
 
 from . import bpfsys
@@ -13,18 +20,74 @@ _LOOKUP_AND_DELETE_ELEM = 21
 _ENOTSUPP = 524        # the kernel's own "not supported" (not in errno)
 
 
-class Taker:
-    """take(key bytes) -> the element's value (the table's Leaf) or None when absent. On kernels
-    without the one-step operation for hash maps (before 5.14: EINVAL), a lookup then a delete:
-    an increment between the two is lost, as before."""
+class Guard:
+    """The userspace side of the kernel's guard of a counter map: busy (per-CPU enter/leave
+    counts), retiring (keys being taken) and retire_n (how many; the kernel looks at retiring
+    only when it is not 0). Assumes, as the kernel's per-CPU scratch does, that the guarded
+    section never nests on a CPU: a CPU whose leave count reached the enter count read after the
+    mark has finished every section that could have missed it."""
 
-    def __init__(self, table) -> None:
+    WAIT_S = 1.0      # a section is microseconds long; past this something is wrong: counted
+
+    def __init__(self, busy, retiring, retire_n) -> None:
+        self.busy, self.retiring, self.retire_n = busy, retiring, retire_n
+        self.waits_over = 0          # takes that went ahead after WAIT_S (not expected)
+
+    @classmethod
+    def of(cls, maps) -> Optional["Guard"]:
+        """The guard of sniff.bpf.c's agg map, from the loaded maps (None without them)."""
+        try:
+            return cls(maps["agg_busy"], maps["agg_retiring"], maps["agg_retire_n"])
+        except KeyError:
+            return None
+
+    def mark(self, k) -> None:
+        self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))] = self.retiring.Leaf(1)
+        self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(1)
+        # Each CPU's adds that started before the mark was visible have counted themselves in.
+        now = self.busy[self.busy.Key(0)]
+        entered = [b.enter for b in now]
+        deadline = time.monotonic() + self.WAIT_S
+        while True:
+            if all(b.leave >= e for b, e in zip(now, entered)):
+                return
+            if time.monotonic() > deadline:
+                self.waits_over += 1
+                return
+            time.sleep(0)
+            now = self.busy[self.busy.Key(0)]
+
+    def unmark(self, k) -> None:
+        self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(0)
+        try:
+            del self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))]
+        except KeyError:
+            pass
+
+
+class Taker:
+    """take(key bytes) -> the element's value (the table's Leaf) or None when absent. Guarded
+    (see Guard), no increment is lost, in one step or two. Without a guard: in one step, an
+    increment between the kernel's lookup and its add is lost; on kernels without the one-step
+    operation for hash maps (before 5.14: EINVAL), a lookup then a delete, which loses more."""
+
+    def __init__(self, table, guard: Optional[Guard] = None) -> None:
         self.table = table
+        self.guard = guard
         self.one_step = True
 
     def take(self, key: bytes):
+        k = self.table.Key.from_buffer_copy(key)
+        if self.guard is None:
+            return self._take(k)
+        self.guard.mark(k)
+        try:
+            return self._take(k)
+        finally:
+            self.guard.unmark(k)
+
+    def _take(self, k):
         table = self.table
-        k = table.Key.from_buffer_copy(key)
         if self.one_step:
             value = table.Leaf()
             attr = bpfsys._Elem(table.map_fd, ctypes.addressof(k), ctypes.addressof(value), 0)

@@ -41,8 +41,8 @@
  * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
  * for the running kernel), on 6.18: raw_enter ~2k, enter_close_range ~30k, verdict_walk ~55k,
  * raw_exit/enter_close/exit_fd/exit_open ~70k, exit_name_counted/exit_pair ~85k, exit_rename
- * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~490k;
- * 1.75M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~620k;
+ * 2.03M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
  * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
  * is its length times the paths through its body that stay apart: state the loop carries lives
  * in map memory (which the verifier does not track by value) rather than in registers, and
@@ -80,6 +80,9 @@ BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
 /* Plain hash, not LRU: an evicted counter would lose calls silently; when full we fall back
  * to one record per syscall and count it. */
 BPF_HASH(agg, struct sniff_agg_key, struct sniff_agg, SNIFF_AGG_MAX);
+BPF_PERCPU_ARRAY(agg_busy, struct sniff_agg_busy, 1);      /* see struct sniff_agg_busy */
+BPF_ARRAY(agg_retire_n, u32, 1);
+BPF_HASH(agg_retiring, struct sniff_agg_key, u8, SNIFF_AGG_RETIRING_MAX);
 BPF_HASH(pidset, u32, u8, SNIFF_PIDSET_MAX);
 BPF_HASH(cgset, u64, u8, SNIFF_CGSET_MAX);     /* cgroup v2 ids: keep these and below */
 BPF_PERCPU_ARRAY(rate, struct sniff_rate, 1);
@@ -97,6 +100,13 @@ BPF_PERCPU_ARRAY(walk_job, struct sniff_walk_job, 1);
 /* Paths Python already has: a record about such a file may leave its names out
  * (SNIFF_EV_NAME_BY_ID), which lets close_range name every file it closes without a walk. */
 BPF_TABLE("lru_hash", struct sniff_announced_key, u8, announced, SNIFF_ANNOUNCED_MAX);
+/* struct file address -> its placement, for every open file placed in scope (at its open, its
+ * first read or write, or any other placement): close_range takes it with a lookup, never a walk,
+ * however many fds it closes and whatever the machine's other files did to the direct-mapped
+ * caches meanwhile. Keyed by the struct file, it is shared by every fd and process holding the
+ * file (dup, fork); a freed file's entry is harmless (checked against dentry, inode and mount)
+ * and ages out (LRU: only files in scope enter, so it holds the watched tree's open files). */
+BPF_TABLE("lru_hash", u64, struct sniff_placed, placed, SNIFF_PLACED_MAX);
 /* inode address -> the file mapped (see struct sniff_mapped). LRU: a stale entry (the mapping
  * is gone) only costs a lookup when that inode's pages are dirtied again. */
 BPF_TABLE("lru_hash", u64, struct sniff_mapped, mapped, SNIFF_MAPPED_MAX);
@@ -555,6 +565,34 @@ static __always_inline u32 exec_gen_of(u32 tgid)
     return eg ? *eg : 0;
 }
 
+/* A placement of file in scope (made at gen, with at): into placed, unless already there. */
+static __always_inline void place_file(void *file, void *dentry, void *inode, u64 gen,
+                                       struct sniff_lasting *at, struct sniff_file_id *id)
+{
+    if (!id->watch)
+        return;
+    u64 key = (u64)file;
+    struct sniff_placed *p = placed.lookup(&key);
+    if (p && p->dentry == (u64)dentry && p->inode == (u64)inode && p->gen == gen)
+        return;
+    struct sniff_placed fresh = { .dentry = (u64)dentry, .inode = (u64)inode,
+                                  .mnt = (u64)KPTR(file, OFF_FILE_PATH_MNT), .gen = gen, .at = *at,
+                                  .id = *id };
+    placed.update(&key, &fresh);
+}
+
+/* close_range's lookup of an in-scope file's placement (see placed). */
+static __always_inline int placed_lasting(void *file, void *dentry, void *inode, struct sniff_file_id *out)
+{
+    u64 key = (u64)file;
+    struct sniff_placed *p = placed.lookup(&key);
+    if (!p || p->dentry != (u64)dentry || p->inode != (u64)inode ||
+        p->mnt != (u64)KPTR(file, OFF_FILE_PATH_MNT) || !verdict_lasting(dentry, p->gen, &p->at))
+        return 0;
+    *out = p->id;
+    return 1;
+}
+
 /* A file just opened and placed (id, as of gen): its (tgid, fd) verdict, for the reads and writes
  * to come and for close_range (see fd_verdict_lasting). */
 static __always_inline void remember_fd(s64 fd, void *file, u64 gen, struct sniff_file_id *id)
@@ -616,9 +654,11 @@ static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file
     void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
     void *inode = file_inode(file);
     int valid;
-    dverdict_get(dentry, inode, scope_gen(), out, &valid);
-    if (valid)
+    struct sniff_dverdict *v = dverdict_get(dentry, inode, scope_gen(), out, &valid);
+    if (valid) {
+        place_file(file, dentry, inode, v->gen, &v->at, out);
         return out->watch != 0;
+    }
     job->file = (u64)file;
     job->resume = resume;
     job->done = 0;
@@ -655,6 +695,7 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     struct sniff_dverdict *v = dverdict_get(dentry, inode, gen, &cached, &valid);
     inode_identity(inode, &id);
     dverdict_put(v, dentry, inode, gen, &at, &id, nm, *hash);
+    place_file(file, dentry, inode, gen, &at, &id);
     job->id = id;
     job->done = 1;
     walk_tail.call(ctx, job->resume);
@@ -739,11 +780,13 @@ enum account_result {
  * 0 means the caller does not know the path's identity yet (a verdict from the (tgid, fd) cache
  * always does; a name counter has none). On NAME_AGAIN, *before gets the totals before this
  * call. */
-static __always_inline int account_by(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+static __always_inline int account_in(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
                                       u64 path_hash, u32 tid, u64 *serial, struct sniff_agg *before)
 {
-    if (!c->coalesce)
-        return rate_ok(c) ? ALONE : COUNTED;
+    u32 zero = 0;
+    u32 *retiring = agg_retire_n.lookup(&zero);
+    if (retiring && *retiring && agg_retiring.lookup(key))
+        return ALONE;    /* Python is taking this counter: not one add may land in it */
     struct sniff_agg *e = agg.lookup(key);
     if (e) {
         if (path_hash && e->path_hash != path_hash) {
@@ -776,6 +819,22 @@ static __always_inline int account_by(struct sniff_config *c, struct sniff_agg_k
     }
     count(SNIFF_CNT_AGG_FULL);    /* map full: this one goes out on its own */
     return ALONE;
+}
+
+static __always_inline int account_by(struct sniff_config *c, struct sniff_agg_key *key, s64 bytes,
+                                      u64 path_hash, u32 tid, u64 *serial, struct sniff_agg *before)
+{
+    if (!c->coalesce)
+        return rate_ok(c) ? ALONE : COUNTED;
+    u32 zero = 0;
+    struct sniff_agg_busy *busy = agg_busy.lookup(&zero);
+    if (!busy)
+        return ALONE;
+    /* A locked add: also the barrier between counting in and reading agg_retire_n. */
+    __sync_fetch_and_add(&busy->enter, 1);
+    int how = account_in(c, key, bytes, path_hash, tid, serial, before);
+    __sync_fetch_and_add(&busy->leave, 1);
+    return how;
 }
 
 /* account() for the current thread */
@@ -1272,8 +1331,11 @@ static __always_inline int enter_rename_common(s64 olddir, u64 oldpath, s64 newd
     struct sniff_config *c = cfg();
     if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
-    struct sniff_pending p = { .op = SNIFF_OP_RENAME, .shape = SNIFF_SHAPE_RENAME,
-                               .report = wanted(c, SNIFF_OP_RENAME),
+    /* Sent whether wanted or not (Python drops what filters do not keep): only Python can tell
+     * a directory rename, the one kind that can move other files in or out of scope, and an
+     * unseen rename would make every placement close_range keeps stale (SNIFF_GEN_UNSEEN), as
+     * any rename on the machine would under a --comm or --pid filter. */
+    struct sniff_pending p = { .op = SNIFF_OP_RENAME, .shape = SNIFF_SHAPE_RENAME, .report = 1,
                                .a = olddir, .s1 = oldpath, .b = newdir, .s2 = newpath };
     return save_pending(&p);
 }
@@ -1361,7 +1423,8 @@ static __always_inline int close_known(struct sniff_config *c, int want, u32 tgi
         return CLOSE_DONE;
     }
     struct sniff_file_id id = {};
-    if (!fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
+    if (!placed_lasting(file, dentry, inode, &id) &&
+        !fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
         !dverdict_lasting(dentry, inode, &id))
         return CLOSE_WALK;
     if (!id.watch) {

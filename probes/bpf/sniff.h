@@ -36,6 +36,7 @@
 #define SNIFF_WATCH_EXCLUDED 0
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
+#define SNIFF_PLACED_MAX 16384        /* open files placed in scope, by struct file (LRU; see placed) */
 #define SNIFF_ANNOUNCED_MAX 4096      /* paths Python has been sent, by file identity (LRU); Python
                                        * keeps at least four times as many */
 #define SNIFF_PROT_WRITE 0x2
@@ -277,6 +278,17 @@ struct sniff_verdict {
     struct sniff_file_id id;
 };
 
+/* An open file placed in scope (see the placed map): valid for that struct file while it still
+ * has the same dentry, inode and mount, and verdict_lasting holds for gen and at. */
+struct sniff_placed {
+    u64 dentry;
+    u64 inode;
+    u64 mnt;
+    u64 gen;
+    struct sniff_lasting at;
+    struct sniff_file_id id;
+};
+
 /* Scope verdict for one dentry, so that reopening a file costs no path walk: valid while the
  * dentry still has the same inode and no rename or watch change happened since (gen); for
  * close_range, also after renames that could not have moved it (at). */
@@ -288,6 +300,19 @@ struct sniff_dverdict {
     struct sniff_file_id id;
 };
 
+
+/* A counter taken by Python (value read and element deleted) must not be added to meanwhile: the
+ * kernel's lookup and its add are two steps. Around them, account_by counts itself in and out on
+ * its CPU (agg_busy), and skips a key Python is taking (agg_retiring, looked up only while
+ * agg_retire_n is not 0: the syscall then goes out on its own, as when the map is full). Python
+ * marks the key, waits until every CPU's leave has reached the enter it read after marking (the
+ * adds that may not have seen the mark are done: programs do not nest on a CPU), then takes it
+ * (probes/mapops.py). */
+#define SNIFF_AGG_RETIRING_MAX 64
+struct sniff_agg_busy {
+    u64 enter;
+    u64 leave;
+};
 
 struct sniff_agg {
     u64 count;

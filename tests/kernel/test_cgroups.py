@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import sys
 import subprocess
 import time
@@ -87,14 +88,23 @@ class Tree:
         for w in self.writers:
             w.stop()
         for path in sorted(self.made, key=lambda p: -p.count("/")):
-            for _ in range(50):       # a process that just exited leaves its cgroup a moment later
-                try:
-                    os.rmdir(self.dir(path))
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            if os.path.isdir(self.dir(path)):
+                wait_unpopulated(self.dir(path))
+                os.rmdir(self.dir(path))
+
+
+def wait_unpopulated(cgdir: str, timeout: float = 10.0) -> None:
+    """Until the kernel says no process is left in cgdir or below (cgroup.events: `populated
+    0`, a change it signals with POLLPRI): a process that just exited leaves it a moment later,
+    and rmdir fails until it has."""
+    with open(os.path.join(cgdir, "cgroup.events"), "rb", buffering=0) as events:
+        poller = select.poll()
+        poller.register(events, select.POLLPRI | select.POLLERR)
+        deadline = time.monotonic() + timeout
+        while b"populated 0" not in os.pread(events.fileno(), 4096, 0):
+            left = deadline - time.monotonic()
+            assert left > 0, f"{cgdir} still holds a process"
+            poller.poll(left * 1000)
 
 
 @pytest.fixture
