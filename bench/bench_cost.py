@@ -139,7 +139,7 @@ def delta(a: dict, b: dict) -> dict[str, tuple[int, int]]:
 
 def per_syscall(stats: ProgStats, work: Path, flooder: Path, mode: str, target: Path, n: int) -> dict:
     """ns per flood syscall of each hot program, the background (other processes, measured over
-    the same time just before) taken out. Returns {prog: ns, 'wall': s}."""
+    just before) taken out. Returns {prog: ns, "sum": ns, "wall": s}."""
     bg0 = stats.snap()
     time.sleep(0.3)
     bg = delta(bg0, stats.snap())
@@ -175,21 +175,20 @@ def per_syscall(stats: ProgStats, work: Path, flooder: Path, mode: str, target: 
     return res
 
 
-def flooder_slowdown(work: Path, flooder: Path, watched: Path, n: int, who: str, root: Path) -> float:
-    target = watched / "slow.out"
-    if who == "untraced":
-        return float(subprocess.run([str(flooder), "loop", str(target), str(n)], capture_output=True,
-                                    text=True, check=True).stdout)
-    if who == "fatrace":
-        p = subprocess.Popen(["fatrace", "-c"], cwd=watched, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-        try:
-            return float(subprocess.run([str(flooder), "loop", str(target), str(n)], capture_output=True,
-                                        text=True, check=True).stdout)
-        finally:
-            p.send_signal(signal.SIGINT)
-            p.wait(30)
-    raise ValueError(who)
+def loop_wall(flooder: Path, watched: Path, n: int) -> float:
+    """Seconds the flooder's open/write/close loop took (its own clock, start-up left out)."""
+    return float(subprocess.run([str(flooder), "loop", str(watched / "slow.out"), str(n)],
+                                capture_output=True, text=True, check=True).stdout)
+
+
+def under_fatrace(flooder: Path, watched: Path, n: int) -> float:
+    p = subprocess.Popen(["fatrace", "-c"], cwd=watched, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        return loop_wall(flooder, watched, n)
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
 
 
 def main() -> int:
@@ -218,6 +217,7 @@ def main() -> int:
     slow = {k: [] for k in ("untraced", "fatrace", *trees)}
     over = {k: [] for k in ("untraced", "bpftrace", *trees)}
     insns = {}
+    stats_on: list[str] = []    # kernel.bpf_stats_enabled around the wall-clock runs
     with tempfile.TemporaryDirectory(prefix="sniff-cost-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         flooder = work / "flood"
@@ -229,12 +229,22 @@ def main() -> int:
         try:
             for rnd in range(args.rounds):
                 if not args.skip_overhead:
-                    slow["untraced"].append(flooder_slowdown(work, flooder, watched, args.n, "untraced", ROOT))
-                    slow["fatrace"].append(flooder_slowdown(work, flooder, watched, args.n, "fatrace", ROOT))
+                    # wall clock: as a user runs them (no --stats), bpf_stats as others left it
+                    stats_on.append(sysctl.read_text().strip())
+                    slow["untraced"].append(loop_wall(flooder, watched, args.n))
+                    slow["fatrace"].append(under_fatrace(flooder, watched, args.n))
                     over["untraced"].append(dd(outside / "dd.out"))
                     b = Bpftrace()
                     over["bpftrace"].append(dd(outside / "dd.out"))
                     b.stop()
+                    for tree, root in trees.items():
+                        s = Stream(watched, work / f"{tree}-wall.jsonl", root=root)
+                        try:
+                            slow[tree].append(loop_wall(flooder, watched, args.n))
+                            over[tree].append(dd(outside / "dd.out"))
+                        finally:
+                            s.stop()
+                    stats_on.append(sysctl.read_text().strip())
                 for tree, root in trees.items():
                     s = Stream(watched, work / f"{tree}.jsonl", "--stats", "1", root=root)
                     sysctl.write_text("1")
@@ -246,11 +256,7 @@ def main() -> int:
                                 n = n_open if mode in ("open", "close") else args.n
                                 r = per_syscall(stats, work, flooder, mode, d / f"{mode}.f", n)
                                 per[tree][f"{where}:{mode}"].append(r)
-                                if where == "in" and mode == "loop":
-                                    slow[tree].append(r["wall"])
                                 print(rnd, tree, where, mode, r, flush=True)
-                        if not args.skip_overhead:
-                            over[tree].append(dd(outside / "dd.out"))
                     finally:
                         s.stop()
                         sysctl.write_text(saved)
@@ -258,7 +264,7 @@ def main() -> int:
             sysctl.write_text(saved)
     med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
     result = {"rounds": args.rounds, "n": args.n, "n_open": n_open, "kernel": os.uname().release,
-              "load": os.getloadavg(), "insns": insns, "per_op": {}, "slowdown": {}, "overhead": {}}
+              "load": os.getloadavg(), "bpf_stats_during_wall_runs": stats_on, "insns": insns, "per_op": {}, "slowdown": {}, "overhead": {}}
     for tree in trees:
         result["per_op"][tree] = {k: {p: med([r[p] for r in v]) for p in ("raw_enter", "raw_exit", "sum")}
                                   for k, v in per[tree].items()}
