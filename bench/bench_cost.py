@@ -8,7 +8,8 @@ against bpftrace's one-liner (as bench/run_benchmarks.py); verified instruction 
 Per-op nanoseconds come from the kernel's run-time statistics of the programs the stream loaded
 (run_time_ns / run_cnt in /proc/PID/fdinfo; a tail-called program's time is its caller's), read
 around a flood of one kind of syscall by a small C flooder:
-  loop   N x open(O_APPEND)/write(10 B)/close on one file (the issue's case: ns per syscall)
+  loop   N x open(O_APPEND)/write(10 B)/close on one file (the issue's case: ns per syscall);
+         pyloop: the same loop in Python, as the issue measured it
   open   N opens of one file, every fd kept; then close: the N closes
   write  N one-byte writes to one fd;  read: N one-byte reads of one fd
 The programs' runs meanwhile beyond the flood's syscalls (other processes: run_cnt counts them
@@ -38,7 +39,12 @@ from run_benchmarks import Bpftrace, dd, ensure_tracefs  # noqa: E402
 HOT = ("raw_enter", "raw_exit")
 # Programs a syscall of the loop runs (tail calls from the hot pair): their verifier work.
 INSN_PROGRAMS = ("raw_enter", "raw_exit", "enter_openat", "enter_close", "exit_open", "verdict_walk")
-SYSCALLS = {"loop": 3, "open": 1, "close": 1, "write": 1, "read": 1}
+SYSCALLS = {"loop": 3, "pyloop": 3, "open": 1, "close": 1, "write": 1, "read": 1}
+# The issue's loop, in Python: the interpreter between syscalls leaves the programs' code and
+# maps colder in the caches than the C loop does (its figure is the one users see).
+PYLOOP = ("import os, sys, time\nt = time.monotonic()\nfor i in range(int(sys.argv[2])):\n"
+          "    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)\n"
+          "    os.write(fd, b'0123456789')\n    os.close(fd)\nprint(time.monotonic() - t)\n")
 
 FLOODER = r"""
 #define _GNU_SOURCE
@@ -160,8 +166,9 @@ def per_syscall(stats: ProgStats, work: Path, flooder: Path, mode: str, target: 
         s2 = stats.snap()
         d, wall = (delta(s0, s1), opened) if mode == "open" else (delta(s1, s2), closed)
     else:
+        cmd = [sys.executable, "-c", PYLOOP] if mode == "pyloop" else [str(flooder), mode]
         s0 = stats.snap()
-        out = subprocess.run([str(flooder), mode, str(target), str(n)], capture_output=True, text=True, check=True)
+        out = subprocess.run([*cmd, str(target), str(n)], capture_output=True, text=True, check=True)
         d, wall = delta(s0, stats.snap()), float(out.stdout)
     calls = n * SYSCALLS[mode]
     # Other processes' runs meanwhile: counted exactly (run_cnt beyond the flood's), each

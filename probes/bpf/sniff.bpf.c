@@ -1314,6 +1314,8 @@ static __always_inline int close_file_in(void *ctx, struct sniff_config *c, s64 
              file_verdict(ctx, file, &id, resume) < 0)
         return -1;
     forget_verdict_in(tgid, fd, fds);
+    if (!fds)    /* close_range_step (fds 0 once inlined): its verifier budget is spent */
+        return file_op_at(c, SNIFF_OP_CLOSE, fd, file_pos(file), &id, 0, 0, 0, 0);
     return file_op(c, SNIFF_OP_CLOSE, fd, file, &id, 0, 0);
 }
 
