@@ -204,6 +204,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000, help="syscalls (loop: cycles) per flood")
     ap.add_argument("--baseline", type=Path, help="another checkout: its stream runs beside this one")
     ap.add_argument("--skip-overhead", action="store_true", help="no dd/bpftrace/fatrace rounds")
+    ap.add_argument("--skip-per-op", action="store_true", help="only the wall-clock rounds")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -252,7 +253,7 @@ def main() -> int:
                         finally:
                             s.stop()
                     stats_on.append(sysctl.read_text().strip())
-                for tree, root in trees.items():
+                for tree, root in ({} if args.skip_per_op else trees).items():
                     s = Stream(watched, work / f"{tree}.jsonl", "--stats", "1", root=root)
                     sysctl.write_text("1")
                     try:
@@ -277,10 +278,11 @@ def main() -> int:
                                   for k, v in per[tree].items()}
     if slow["untraced"]:
         base = med(slow["untraced"])
-        result["slowdown"] = {k: {"s": med(v), "slowdown": med(v) / base - 1} for k, v in slow.items() if v}
+        result["slowdown"] = {k: {"s": med(v), "slowdown": med(v) / base - 1, "all_s": v}
+                              for k, v in slow.items() if v}
         u = med(over["untraced"])
         o = {k: med(v) / u - 1 for k, v in over.items() if k != "untraced" and v}
-        result["overhead"] = {"median_s": {k: med(v) for k, v in over.items()}, "over": o,
+        result["overhead"] = {"median_s": {k: med(v) for k, v in over.items()}, "over": o, "all_s": over,
                               "ratio": {t: o[t] / o["bpftrace"] for t in trees}}
     print(json.dumps(result, indent=1))
     if args.json:

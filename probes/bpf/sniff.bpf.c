@@ -570,9 +570,9 @@ static __always_inline u32 exec_gen_of(u32 tgid)
     return eg ? *eg : 0;
 }
 
-/* A file just opened and placed (id, as of gen), read from fd array fds (and its dentry) in this run: its
- * (tgid, fd) verdict, for the reads, writes and close to come and for close_range (see
- * fd_verdict_lasting). */
+/* A file just opened and placed (id, as of gen), read from fd array fds (with its dentry) in
+ * this run: its (tgid, fd) verdict, for the reads, writes and close to come and for close_range
+ * (see fd_verdict_lasting). */
 static __always_inline void remember_fd(s64 fd, void *file, u64 fds, void *dentry, u64 gen,
                                         struct sniff_file_id *id)
 {
