@@ -72,7 +72,7 @@ BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
  * reach the others' (the struct file's address may come back for another file at that fd). */
 BPF_ARRAY(fd_closes, u32, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
-BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
+BPF_ARRAY(rw_hint, u64, SNIFF_HINT_SLOTS);
 /* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
 BPF_ARRAY(rw_inflight, u64, 1);
 BPF_ARRAY(gens, u64, SNIFF_GEN_SLOTS);
@@ -270,16 +270,16 @@ static __always_inline void forget_verdict(u32 tgid, s64 fd)
  * call), then a per-tid hint, then the hash maps. The hint counts rw_pending's entries in its
  * low bits and pending's from HINT_PENDING up: an exit looks up only a map that may hold its
  * tid's entry. */
-#define HINT_RW 1u
-#define HINT_PENDING 0x10000u
-static __always_inline void mark_inflight_as(u32 tid, int delta, u32 unit)
+#define HINT_RW 1ull
+#define HINT_PENDING (1ull << 32)
+static __always_inline void mark_inflight_as(u32 tid, int delta, u64 unit)
 {
     u32 zero = 0;
     u64 *inflight = rw_inflight.lookup(&zero);
     if (inflight)
         __sync_fetch_and_add(inflight, delta);
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
-    u32 *hint = rw_hint.lookup(&h);
+    u64 *hint = rw_hint.lookup(&h);
     if (hint)
         __sync_fetch_and_add(hint, delta < 0 ? -unit : unit);
 }
@@ -579,6 +579,11 @@ static __always_inline void remember_fd(s64 fd, void *file, u64 fds, void *dentr
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!file || !fds)
         return;
+    /* The fd's close count first, then the fd still holding the file: a close by a thread
+     * sharing the table in between or after makes the verdict stale. */
+    u32 close_seq = fd_close_seq(fds, fd);
+    if (KPTR((void *)fds, (u32)fd * 8) != file)
+        return;
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
     if (!v)
@@ -588,7 +593,7 @@ static __always_inline void remember_fd(s64 fd, void *file, u64 fds, void *dentr
     v->file = (u64)file;
     v->gen = gen;
     v->exec_gen = exec_gen_of(tgid);
-    v->close_seq = fd_close_seq(fds, fd);
+    v->close_seq = close_seq;
     lasting_now(dentry, &v->at);
     v->id = *id;
 }
@@ -1138,10 +1143,10 @@ int raw_exit(struct raw_sys_ctx *ctx)
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
-    u32 *hint = rw_hint.lookup(&h);
+    u64 *hint = rw_hint.lookup(&h);
     if (!hint || !*hint)
         return 0;
-    u32 hv = *hint;
+    u64 hv = *hint;
     struct sniff_rw_pending *pp = hv & (HINT_PENDING - 1) ? rw_pending.lookup(&tid) : 0;
     if (!pp) {
         if (hv < HINT_PENDING)
