@@ -52,6 +52,25 @@ static __always_inline void *fdt_slot(void *fdt, s64 fd, u64 *fds_out)
     return KPTR(fds, (u32)fd * 8);
 }
 
+/* fdt_slot() in one read fewer where max_fds and fd sit side by side (every kernel so far), for
+ * the syscall hot paths (exit_open, enter_close). Not for close_range_step's loop: there the
+ * verifier follows it once per fd, and its budget is spent. */
+static __always_inline void *fdt_slot_hot(void *fdt, s64 fd, u64 *fds_out)
+{
+#if OFF_FDT_FD == OFF_FDT_MAX_FDS + 8
+    if (!fdt || fd < 0)
+        return 0;
+    struct { u32 max_fds; u32 pad; void *fd; } head = {};
+    bpf_probe_read_kernel(&head, sizeof(head), (const char *)fdt + OFF_FDT_MAX_FDS);
+    if ((u64)fd >= head.max_fds || !head.fd)
+        return 0;
+    *fds_out = (u64)head.fd;
+    return KPTR(head.fd, (u32)fd * 8);
+#else
+    return fdt_slot(fdt, fd, fds_out);
+#endif
+}
+
 /* task->files->fdt->fd[fd], or NULL. Works for any fd the task holds, however it got it
  * (opened before we started, inherited, dup'ed, received over a socket). */
 static __always_inline void *task_fd_file(void *task, s64 fd)

@@ -72,7 +72,7 @@ BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
  * reach the others' (the struct file's address may come back for another file at that fd). */
 BPF_ARRAY(fd_closes, u32, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
-BPF_ARRAY(rw_hint, u32, SNIFF_HINT_SLOTS);
+BPF_ARRAY(rw_hint, u64, SNIFF_HINT_SLOTS);
 /* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
 BPF_ARRAY(rw_inflight, u64, 1);
 BPF_ARRAY(gens, u64, SNIFF_GEN_SLOTS);
@@ -255,14 +255,14 @@ static __always_inline u32 fd_close_seq(u64 fds, s64 fd)
 /* The verdict for an fd dies with the fd: the next file there may reuse the struct file's
  * address. The (tgid, fd) entry is cleared, and the close is counted for the fd table, which
  * invalidates the verdicts of every other process sharing it. */
-static __always_inline void forget_verdict(u32 tgid, s64 fd)
+static __always_inline void forget_verdict_in(u32 tgid, s64 fd, u64 fds)
 {
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
     if (v)
         v->tag = 0;
-    u64 fds = 0;
-    fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
+    if (!fds)    /* not read by the caller */
+        fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
     if (!fds)
         return;
     u32 cslot = fd_close_slot(fds, fd);
@@ -271,18 +271,33 @@ static __always_inline void forget_verdict(u32 tgid, s64 fd)
         __sync_fetch_and_add(seq, 1);
 }
 
+static __always_inline void forget_verdict(u32 tgid, s64 fd)
+{
+    forget_verdict_in(tgid, fd, 0);
+}
+
 /* Exits return at once unless something is in flight: a global count first (no helper
- * call), then a per-tid hint, then the hash maps. */
-static __always_inline void mark_inflight(u32 tid, int delta)
+ * call), then a per-tid hint, then the hash maps. The hint counts rw_pending's entries in its
+ * low bits and pending's from HINT_PENDING up: an exit looks up only a map that may hold its
+ * tid's entry. */
+#define HINT_RW 1ull
+#define HINT_PENDING (1ull << 32)
+static __always_inline void mark_inflight_as(u32 tid, int delta, u64 unit)
 {
     u32 zero = 0;
     u64 *inflight = rw_inflight.lookup(&zero);
     if (inflight)
         __sync_fetch_and_add(inflight, delta);
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
-    u32 *hint = rw_hint.lookup(&h);
+    u64 *hint = rw_hint.lookup(&h);
     if (hint)
-        __sync_fetch_and_add(hint, delta);
+        __sync_fetch_and_add(hint, delta < 0 ? -unit : unit);
+}
+
+/* for an entry of pending */
+static __always_inline void mark_inflight(u32 tid, int delta)
+{
+    mark_inflight_as(tid, delta, HINT_PENDING);
 }
 
 /* --no-coalesce: records per second per CPU, the rest counted. */
@@ -593,13 +608,19 @@ static __always_inline int placed_lasting(void *file, void *dentry, void *inode,
     return 1;
 }
 
-/* A file just opened and placed (id, as of gen): its (tgid, fd) verdict, for the reads and writes
- * to come and for close_range (see fd_verdict_lasting). */
-static __always_inline void remember_fd(s64 fd, void *file, u64 gen, struct sniff_file_id *id)
+/* A file just opened and placed (id, as of gen), read from fd array fds (with its dentry) in
+ * this run: its (tgid, fd) verdict, for the reads, writes and close to come and for close_range
+ * (see fd_verdict_lasting). */
+static __always_inline void remember_fd(s64 fd, void *file, u64 fds, void *dentry, u64 gen,
+                                        struct sniff_file_id *id)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    u64 fds = 0;
-    if (fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds) != file || !file)
+    if (!file || !fds)
+        return;
+    /* The fd's close count first, then the fd still holding the file: a close by a thread
+     * sharing the table in between or after makes the verdict stale. */
+    u32 close_seq = fd_close_seq(fds, fd);
+    if (KPTR((void *)fds, (u32)fd * 8) != file)
         return;
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
@@ -610,8 +631,8 @@ static __always_inline void remember_fd(s64 fd, void *file, u64 gen, struct snif
     v->file = (u64)file;
     v->gen = gen;
     v->exec_gen = exec_gen_of(tgid);
-    v->close_seq = fd_close_seq(fds, fd);
-    lasting_now(KPTR(file, OFF_FILE_PATH_DENTRY), &v->at);
+    v->close_seq = close_seq;
+    lasting_now(dentry, &v->at);
     v->id = *id;
 }
 
@@ -640,7 +661,8 @@ static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry,
  * dentry cache's. Returns 1 (in scope), 0 (out of scope) or, when neither knows, asks
  * verdict_walk to walk the path and to run the calling program (resume) again from its start,
  * which then finds the answer here; -1 only if that tail call failed (counted). */
-static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file_id *out, u32 resume)
+static __always_inline int file_verdict_at(void *ctx, void *file, void *dentry, void *inode,
+                                           struct sniff_file_id *out, u32 resume)
 {
     u32 zero = 0;
     struct sniff_walk_job *job = walk_job.lookup(&zero);
@@ -651,8 +673,6 @@ static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file
         *out = job->id;
         return out->watch != 0;
     }
-    void *dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
-    void *inode = file_inode(file);
     int valid;
     struct sniff_dverdict *v = dverdict_get(dentry, inode, scope_gen(), out, &valid);
     if (valid) {
@@ -665,6 +685,11 @@ static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file
     walk_tail.call(ctx, SNIFF_RESUME_WALKER);
     count(SNIFF_CNT_UNPLACED);
     return -1;
+}
+
+static __always_inline int file_verdict(void *ctx, void *file, struct sniff_file_id *out, u32 resume)
+{
+    return file_verdict_at(ctx, file, KPTR(file, OFF_FILE_PATH_DENTRY), file_inode(file), out, resume);
 }
 
 /* The path walk that places an open file (see file_verdict), in a program of its own. */
@@ -716,6 +741,25 @@ int verdict_walk(struct raw_sys_ctx *ctx)
         }
     }
     return 0;
+}
+
+/* The (tgid, fd) cache's verdict for the file read from fd array fds (0: not read) in this run,
+ * if still valid (as rw_scope's): a close of a file opened or read in scope costs no inode or
+ * dentry read. */
+static __always_inline int fd_verdict_get(u32 tgid, s64 fd, u64 fds, void *file,
+                                          struct sniff_file_id *out)
+{
+    if (!fds || fd < 0)
+        return 0;
+    u32 slot = verdict_slot(tgid, fd);
+    struct sniff_verdict *v = verdicts.lookup(&slot);
+    if (!v || v->tag != (((u64)tgid << 32) | (u32)fd) || v->file != (u64)file || v->fds != fds ||
+        v->gen != scope_gen() || v->exec_gen != exec_gen_of(tgid) || fd_close_seq(fds, fd) != v->close_seq)
+        return 0;
+    *out = v->id;
+    if (out->flags & SNIFF_ID_TOO_DEEP)
+        count(SNIFF_CNT_TOO_DEEP);
+    return 1;
 }
 
 /* Scope of (tgid, fd) for the read/write hot path. Most reads and writes on a busy machine
@@ -892,12 +936,14 @@ static __always_inline void event_from_uring(struct sniff_event *ev, const struc
     ev->args = r->args;
 }
 
-/* Count op on a file whose verdict (id) is known, its path starting at pos; send a record
- * when account() says so. args: the op's arguments (mmap, fallocate, ftruncate) or 0. uring:
- * the io_uring request it comes from (its own counter), or 0 for a syscall. */
-static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, struct walk_pos pos,
-                                      struct sniff_file_id *id, s64 ret, s64 bytes,
-                                      struct sniff_args *args, const struct sniff_uring_req *uring)
+/* Count op on a file whose verdict (id) is known, its path starting at *pos, or at file's when
+ * file is given (read only when a record goes out: most syscalls are only counted); send a
+ * record when account() says so. args: the op's arguments (mmap, fallocate, ftruncate) or 0.
+ * uring: the io_uring request it comes from (its own counter), or 0 for a syscall. */
+static __always_inline int file_op_pos(struct sniff_config *c, u32 op, s64 fd, void *file,
+                                       struct walk_pos *pos, struct sniff_file_id *id, s64 ret,
+                                       s64 bytes, struct sniff_args *args,
+                                       const struct sniff_uring_req *uring)
 {
     if (!id->watch || !type_wanted(c, id->mode, op))
         return 0;
@@ -923,10 +969,17 @@ static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, st
     fill_file_identity(ev, id);
     mark_named(ev, &key, how, serial, &before);
     u64 unused = 0;
-    walk_path(ev, &ev->names[0], pos, WALK_SCOPE | WALK_NAMES, &unused);
+    walk_path(ev, &ev->names[0], file ? file_pos(file) : *pos, WALK_SCOPE | WALK_NAMES, &unused);
     if (ev->names[0].watch)
         submit_counted(ev);
     return 0;
+}
+
+static __always_inline int file_op_at(struct sniff_config *c, u32 op, s64 fd, struct walk_pos pos,
+                                      struct sniff_file_id *id, s64 ret, s64 bytes,
+                                      struct sniff_args *args, const struct sniff_uring_req *uring)
+{
+    return file_op_pos(c, op, fd, 0, &pos, id, ret, bytes, args, uring);
 }
 
 /* Count op on an open file (see file_op_at). */
@@ -934,13 +987,13 @@ static __always_inline int file_op_from(struct sniff_config *c, u32 op, s64 fd, 
                                         struct sniff_file_id *id, s64 ret, s64 bytes,
                                         const struct sniff_uring_req *uring)
 {
-    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0, uring);
+    return file_op_pos(c, op, fd, file, 0, id, ret, bytes, 0, uring);
 }
 
 static __always_inline int file_op(struct sniff_config *c, u32 op, s64 fd, void *file,
                                    struct sniff_file_id *id, s64 ret, s64 bytes)
 {
-    return file_op_at(c, op, fd, file_pos(file), id, ret, bytes, 0, 0);
+    return file_op_pos(c, op, fd, file, 0, id, ret, bytes, 0, 0);
 }
 
 /* ---- content capture (--content): the bytes a write put into a file ----------------------- */
@@ -1179,7 +1232,7 @@ int raw_enter(struct raw_sys_ctx *ctx)
         count(SNIFF_CNT_PENDING_FULL);
         return 0;
     }
-    mark_inflight(tid, 1);
+    mark_inflight_as(tid, 1, HINT_RW);
     return 0;
 }
 
@@ -1191,11 +1244,14 @@ int raw_exit(struct raw_sys_ctx *ctx)
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
-    u32 *hint = rw_hint.lookup(&h);
+    u64 *hint = rw_hint.lookup(&h);
     if (!hint || !*hint)
         return 0;
-    struct sniff_rw_pending *pp = rw_pending.lookup(&tid);
+    u64 hv = *hint;
+    struct sniff_rw_pending *pp = hv & (HINT_PENDING - 1) ? rw_pending.lookup(&tid) : 0;
     if (!pp) {
+        if (hv < HINT_PENDING)
+            return 0;
         /* Another file syscall: its exit program, by shape. */
         struct sniff_pending *other = pending.lookup(&tid);
         if (other) {
@@ -1208,7 +1264,7 @@ int raw_exit(struct raw_sys_ctx *ctx)
     }
     struct sniff_rw_pending p = *pp;
     rw_pending.delete(&tid);
-    mark_inflight(tid, -1);
+    mark_inflight_as(tid, -1, HINT_RW);
     s64 ret = sysret(ctx);
     struct sniff_config *c = cfg();
     if (ret <= 0 || !c)
@@ -1353,19 +1409,29 @@ int enter_renameat(struct raw_sys_ctx *ctx)
 /* close happens at enter: after it, the fd no longer leads to the file. The fd's verdict is
  * forgotten whether or not closes are wanted. Returns -1 when a walk was asked for and the
  * program is to be run again (see file_verdict): nothing may change before that. */
-static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd, void *file, u32 resume,
-                                      struct sniff_file_id *placed)
+static __always_inline int close_file_in(void *ctx, struct sniff_config *c, s64 fd, void *file, u64 fds,
+                                         u32 resume, struct sniff_file_id *placed)
 {
     if (!file)
         return 0;
     struct sniff_file_id id = {};
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (placed)
         id = *placed;    /* close_range: known, in scope */
-    else if (wanted(c, SNIFF_OP_CLOSE) && type_wanted(c, inode_mode(file_inode(file)), SNIFF_OP_CLOSE) &&
+    else if (wanted(c, SNIFF_OP_CLOSE) && !fd_verdict_get(tgid, fd, fds, file, &id) &&
+             type_wanted(c, inode_mode(file_inode(file)), SNIFF_OP_CLOSE) &&
              file_verdict(ctx, file, &id, resume) < 0)
         return -1;
-    forget_verdict(bpf_get_current_pid_tgid() >> 32, fd);
+    forget_verdict_in(tgid, fd, fds);
+    if (!fds)    /* close_range_step (fds 0 once inlined): its verifier budget is spent */
+        return file_op_at(c, SNIFF_OP_CLOSE, fd, file_pos(file), &id, 0, 0, 0, 0);
     return file_op(c, SNIFF_OP_CLOSE, fd, file, &id, 0, 0);
+}
+
+static __always_inline int close_file(void *ctx, struct sniff_config *c, s64 fd, void *file, u32 resume,
+                                      struct sniff_file_id *placed)
+{
+    return close_file_in(ctx, c, fd, file, 0, resume, placed);
 }
 
 int enter_close(struct raw_sys_ctx *ctx)
@@ -1374,7 +1440,9 @@ int enter_close(struct raw_sys_ctx *ctx)
     if (!c || is_self(c, bpf_get_current_pid_tgid() >> 32))
         return 0;
     s64 fd = sysarg_int(ctx, 0);
-    close_file(ctx, c, fd, task_fd_file((void *)bpf_get_current_task(), fd), SNIFF_RESUME_CLOSE, 0);
+    u64 fds = 0;
+    void *file = fdt_slot_hot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
+    close_file_in(ctx, c, fd, file, fds, SNIFF_RESUME_CLOSE, 0);
     return 0;
 }
 
@@ -1607,6 +1675,14 @@ static __always_inline int take_pending(struct sniff_pending *out)
     return 1;
 }
 
+/* take_pending() for a program that has read its entry already (peek_pending). */
+static __always_inline void drop_pending(void)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    if (pending.delete(&tid) == 0)
+        mark_inflight(tid, -1);
+}
+
 /* The syscall state an exit program works from, left in place: a walk (see file_verdict)
  * runs the program again from its start. */
 static __always_inline struct sniff_pending *peek_pending(void)
@@ -1620,9 +1696,12 @@ static __always_inline struct sniff_pending *peek_pending(void)
 static __always_inline int exit_verdict(void *ctx, struct sniff_config *c, u32 op, void *file,
                                         struct sniff_file_id *id, u32 resume)
 {
-    if (!file || !type_wanted(c, inode_mode(file_inode(file)), op))
+    if (!file)
         return 0;
-    return file_verdict(ctx, file, id, resume);
+    void *inode = file_inode(file);
+    if (!type_wanted(c, inode_mode(inode), op))
+        return 0;
+    return file_verdict_at(ctx, file, KPTR(file, OFF_FILE_PATH_DENTRY), inode, id, resume);
 }
 
 /* Later pages dirtied in this file by a process outside a write syscall were written through
@@ -1743,12 +1822,20 @@ int exit_open(struct raw_sys_ctx *ctx)
     if (!peek_pending() || !c)
         return 0;
     u64 gen = scope_gen();
-    void *file = task_fd_file((void *)bpf_get_current_task(), ret);
+    u64 fds = 0;
+    void *file = fdt_slot_hot(task_fdt((void *)bpf_get_current_task()), ret, &fds);
     struct sniff_file_id id = {};
-    int in = exit_verdict(ctx, c, SNIFF_OP_OPEN, file, &id, SNIFF_RESUME_EXIT_OPEN);
-    take_pending(&p);
+    void *dentry = 0;
+    int in = 0;
+    if (file) {    /* exit_verdict, keeping the dentry for remember_fd */
+        void *inode = file_inode(file);
+        dentry = KPTR(file, OFF_FILE_PATH_DENTRY);
+        if (type_wanted(c, inode_mode(inode), SNIFF_OP_OPEN))
+            in = file_verdict_at(ctx, file, dentry, inode, &id, SNIFF_RESUME_EXIT_OPEN);
+    }
+    drop_pending();
     if (in > 0) {
-        remember_fd(ret, file, gen, &id);
+        remember_fd(ret, file, fds, dentry, gen, &id);
         file_op(c, SNIFF_OP_OPEN, ret, file, &id, 0, 0);
     }
     return 0;
