@@ -28,6 +28,7 @@ class Counter:
     count: int = 0                  # emitted so far (watermark)
     bytes: int = 0
     idle: int = 0                   # harvests in a row that found it unchanged
+    raw: bytes = b""                # its value's bytes as the last harvest read them
 
 
 class Coalescer:
@@ -49,7 +50,7 @@ class Coalescer:
         if counter is None or counter.serial != serial:
             return None
         out = self._delta(counter, count, nbytes, ts, None)
-        counter.template = rec
+        counter.template, counter.raw = rec, b""      # read in full at the next harvest
         return out
 
     @staticmethod

@@ -145,24 +145,30 @@ class ScopeResolver:
     def place(self, path: bytes, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
         """(watch, canonical path under it) or None when out of scope. root: where the path's
         '/' is for us (b"/proc/PID/root" for a process in another mount namespace)."""
+        return self.place_since(path, root)[0]
+
+    def place_since(self, path: bytes, root: bytes = b"") -> tuple[Optional[tuple[Watch, bytes]], float]:
+        """place(), and the monotonic time the placement was made (it holds for ttl from then:
+        a caller caching it keeps the same bound)."""
+        now = time.monotonic()
         if not root:
             for w in self.watches.by_id.values():
                 if path == w.path:       # the watched directory itself (e.g. removed)
-                    return w, path
+                    return (w, path), now
         parent, _, leaf = path.rpartition(b"/")
-        now = time.monotonic()
-        placed = self._place_dir(parent or b"/", now, root)
+        placed, since = self._place_dir(parent or b"/", now, root)
         if placed is None:
-            return None
+            return None, since
         w, rel = placed
-        return w, join(w.path, join(rel, leaf) if rel else leaf)
+        return (w, join(w.path, join(rel, leaf) if rel else leaf)), since
 
-    def _place_dir(self, directory: bytes, now: float, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
-        """(watch, the directory's path below it) or None. Cached per directory for ttl: a storm
-        of renames or failed opens in one directory is placed once, not once per record."""
+    def _place_dir(self, directory: bytes, now: float, root: bytes = b""):
+        """((watch, the directory's path below it) or None, when that was decided). Cached per
+        directory for ttl: a storm of renames or failed opens in one directory is placed once,
+        not once per record."""
         hit = self._dirs.get(root + directory)
         if hit and now - hit[0] < self.ttl and hit[1] == self.watches.version:
-            return hit[2]
+            return hit[2], hit[0]
         if len(self._dirs) > 4096:
             self._dirs.clear()
         ids = self.watches.by_identity()
@@ -185,4 +191,4 @@ class ScopeResolver:
             current = current or b"/"
             below.append(name)
         self._dirs[root + directory] = (now, self.watches.version, placed)
-        return placed
+        return placed, now
