@@ -36,6 +36,9 @@ class ProcessTable:
     def __init__(self, snapshot: bool = True) -> None:
         self.procs: dict[int, ProcInfo] = {}
         self._exits: deque[tuple[float, int]] = deque()     # (time, pid), oldest first
+        # Read at exec, the one moment a short-lived process's is there to read (the dashboard
+        # shows it); a reader that shows none (`stream`) saves a /proc read per exec.
+        self.cmdlines = True
         if snapshot and psutil is not None:
             self._snapshot()
 
@@ -66,7 +69,8 @@ class ProcessTable:
 
     def exec(self, pid: int, ppid: int, comm: bytes) -> None:
         info = self._set(pid, ppid, comm)
-        info.cmdline = self._read_cmdline(pid) or info.cmdline
+        if self.cmdlines:
+            info.cmdline = self._read_cmdline(pid) or info.cmdline
 
     def exit(self, pid: int, now: Optional[float] = None) -> None:
         now = now or time.monotonic()
