@@ -128,6 +128,7 @@ def soak(minutes: float, work: Path) -> dict:
         "loadavg_start": load_start, "loadavg_end": load_end,
         "rss_start_kb": baseline, "rss_end_kb": rss[-1][1], "rss_growth": rss[-1][1] / baseline - 1,
         "peak_map_utilization": peak_util,
+        "rss_mb_by_minute": [round(kb / 1024, 1) for t, kb in rss if t // 60 != (t - 5.5) // 60] + [round(rss[-1][1] / 1024, 1)],
     }
     result["criteria"] = criteria(result)
     result["ok"] = all(ok for _, ok, _ in result["criteria"])

@@ -65,6 +65,7 @@ class CounterHarvest:
         takes: list[tuple[bytes, int]] = []
         drops = self._drops          # out of scope, or never named: nobody needs their counts
         ks, vs = self.table.key_size, self.table.value_size
+        gone_tgids = {t.to_bytes(4, "little") for t in gone}      # compared as the key's bytes
         seen = 0
         for n, keys, vals in self._chunks():
             seen += n
@@ -78,15 +79,14 @@ class CounterHarvest:
                     c.idle += 1          # unchanged since the last read: nothing to decode
                 else:
                     self._emit(key, val, c)
-                if final or gone:
+                if final or gone_tgids and key[_KEY_TGID:_KEY_TGID + 4] in gone_tgids:
                     tgid = k_tgid(key)
-                    if final or tgid in gone:
-                        present.add(tgid)
-                        if c is not None and c.template is not None:
-                            takes.append((key, tgid))
-                        else:
-                            drops[key] = None
-                            self.coalescer.forget(key, tgid)
+                    present.add(tgid)
+                    if c is not None and c.template is not None:
+                        takes.append((key, tgid))
+                    else:
+                        drops[key] = None
+                        self.coalescer.forget(key, tgid)
         self.entries_seen = seen
         if not final:
             full = seen > self.table.max_entries // 2
