@@ -309,7 +309,7 @@ class Decoder:
         path, truncated = self._resolve(_Name(watch, flags, raw[:str_len], raw[str_len:]))
         placed, since = self.scope.place_since(path) if path else (None, now)
         out = (placed[0].path, placed[1], truncated) if placed is not None else None
-        if len(self._names) >= 8192:
+        if len(self._names) >= 4096:
             self._names.clear()
         self._names[key] = (since, self.watches.version, out)
         return out

@@ -3,6 +3,7 @@ resolver that decides whether a path is under one of them, as the kernel does (b
 (device, inode) of its ancestors, never string prefixes)."""
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
@@ -24,7 +25,10 @@ def kernel_dev(major: int, minor: int) -> int:
     return (major << 20) | minor
 
 
+@functools.lru_cache(maxsize=256)
 def dev_text(kdev: int) -> str:
+    # One string per device, shared by every cached placement on it (there are tens of
+    # thousands of those in a long session).
     return f"{kdev >> 20}:{kdev & 0xFFFFF}"
 
 
