@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Soak: mixed load under `sniff-tui stream --stats` for a set time.
 
-    sudo .venv/bin/python bench/soak.py --minutes 30 [--out bench/results-soak.md]
+    sudo .venv/bin/python bench/soak.py --minutes 15 [--out bench/results-soak.md]
 
 Load: worker processes that create, write, read, rename and unlink files in the watched tree,
 and short-lived processes (process churn) doing the same, plus noise outside the tree. It
 checks that nothing is lost (no record of any kind dropped in the ring buffer or on the way to
 the writer: every byte written and every short-lived process's open reported), that sniff-tui's
 memory grows by at most 10% between the first minute and the end, and that no map reaches its
-maximum. The machine's load average at start and end says how busy it was besides.
+maximum. The machine's load average at start and end says how busy it was besides. It ends
+with one line per criterion (pass/FAIL and what was measured) and the verdict; exit status 0
+only when every criterion passed.
 """
 from __future__ import annotations
 
@@ -117,20 +119,37 @@ def soak(minutes: float, work: Path) -> dict:
     peak_util = {m["name"]: max(x["utilization"] for s in stats for x in s["maps"] if x["name"] == m["name"])
                  for m in last["maps"]}
     writes_done = sum(counts.values())
-    return {
+    result = {
         "minutes": minutes, "exit": proc.returncode, "stderr": err.strip()[-500:],
-        "bytes_written": writes_done, "bytes_reported": writes_reported,
+        "bytes_written": writes_done, "records": counters.get("events", 0), "bytes_reported": writes_reported,
         "children": children, "child_opens_reported": child_opens,
         "counted_losses": lost, "drops": drops, "counters": counters,
         "records_per_s": round(counters.get("events", 0) / (minutes * 60)),
         "loadavg_start": load_start, "loadavg_end": load_end,
         "rss_start_kb": baseline, "rss_end_kb": rss[-1][1], "rss_growth": rss[-1][1] / baseline - 1,
         "peak_map_utilization": peak_util,
-        "ok": (proc.returncode == 0 and rss[-1][1] <= baseline * 1.10
-               and not any(drops.values())
-               and writes_reported == writes_done and child_opens >= children
-               and all(u < 1.0 for u in peak_util.values())),
+        "rss_mb_by_minute": [round(kb / 1024, 1) for t, kb in rss if t // 60 != (t - 5.5) // 60] + [round(rss[-1][1] / 1024, 1)],
     }
+    result["criteria"] = criteria(result)
+    result["ok"] = all(ok for _, ok, _ in result["criteria"])
+    return result
+
+
+def criteria(r: dict) -> list[tuple[str, bool, str]]:
+    """(criterion, met, measured) for every check the soak passes on."""
+    return [
+        ("stream exits 0", r["exit"] == 0, f"exit {r['exit']}"),
+        ("no record of any kind dropped (ring buffer, feed)", not any(r["drops"].values()),
+         ", ".join(f"{k} {v}" for k, v in r["drops"].items())),
+        ("every byte written reported", r["bytes_reported"] == r["bytes_written"],
+         f"{r['bytes_reported']:,} of {r['bytes_written']:,}"),
+        ("every short-lived process's open reported", r["child_opens_reported"] >= r["children"],
+         f"{r['child_opens_reported']:,} of {r['children']:,}"),
+        ("RSS growth <= 10% from the first minute to the end", r["rss_growth"] <= 0.10,
+         f"{r['rss_start_kb'] / 1024:.1f} -> {r['rss_end_kb'] / 1024:.1f} MiB ({r['rss_growth']:+.1%})"),
+        ("no map full", all(u < 1.0 for u in r["peak_map_utilization"].values()),
+         ", ".join(f"{k} {v:.1%}" for k, v in r["peak_map_utilization"].items())),
+    ]
 
 
 def main() -> int:
@@ -150,8 +169,13 @@ def main() -> int:
             + ", ".join(f"{k} {v:.1%}" for k, v in result["peak_map_utilization"].items())
             + f", load average {result['loadavg_start']:.1f} → {result['loadavg_end']:.1f} (2 cores)"
             + f" | {'ok' if result['ok'] else 'FAILED'} |")
-    print(text)
     print(json.dumps(result, indent=1))
+    print(text)
+    for name, ok, measured in result["criteria"]:
+        print(f"  {'pass' if ok else 'FAIL'}  {name}: {measured}")
+    print(f"soak {result['minutes']:g} min: {'PASSED' if result['ok'] else 'FAILED'} "
+          f"({result['records']:,} records, {result['records_per_s']:,}/s; load average "
+          f"{result['loadavg_start']:.1f} -> {result['loadavg_end']:.1f} on {os.cpu_count()} cores)")
     if args.out:
         Path(args.out).write_text(text + "\n\n```json\n" + json.dumps(result, indent=1) + "\n```\n")
     return 0 if result["ok"] else 1

@@ -18,6 +18,7 @@ import time
 from typing import NamedTuple, Optional
 
 from .filters import FilterError
+from .procfs import read_proc
 
 # Deepest level of a cgroup the kernel filter can take as a root (sniff.h SNIFF_CG_LEVELS);
 # deeper roots are filtered in userspace only.
@@ -211,11 +212,7 @@ class CgroupResolver:
 
     def _v1_paths(self, pid: int) -> list[bytes]:
         """The v1 paths of a live process, name=systemd first."""
-        try:
-            with open(b"%s/%d/cgroup" % (self.proc, pid), "rb") as fh:
-                lines = fh.read().splitlines()
-        except OSError:
-            return []
+        lines = read_proc(b"%s/%d/cgroup" % (self.proc, pid), 65536).splitlines()
         out = []
         for line in lines:
             hid, _, rest = line.partition(b":")

@@ -15,10 +15,15 @@ one by one (at a process's exit) without scanning the map.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from .record import Record
+
+# Every field of a Record, in __init__'s order, read at C speed: a grown counter's record is
+# its template copied, once per counter per harvest.
+_fields_of = operator.attrgetter(*(f.name for f in dataclasses.fields(Record)))
 
 
 @dataclass(slots=True)
@@ -28,6 +33,7 @@ class Counter:
     count: int = 0                  # emitted so far (watermark)
     bytes: int = 0
     idle: int = 0                   # harvests in a row that found it unchanged
+    raw: bytes = b""                # its value's bytes as the last harvest read them
 
 
 class Coalescer:
@@ -49,7 +55,7 @@ class Coalescer:
         if counter is None or counter.serial != serial:
             return None
         out = self._delta(counter, count, nbytes, ts, None)
-        counter.template = rec
+        counter.template, counter.raw = rec, b""      # read in full at the next harvest
         return out
 
     @staticmethod
@@ -59,14 +65,16 @@ class Coalescer:
             counter.idle += 1
             return None
         counter.count, counter.bytes, counter.idle = count, nbytes, 0
-        if counter.template is None:
+        template = counter.template
+        if template is None:
             return None
-        changes = {"ts": ts, "count": dc}
-        if counter.template.bytes is not None:
-            changes["bytes"] = db
+        rec = Record(*_fields_of(template))      # a copy: twice as fast as dataclasses.replace
+        rec.ts, rec.count = ts, dc
+        if template.bytes is not None:
+            rec.bytes = db
         if tid is not None:
-            changes["tid"] = tid
-        return dataclasses.replace(counter.template, **changes)
+            rec.tid = tid
+        return rec
 
     def update(self, key: bytes, serial: int, count: int, nbytes: int, ts: float,
                tid: Optional[int]) -> Optional[Record]:

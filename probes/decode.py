@@ -97,6 +97,8 @@ class Decoder:
         # Per pid because on a hybrid host a v1 hierarchy may name a process's container.
         self._cg: dict[int, tuple] = {}
         self.scope = ScopeResolver(watches)
+        self._names: dict[tuple, tuple] = {}      # see _place_name
+        self._names_ttl = self.scope.ttl
         self.all_types = all_types
         # ktime (CLOCK_MONOTONIC) to Unix time, fixed at start.
         self.mono_offset = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -160,6 +162,21 @@ class Decoder:
                          _ERRNO.get(-ret, str(-ret)) if ret < 0 else None, watch, cgp, cgc, cgu)
             if name in _ARG_OPS:
                 _put_args(rec, *_ARGS.unpack_from(buf, off), ret)
+        elif name != "rename" and (w0 or not f0 & _AT_ROOT or mntns == self._own_mntns != 0):
+            # A path given as a string, in our mount namespace (the common case, and the bulk
+            # of a busy machine's records: every failed open anywhere). Its placement depends
+            # only on its name's bytes: cached for as long as the scope resolver's own.
+            n0 = bytes(buf[start:start + s0 + k0])
+            placed = self._place_name(w0, f0, n0, s0)
+            if placed is None:
+                rec = None
+            else:
+                watch, path, truncated = placed
+                rec = Record(ts, name, pid, tid, ppid, uid, comm, path, None, None, count,
+                             fd if fd >= 0 else None, "dir" if flags & _EV_DIR else "file",
+                             truncated=truncated, err=_ERRNO.get(-ret, str(-ret)) if ret < 0 else None,
+                             watch=watch)
+                rec.cgroup, rec.container, rec.unit = self._cg.get(cgid << 22 | pid) or self._cgroup(cgid, pid)
         else:
             data = bytes(buf[start:end])
             rec = Record(ts=ts, op=name, pid=pid, tid=tid, ppid=ppid, uid=uid, comm=comm, path=b"",
@@ -280,6 +297,22 @@ class Decoder:
             return b""
         self._roots[slot] = (now, root)
         return root
+
+    def _place_name(self, watch: int, flags: int, raw: bytes, str_len: int):
+        """(watch path, path, truncated) of a name in our namespace (raw: its string then its
+        walk), or None when out of scope; cached while the placement it came from holds."""
+        now = time.monotonic()
+        key = (watch, flags, str_len, raw)
+        hit = self._names.get(key)
+        if hit is not None and now - hit[0] < self._names_ttl and hit[1] == self.watches.version:
+            return hit[2]
+        path, truncated = self._resolve(_Name(watch, flags, raw[:str_len], raw[str_len:]))
+        placed, since = self.scope.place_since(path) if path else (None, now)
+        out = (placed[0].path, placed[1], truncated) if placed is not None else None
+        if len(self._names) >= 4096:
+            self._names.clear()
+        self._names[key] = (since, self.watches.version, out)
+        return out
 
     def _named(self, rec: Record, flags: int, n0: _Name, n1: _Name, mntns: int = 0) -> Optional[Record]:
         old, trunc_old = self._resolve(n0)

@@ -15,7 +15,8 @@ from .decode import Decoder, Named, ProcEvent
 from .selfcost import restore_abandoned
 from .scope import Watches, kernel_dev
 from .layout import check_against, layout
-from .mapops import Guard, Taker
+from .harvest import CounterHarvest
+from .mapops import Guard
 from .cgroups import load_cgset
 from .filters import Filters, is_glob
 from .proctable import ProcessTable
@@ -24,12 +25,6 @@ from .record import ContentRecord, MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
 
 C = abi.C
-_KEY_TGID = layout("sniff_agg_key").offset("tgid")
-
-
-def k_tgid(key: bytes) -> int:
-    """The tgid in a struct sniff_agg_key's bytes."""
-    return int.from_bytes(key[_KEY_TGID:_KEY_TGID + 4], "little")
 
 
 class LiveSource(content.ContentCapture):
@@ -48,12 +43,12 @@ class LiveSource(content.ContentCapture):
         self._worker_done: Optional[threading.Event] = None
         self.debug = 0                   # -v level: 2 records kept, 3 every record, 4 maps
         self.log = lambda line: None
-        self._gone: set[int] = set()     # exited processes whose counters are still in the map
         self.watch_set = Watches()
         self.exclusions = exclusions.KernelExclusions(self.watch_set, self._bump_scope_generation)
         self.procs = ProcessTable()
         self.decoder = Decoder(self.watch_set, all_types=lambda: self.filters.all_types)
-        self.decoder.on_dir_rename = self._bump_scope_generation
+        self.decoder.on_dir_rename = self._dir_renamed
+        self._dir_rename_seen = False
         self.probes: Optional[loader.Probes] = None
         self.ring: Optional[RingBuffer] = None
         self._lock = threading.Lock()
@@ -64,7 +59,6 @@ class LiveSource(content.ContentCapture):
         self._out: list[Record] = []     # records of the step in progress
         self._harvest_asked, self._harvest_done = threading.Event(), threading.Event()
         self.stopped_at: Optional[float] = None   # monotonic time the probes were detached
-        self._agg_entries_seen = 0
         self._last_seen = 0              # pid of the last record (the process table knows it)
         self.use_cache = True            # --no-cache: compile, and keep nothing
         self.phased = True               # mmap, close_range, io_uring load after the rest
@@ -76,7 +70,8 @@ class LiveSource(content.ContentCapture):
         restore_abandoned()     # a run killed with bpf_stats switched on left it so
         self.probes = loader.load(self.ringbuf_pages, use_cache=self.use_cache, phased=self.phased,
                                   log=self.log if self.debug else None)
-        self._agg_taker = Taker(self.probes["agg"], Guard.of(self.probes))
+        self.counters_harvest = CounterHarvest(self.probes["agg"], self.coalescer, self.decoder.wall,
+                                               self._deliver, self.interval, Guard.of(self.probes))
         problems = check_against(layout("sniff_event"), self.probes["scratch"].Leaf)
         if problems:
             self.close()
@@ -177,75 +172,17 @@ class LiveSource(content.ContentCapture):
         return self._harvest_done.wait(timeout)
 
     def _deliver_step(self) -> None:
+        if self._dir_rename_seen:    # once per step, not once per rename (two syscalls each)
+            self._dir_rename_seen = False
+            self._bump_scope_generation()
         out, self._out = self._out, []
         if out:
             self._feed.push_many(out)
 
-    def _agg_entries(self):
-        table = self.probes["agg"]
-        try:
-            items = table.items_lookup_batch()
-        except Exception:  # kernels without batch map operations
-            items = table.items()
-        for k, v in items:
-            yield bytes(k), k.tgid, v
-
     def harvest(self, final: bool = False) -> None:
-        """Emit what the counters gained since the last harvest; drop the counters of processes
-        that are gone (all of them when final), and idle ones when the map fills up."""
-        if self.probes is None:
-            return
-        table = self.probes["agg"]
-        present = set()
-        deletes: list[tuple[bytes, int]] = []
-        seen = 0
-        for key, tgid, v in self._agg_entries():
-            seen += 1
-            present.add(tgid)
-            self._emit_growth(key, v)
-            if final or tgid in self._gone:
-                deletes.append((key, tgid))
-        self._agg_entries_seen = seen
-        if not final:
-            # Out of scope (a failed open elsewhere): never worth keeping. Idle: only when the
-            # map fills up (a new syscall creates and names the counter again).
-            full = seen > table.max_entries // 2
-            unseen = []         # out of scope: their counts matter to nobody, one batch delete
-            for k, c in self.coalescer.evictable(2):
-                if c.template is None:
-                    unseen.append(k)
-                    self.coalescer.forget(k, k_tgid(k))
-                elif full:
-                    deletes.append((k, k_tgid(k)))
-            self._agg_taker.drop(unseen)
-        for key, tgid in deletes:
-            self._take_counter(key, tgid)
-        for tgid in list(self._gone):
-            if tgid not in present or final:
-                self._gone.discard(tgid)
-                self.coalescer.forget_process(tgid)
-
-    def _emit_growth(self, key: bytes, v) -> None:
-        """Deliver what the kernel counter v (a struct sniff_agg) gained since it was last read."""
-        rec = self.coalescer.update(key, v.serial, v.count, v.bytes, self.decoder.wall(v.last_ts), v.tid)
-        if rec is not None:
-            self._deliver(rec)
-
-    def _take_counter(self, key: bytes, tgid: int) -> None:
-        """Delete a counter, delivering what it gained since it was read: taken in one step (see
-        mapops), no increment is lost in between."""
-        v = self._agg_taker.take(key)
-        if v is not None:
-            self._emit_growth(key, v)
-        self.coalescer.forget(key, tgid)
-
-    def _harvest_process(self, tgid: int) -> None:
-        """A process exited: its counters are final. Emit and drop them now, so that its last
-        records come before anything that happens after its exit."""
-        for key in list(self.coalescer.keys_of(tgid)):
-            self._take_counter(key, tgid)
-        # Counters it may still have that were never named (a lost record) go at the next harvest.
-        self._gone.add(tgid)
+        """Emit what the counters gained since the last harvest (see probes/harvest.py)."""
+        if self.probes is not None:
+            self.counters_harvest.harvest(final)
 
     def _on_record(self, buf, off: int, length: int) -> None:
         out = self.decoder.decode(buf, off, length)
@@ -265,7 +202,7 @@ class LiveSource(content.ContentCapture):
             if out.op == "exit":
                 self.procs.exit(out.pid)
                 self.decoder.expire_cgroups(out.pid)
-                self._harvest_process(out.pid)
+                self.counters_harvest.process_exited(out.pid)
             else:
                 getattr(self.procs, out.op)(out.pid, out.ppid, out.comm)
             for listener in self.proc_listeners:
@@ -310,6 +247,9 @@ class LiveSource(content.ContentCapture):
     @property
     def watches(self) -> list[bytes]:
         return self.watch_set.paths()
+
+    def _dir_renamed(self) -> None:
+        self._dir_rename_seen = True
 
     def _bump_scope_generation(self) -> None:
         table = self.probes["gens"]
@@ -435,7 +375,7 @@ class LiveSource(content.ContentCapture):
             table = self.probes[name]
             # The counter map can hold tens of thousands of entries: counted during the harvest
             # (one batch read) rather than one syscall per entry here.
-            entries = self._agg_entries_seen if name == "agg" else len(table)
+            entries = self.counters_harvest.entries_seen if name == "agg" else len(table)
             maps.append(MapHealth(name, entries, table.max_entries,
                                   evictions=counters["agg_full"] if name == "agg" else 0))
         feed = getattr(self, "_feed", None)

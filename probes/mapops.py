@@ -41,8 +41,10 @@ class Guard:
         except KeyError:
             return None
 
-    def mark(self, k) -> None:
-        self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))] = self.retiring.Leaf(1)
+    def mark(self, ks) -> None:
+        """Mark keys ks as being taken, then wait until no add that missed the marks is running."""
+        for k in ks:
+            self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))] = self.retiring.Leaf(1)
         self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(1)
         # Each CPU's adds that started before the mark was visible have counted themselves in.
         now = self.busy[self.busy.Key(0)]
@@ -57,12 +59,13 @@ class Guard:
             time.sleep(0)
             now = self.busy[self.busy.Key(0)]
 
-    def unmark(self, k) -> None:
+    def unmark(self, ks) -> None:
         self.retire_n[self.retire_n.Key(0)] = self.retire_n.Leaf(0)
-        try:
-            del self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))]
-        except KeyError:
-            pass
+        for k in ks:
+            try:
+                del self.retiring[self.retiring.Key.from_buffer_copy(bytes(k))]
+            except KeyError:
+                pass
 
 
 class Taker:
@@ -77,14 +80,20 @@ class Taker:
         self.one_step = True
 
     def take(self, key: bytes):
-        k = self.table.Key.from_buffer_copy(key)
-        if self.guard is None:
-            return self._take(k)
-        self.guard.mark(k)
+        return self.take_many([key])[0]
+
+    def take_many(self, keys: list[bytes], guarded: bool = True) -> list:
+        """The values of keys (None where absent), each taken in one step. The guard's marks and
+        its wait are shared by the batch; guarded=False for counters nothing can add to any more
+        (their process has exited, or the programs are detached)."""
+        ks = [self.table.Key.from_buffer_copy(key) for key in keys]
+        if self.guard is None or not guarded or not ks:
+            return [self._take(k) for k in ks]
+        self.guard.mark(ks)
         try:
-            return self._take(k)
+            return [self._take(k) for k in ks]
         finally:
-            self.guard.unmark(k)
+            self.guard.unmark(ks)
 
     def _take(self, k):
         table = self.table

@@ -116,11 +116,22 @@ class Map:
 
     def items_lookup_batch(self):
         """All entries in a few syscalls (kernel >= 5.6); raises BPFError where unsupported."""
-        chunk = max(1, min(self.max_entries, 4096))
-        keys = (self.Key * chunk)()
-        vals = ctypes.create_string_buffer(self._stride * self.ncpu * chunk)
+        out, ksize, size = [], self.key_size, self._stride * self.ncpu
+        for n, keys, vals in self.lookup_batch_raw():
+            out.extend((self.Key.from_buffer_copy(keys, i * ksize), self._value(vals[i * size:(i + 1) * size]))
+                       for i in range(n))
+        return out
+
+    def lookup_batch_raw(self, chunk: int = 4096):
+        """All entries as raw bytes, chunk by chunk: (n, keys, values), n keys of key_size bytes
+        then n values (per-CPU: ncpu slots each) in the same order. A few syscalls and no object
+        per entry (kernel >= 5.6); raises BPFError where unsupported."""
+        chunk = max(1, min(self.max_entries, chunk))
+        keys = ctypes.create_string_buffer(self.key_size * chunk)
+        vsize = self._stride * self.ncpu
+        vals = ctypes.create_string_buffer(vsize * chunk)
         token = ctypes.create_string_buffer(max(8, self.key_size))
-        out, first = [], True
+        first = True
         while True:
             attr = bpfsys._Batch(0 if first else ctypes.addressof(token), ctypes.addressof(token),
                                  ctypes.addressof(keys), ctypes.addressof(vals), chunk, self.map_fd, 0, 0)
@@ -131,12 +142,11 @@ class Map:
                 if exc.errno != errno.ENOENT:
                     raise
                 done = True
-            size = self._stride * self.ncpu
-            for i in range(attr.count):
-                k = self.Key.from_buffer_copy(keys, i * ctypes.sizeof(self.Key))
-                out.append((k, self._value(vals.raw[i * size:(i + 1) * size])))
+            n = attr.count
+            if n:      # copied once per chunk (ctypes' .raw copies the whole buffer each time)
+                yield n, ctypes.string_at(keys, n * self.key_size), ctypes.string_at(vals, n * vsize)
             if done:
-                return out
+                return
             first = False
 
     def items_delete_batch(self, keys) -> None:

@@ -11,18 +11,19 @@ class PathsById:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._paths: dict[tuple[int, int, int], tuple] = {}
+        # By (dev, ino, path hash) as one int: a third of a tuple's memory, at 16,384 entries.
+        self._paths: dict[int, tuple] = {}
         self.unnamed = 0           # syscalls in records named by identity we could not name
 
     def remember(self, dev: int, ino: int, path_hash: int, placed: tuple) -> None:
-        key = (dev, ino, path_hash)
+        key = (dev << 64 | ino) << 64 | path_hash
         paths = self._paths
         if paths.pop(key, None) is None and len(paths) >= self.limit:
             del paths[next(iter(paths))]
         paths[key] = placed
 
     def place(self, dev: int, ino: int, path_hash: int, count: int) -> Optional[tuple]:
-        placed = self._paths.get((dev, ino, path_hash))
+        placed = self._paths.get((dev << 64 | ino) << 64 | path_hash)
         if placed is None:
             self.unnamed += count      # not expected: we keep more paths than the kernel
             return None

@@ -1,11 +1,16 @@
 """Which process is which: parent links, names and command lines, so every record can be
 placed in a process tree. Seeded from psutil at start, then kept current from the kernel's
-fork/exec/exit records; exited processes are kept a while so late records still find them."""
+fork/exec/exit records; exited processes are kept a while (EXITED_TTL) so late records still
+find them, then forgotten in the order they exited: under process churn (hundreds of short-lived
+processes a second) the table holds the last minute's, not every process of the session."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
+
+from .procfs import read_proc
 
 try:
     import psutil
@@ -30,6 +35,10 @@ class ProcInfo:
 class ProcessTable:
     def __init__(self, snapshot: bool = True) -> None:
         self.procs: dict[int, ProcInfo] = {}
+        self._exits: deque[tuple[float, int]] = deque()     # (time, pid), oldest first
+        # Read at exec, the one moment a short-lived process's is there to read (the dashboard
+        # shows it); a reader that shows none (`stream`) saves a /proc read per exec.
+        self.cmdlines = True
         if snapshot and psutil is not None:
             self._snapshot()
 
@@ -60,14 +69,18 @@ class ProcessTable:
 
     def exec(self, pid: int, ppid: int, comm: bytes) -> None:
         info = self._set(pid, ppid, comm)
-        info.cmdline = self._read_cmdline(pid) or info.cmdline
+        if self.cmdlines:
+            info.cmdline = self._read_cmdline(pid) or info.cmdline
 
     def exit(self, pid: int, now: Optional[float] = None) -> None:
+        now = now or time.monotonic()
         info = self.procs.get(pid)
         if info:
-            info.exited = now or time.monotonic()
+            info.exited = now
+            self._exits.append((now, pid))
+        self._expire_exits(now)
         if len(self.procs) > MAX_PROCS:
-            self.expire()
+            self.expire(now)
 
     def seen(self, pid: int, ppid: int, comm: bytes) -> None:
         """A record from a process we may not know yet (started before us, or missed)."""
@@ -75,12 +88,26 @@ class ProcessTable:
         if info is None or info.ppid != ppid:
             self._set(pid, ppid, comm)
 
+    def _expire_exits(self, now: float) -> None:
+        """Forget the processes that exited more than EXITED_TTL ago (a pid that came back as
+        another process since is alive: kept)."""
+        exits = self._exits
+        while exits and now - exits[0][0] > EXITED_TTL:
+            _, pid = exits.popleft()
+            info = self.procs.get(pid)
+            if info is not None and info.exited is not None and now - info.exited > EXITED_TTL:
+                self._forget(pid)
+
+    def _forget(self, pid: int) -> None:
+        info = self.procs.pop(pid)
+        if info.ppid in self.procs:
+            self.procs[info.ppid].children.discard(pid)
+
     def expire(self, now: Optional[float] = None) -> None:
         now = now or time.monotonic()
+        self._expire_exits(now)
         for pid in [p for p, i in self.procs.items() if i.exited and now - i.exited > EXITED_TTL]:
-            info = self.procs.pop(pid)
-            if info.ppid in self.procs:
-                self.procs[info.ppid].children.discard(pid)
+            self._forget(pid)
 
     def refresh_children(self) -> None:
         """Re-read parent links from /proc (before seeding a process-tree filter)."""
@@ -125,9 +152,5 @@ class ProcessTable:
 
     @staticmethod
     def _read_cmdline(pid: int) -> str:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                raw = f.read(8192)
-        except OSError:
-            return ""
+        raw = read_proc(b"/proc/%d/cmdline" % pid)
         return " ".join(part.decode("utf-8", "backslashreplace") for part in raw.split(b"\0") if part)

@@ -3,6 +3,7 @@ resolver that decides whether a path is under one of them, as the kernel does (b
 (device, inode) of its ancestors, never string prefixes)."""
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
@@ -24,7 +25,10 @@ def kernel_dev(major: int, minor: int) -> int:
     return (major << 20) | minor
 
 
+@functools.lru_cache(maxsize=256)
 def dev_text(kdev: int) -> str:
+    # One string per device, shared by every cached placement on it (there are tens of
+    # thousands of those in a long session).
     return f"{kdev >> 20}:{kdev & 0xFFFFF}"
 
 
@@ -89,6 +93,26 @@ def walk_components(walk: bytes) -> bytes:
     return b"/".join(reversed(names))
 
 
+def canonical(path: bytes) -> Optional[bytes]:
+    """os.path.realpath of an absolute path that exists, in three syscalls whatever its depth
+    (realpath costs an lstat and some Python per component); None when it does not exist."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None if not os.path.lexists(path) else os.path.realpath(path)   # a dangling link
+    except OSError:
+        return os.path.realpath(path)
+    try:
+        real = os.readlink(b"/proc/self/fd/%d" % fd)
+    except OSError:
+        real = b""
+    finally:
+        os.close(fd)
+    if not real.startswith(b"/") or real.endswith(b" (deleted)"):
+        return os.path.realpath(path)      # no /proc, or gone meanwhile
+    return real
+
+
 def normalize(path: bytes) -> bytes:
     """Lexical clean-up ('.', '..', '//') of an absolute path."""
     out: list[bytes] = []
@@ -138,31 +162,40 @@ class ScopeResolver:
             return hit[1]
         if len(self._real) > 4096:
             self._real.clear()
-        real = os.path.realpath(path)
+        real = canonical(path)
+        if real is None:       # not there (a failed open's search path): its parent's, and the name
+            parent, _, name = path.rpartition(b"/")
+            real = join(self._realpath(parent or b"/", now), name) if name else os.path.realpath(path)
         self._real[path] = (now, real)
         return real
 
     def place(self, path: bytes, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
         """(watch, canonical path under it) or None when out of scope. root: where the path's
         '/' is for us (b"/proc/PID/root" for a process in another mount namespace)."""
+        return self.place_since(path, root)[0]
+
+    def place_since(self, path: bytes, root: bytes = b"") -> tuple[Optional[tuple[Watch, bytes]], float]:
+        """place(), and the monotonic time the placement was made (it holds for ttl from then:
+        a caller caching it keeps the same bound)."""
+        now = time.monotonic()
         if not root:
             for w in self.watches.by_id.values():
                 if path == w.path:       # the watched directory itself (e.g. removed)
-                    return w, path
+                    return (w, path), now
         parent, _, leaf = path.rpartition(b"/")
-        now = time.monotonic()
-        placed = self._place_dir(parent or b"/", now, root)
+        placed, since = self._place_dir(parent or b"/", now, root)
         if placed is None:
-            return None
+            return None, since
         w, rel = placed
-        return w, join(w.path, join(rel, leaf) if rel else leaf)
+        return (w, join(w.path, join(rel, leaf) if rel else leaf)), since
 
-    def _place_dir(self, directory: bytes, now: float, root: bytes = b"") -> Optional[tuple[Watch, bytes]]:
-        """(watch, the directory's path below it) or None. Cached per directory for ttl: a storm
-        of renames or failed opens in one directory is placed once, not once per record."""
+    def _place_dir(self, directory: bytes, now: float, root: bytes = b""):
+        """((watch, the directory's path below it) or None, when that was decided). Cached per
+        directory for ttl: a storm of renames or failed opens in one directory is placed once,
+        not once per record."""
         hit = self._dirs.get(root + directory)
         if hit and now - hit[0] < self.ttl and hit[1] == self.watches.version:
-            return hit[2]
+            return hit[2], hit[0]
         if len(self._dirs) > 4096:
             self._dirs.clear()
         ids = self.watches.by_identity()
@@ -185,4 +218,4 @@ class ScopeResolver:
             current = current or b"/"
             below.append(name)
         self._dirs[root + directory] = (now, self.watches.version, placed)
-        return placed
+        return placed, now

@@ -172,6 +172,7 @@ def run_stream(args, filters: Filters) -> int:
     source, code = open_live(args, filters)
     if source is None:
         return code
+    source.procs.cmdlines = args.verbose >= 2     # no line kind of the stream carries them
     stop = threading.Event()
     _install_stop_handlers(stop, source.detach)
     # About a second of the writer's rate: when it falls behind, the worker waits and the

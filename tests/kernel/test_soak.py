@@ -1,7 +1,7 @@
 """Two minutes of mixed load (file churn, renames, process churn, noise outside the tree):
 exact byte totals or counted losses, every short-lived process seen or counted, memory flat,
 maps not full.
-The benchmarks run the same soak for 30 minutes (bench/soak.py)."""
+The benchmarks run the same soak for 15 minutes (bench/soak.py), which requires nothing dropped."""
 import sys
 from pathlib import Path
 
@@ -13,14 +13,11 @@ import soak  # noqa: E402
 def test_two_minute_soak(tmp_path):
     result = soak.soak(2.0, tmp_path)
     assert result["exit"] == 0, result["stderr"]
-    # Nothing dropped is the 15-minute soak's goal (bench/soak.py), not met yet on this machine
-    # (issue 19): here every loss must be counted.
+    # Nothing dropped is the 15-minute soak's criterion (bench/soak.py, a machine to itself);
+    # the suite shares its machine with whatever else runs there: here every loss is counted.
     dropped = sum(result["drops"].values())
     assert result["bytes_reported"] == result["bytes_written"] or dropped > 0, result
     assert result["child_opens_reported"] + dropped >= result["children"], result
-    # Flat: +10%, or +24 MiB, the size the 10% bound had before LLVM left the process (the
-    # start-up RSS fell from ~200 MiB to ~75 MiB after a minute of this load; one run here grew
-    # 13.3 MiB in the second minute).
-    growth_kb = result["rss_end_kb"] - result["rss_start_kb"]
-    assert growth_kb <= max(0.10 * result["rss_start_kb"], 24 * 1024), result
+    # Flat: at most +10% from the first minute to the end, as the 15-minute soak requires.
+    assert result["rss_growth"] <= 0.10, result
     assert all(u < 1.0 for u in result["peak_map_utilization"].values()), result
