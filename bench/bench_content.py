@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from probes.feed import Feed  # noqa: E402
+from core.feed import Feed  # noqa: E402
 from probes.live import LiveSource  # noqa: E402
 from probes.loader import LoadError  # noqa: E402
-from probes.record import ContentRecord  # noqa: E402
+from core.record import ContentRecord  # noqa: E402
 from probes.selfcost import BpfStats, program_costs  # noqa: E402
 
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events  # noqa: E402
 
-from probes.filters import Filters  # noqa: E402
-from probes.record import Record  # noqa: E402
-from probes.source import MapHealth, SourceStats  # noqa: E402
+from core.filters import Filters  # noqa: E402
+from core.record import Record  # noqa: E402
+from core.source import MapHealth, SourceStats  # noqa: E402
 from tui.app import SniffApp  # noqa: E402
 from widgets.event_stream import EventStream  # noqa: E402
 from widgets.process_tree import ProcessTreePane  # noqa: E402

@@ -8,13 +8,12 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-from probes.feed import Feed
-from probes.filters import Filters
+from core.exits import EXIT_FAIL, fail, say
+from core.feed import Feed
+from core.filters import Filters
 
 from .schema import HistoryError
 from .store import HistoryStore
-
-EXIT_FAIL = 1
 
 
 class TeeFeed(Feed):
@@ -52,10 +51,9 @@ class DashboardStore:
             pass
         error = self.store.close(stats)
         if error is not None:
-            print(f"sniff-tui: history: {error}", file=sys.stderr)
+            say(f"history: {error}")
         if self.store.dropped:
-            print(f"sniff-tui: history: {self.store.dropped} records were not stored in "
-                  f"{self.store.path}", file=sys.stderr)
+            say(f"history: {self.store.dropped} records were not stored in {self.store.path}")
         return EXIT_FAIL if error is not None else 0
 
 
@@ -67,5 +65,4 @@ def open_dashboard_store(args, filters: Filters) -> tuple[Optional[DashboardStor
     try:
         return DashboardStore(HistoryStore(db), filters), 0
     except HistoryError as exc:
-        print(f"sniff-tui: {exc}", file=sys.stderr)
-        return None, EXIT_FAIL
+        return None, fail(str(exc))

@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .record import Record
+from core.record import Record
 
 
 @dataclass(slots=True)

@@ -4,8 +4,8 @@ Pure Python (no Textual, no widgets, no app): ``SessionState`` folds records int
 per-(file, process, operation) totals and derives every pane's view from them; ``RateHistory``
 keeps the event rate; ``SessionRecording`` spools what was seen, for export.
 """
-from probes.record import OPS, Record
-from probes.source import MapHealth
+from core.record import OPS, Record
+from core.source import MapHealth
 from session.entries import Cell, FileEntry, ProcEntry
 from session.limits import FILE_SORT_KEYS, PROC_SORT_KEYS, Limits
 from session.rate import RateHistory

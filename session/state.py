@@ -17,9 +17,9 @@ from collections import deque
 from operator import attrgetter
 from typing import Callable, Optional
 
-from probes.filters import Filters
-from probes.record import WRITTEN, Record
-from probes.source import SourceStats
+from core.filters import Filters
+from core.record import WRITTEN, Record
+from core.source import SourceStats
 from session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
 from session.lineage import Lineage, ProcessInfo, fill_info
 from session.limits import FILE_SORT_KEYS, Limits

@@ -25,12 +25,12 @@ from typing import Callable, Iterable, Optional
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import Record
-from probes.source import Source
+from core.feed import Feed
+from core.filters import Filters
+from core.record import Record
+from core.source import Source
 from session import Limits, SessionRecording, SessionState
-from textfmt import one_line, visible
+from core.textfmt import one_line, visible
 from tui.content_view import ContentActions
 from tui.export import ExportMixin
 from tui.filtering import FilterActions

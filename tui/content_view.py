@@ -3,7 +3,7 @@ records on to the session as ever), the export keeps them, and `D` opens the cha
 file selected in Top files."""
 from __future__ import annotations
 
-from probes.record import ContentRecord
+from core.record import ContentRecord
 from session.versions import ContentHistory
 from widgets.changes import ChangesScreen
 from widgets.top_files import TopFilesPane

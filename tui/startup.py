@@ -21,10 +21,10 @@ import threading
 from functools import partial
 from typing import Callable, Optional
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import SourceStats
-from probes.source import Source
+from core.feed import Feed
+from core.filters import Filters
+from core.record import SourceStats
+from core.source import Source
 
 
 def resume_gc(freeze: bool = False) -> None:

@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from session.versions import Version, diff_lines
-from textfmt import clock, visible
+from core.textfmt import clock, visible
 
 STYLES = {"---": "bold", "+++": "bold", "@@": "cyan", "-": "red", "+": "green", "note": "yellow"}
 

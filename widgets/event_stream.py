@@ -18,7 +18,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from session import Record, SessionState
-from textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
+from core.textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 # (time, process, op, bytes) widths: the wide set from WIDE_FROM cells on, else the narrow

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from session import SessionState
-from textfmt import human_bytes, human_count, visible
+from core.textfmt import human_bytes, human_count, visible
 
 SPARK = " ▁▂▃▄▅▆▇█"
 MODE_STYLES = {

@@ -6,23 +6,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from session import SessionState
-from textfmt import fit_right, human_count
+from core.losses import HINTS
+from core.textfmt import fit_right, human_count
 
 LABEL_W = 22
-HINTS = {
-    "ring-buffer drops": "ring buffer full",
-    "UI queue drops": "dashboard behind",
-    "truncated paths": "path too deep",
-    "kernel evictions": "maps full",
-    "partial rows": "rows marked ≈",
-    "not kept for export": "spool disk full",
-    "bad recording lines": "lines skipped",
-    "string-path drops": "ring buffer full",
-    "files not examined": "see --stats",
-    "names not resolved": "process had exited",
-    "kernel lacks": "see -v",
-    "io_uring unseen": "IOSQE_CQE_SKIP_SUCCESS",
-}
 
 
 class LossesPane(Static, can_focus=True):

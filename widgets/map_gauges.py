@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from session import MapHealth, SessionState
-from textfmt import human_count, visible
+from core.textfmt import human_count, visible
 
 BAR_W = 10
 NAME_W = 10

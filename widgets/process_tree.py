@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, SessionState, cgroup_forest,
                      process_forest)
-from textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
+from core.textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
 
 SORT_TITLES = dict(PROC_SORT_KEYS)
 

@@ -20,7 +20,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from session import FILE_SORT_KEYS, FileEntry, SessionState
-from textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
+from core.textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 TOUCHES_SHOWN = 6

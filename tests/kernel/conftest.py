@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from probes.filters import Filters
+from core.filters import Filters
 from tests.kernel.kernel_support import Sniff
 
 

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import Record
+from core.feed import Feed
+from core.filters import Filters
+from core.record import Record
 
 PY = "/usr/bin/python3"
 

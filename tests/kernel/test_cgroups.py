@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from probes.cgroups import CgroupResolver, find_cgroup2
-from probes.filters import Filters
+from core.filters import Filters
 from tests.kernel.kernel_support import PY
 
 WRITER = """
@@ -281,7 +281,7 @@ def test_hybrid_host_names_container_from_v1(sniff, cgtree):
 
 
 def test_cli_refuses_a_missing_cgroup_in_one_line():
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "stream", "--cgroup", "/no/such/cgroup/here",
+    out = subprocess.run([sys.executable, "-m", "commands.cli", "stream", "--cgroup", "/no/such/cgroup/here",
                           "--duration", "0"], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert out.returncode == 2

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.filters import Filters
-from probes.record import ContentRecord
+from core.filters import Filters
+from core.record import ContentRecord
 from tests.kernel.kernel_support import PY, script
 from tests.kernel.test_stream_cli import Stream
 

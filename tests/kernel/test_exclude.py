@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from probes.filters import Filters
-from probes.pathrules import with_rules
+from core.filters import Filters
+from core.pathrules import with_rules
 from probes.watchdirs import canonical_dir
 from tests.kernel.kernel_support import script
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "commands.cli"]
 
 
 def sniff(*args, env=None, prefix=(), timeout=120):

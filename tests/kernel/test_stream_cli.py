@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from probes.record import Record
+from core.record import Record
 from tests.kernel.kernel_support import PY, script
 
 REPO = Path(__file__).absolute().parents[2]
 _SCRIPT = REPO / ".venv" / "bin" / "sniff-tui"
-CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tui.cli"]
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "commands.cli"]
 # The command must run this checkout's code, whatever the venv was installed from.
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 

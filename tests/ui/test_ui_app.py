@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from probes.filters import FilterError, Filters
-from probes.record import OPS
+from core.filters import FilterError, Filters
+from core.record import OPS
 from tui.app import SniffApp
-from probes.feed import Feed
-from probes.replay import ReplaySource
+from core.feed import Feed
+from core.replay import ReplaySource
 from widgets.event_stream import EventStream, EventStreamPane, render_row
 from widgets.header import DashboardHeader
 from widgets.help_screen import HelpScreen

@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from probes.filters import Filters
+from core.filters import Filters
 from test_ui_app import header_text, plain
 from ui_support import DATA, SpyApp, SpyReplay, settle
 from widgets.changes import ChangesScreen

@@ -2,20 +2,20 @@
 figures on screen stay those of a session fed only the records the patterns keep."""
 from __future__ import annotations
 
-from probes.pathrules import with_rules
-from probes.filters import Filters
+from core.pathrules import with_rules
+from core.filters import Filters
 from session import SessionState
 from widgets.event_stream import EventStream
 from widgets.header import DashboardHeader
 from widgets.prompt import PromptScreen
 from widgets.top_files import FileList
 from ui_support import DEMO, SIZE, WATCH, demo_app, settle
-from probes.replay import ReplaySource
+from core.replay import ReplaySource
 
 
 def demo_records():
     import threading
-    from probes.feed import Feed
+    from core.feed import Feed
     feed = Feed(maxsize=100_000)
     ReplaySource(str(DEMO), speed=0, watches=[WATCH]).run(feed, threading.Event())
     return feed.drain(limit=100_000)

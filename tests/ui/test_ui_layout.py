@@ -6,7 +6,7 @@ import threading
 
 from textual.widgets import Footer
 
-from probes.filters import Filters
+from core.filters import Filters
 from tui.screen import PANES
 from ui_support import FakeSource, SpyApp, demo_app, rec, settle
 

@@ -2,7 +2,7 @@
 look-alikes grouped, every file reachable), `/` on rename destinations, the small things."""
 from __future__ import annotations
 
-from probes.filters import Filters
+from core.filters import Filters
 from session import process_forest, ProcGroup
 from widgets.event_stream import EventStream
 from widgets.header import DashboardHeader

@@ -7,9 +7,9 @@ import threading
 
 from history.replay_db import DbReplaySource
 from history.store import HistoryStore
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.replay import ReplaySource
+from core.feed import Feed
+from core.filters import Filters
+from core.replay import ReplaySource
 from tui.app import SniffApp
 from widgets.process_tree import ProcessTree
 from widgets.top_files import FileList

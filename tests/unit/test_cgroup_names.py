@@ -11,8 +11,8 @@ import pytest
 
 from probes import cgroups
 from probes.cgroups import CgroupResolver, find_cgroup2, names_in, normalize_container, normalize_unit
-from probes.filters import FilterError, Filters
-from probes.record import Record
+from core.filters import FilterError, Filters
+from core.record import Record
 from records import rec
 
 H = "0123456789abcdef" * 4
@@ -198,7 +198,7 @@ def test_record_fields_round_trip_and_old_lines_replay():
 
 
 def test_cli_refuses_cgroup_filters_without_cgroup_v2(tmp_path, monkeypatch, capsys):
-    from tui.cli import main
+    from commands.cli import main
     mountinfo = tmp_path / "mi"
     mountinfo.write_text("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n")
     monkeypatch.setattr(cgroups, "MOUNTINFO", str(mountinfo))

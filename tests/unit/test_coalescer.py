@@ -3,7 +3,7 @@ exits arrive in, every syscall and byte is emitted exactly once."""
 from hypothesis import given, settings, strategies as st
 
 from probes.coalesce import Coalescer
-from probes.record import Record
+from core.record import Record
 
 KEY = b"K" * 24
 TGID = 100

@@ -12,10 +12,10 @@ import pytest
 from probes import abi, content
 from probes.decode import Decoder
 from probes.layout import layout
-from probes.record import ContentRecord, Record
+from core.record import ContentRecord, Record
 from probes.scope import Watches
-from tui.cli import main
-from tui.formats import make_writer
+from commands.cli import main
+from commands.formats import make_writer
 
 EVENT = layout("sniff_event")
 CONTENT = layout("sniff_content")
@@ -145,8 +145,8 @@ def test_the_spool_keeps_captured_writes_in_order(tmp_path):
 
 
 def test_replay_reads_content_lines(tmp_path):
-    from probes.feed import Feed
-    from probes.replay import ReplaySource
+    from core.feed import Feed
+    from core.replay import ReplaySource
     import threading
     path = tmp_path / "r.jsonl"
     path.write_bytes(rec().to_json_bytes() + b"\n" + rec(base=True).to_json_bytes() + b"\n")

@@ -9,7 +9,7 @@ from probes import abi
 from probes.decode import Decoder, Named, ProcEvent
 from probes.scope import Watches
 from probes.layout import layout
-from probes.record import Record
+from core.record import Record
 
 OPS = list(abi.OP_NAMES) + list(abi.PROC_OPS) + [0, 99]
 EVENT = layout("sniff_event")

@@ -8,9 +8,9 @@ import os
 import sqlite3
 
 from history.store import HistoryStore
-from probes.filters import Filters
-from probes.record import ContentRecord, Record
-from tui.cli import main
+from core.filters import Filters
+from core.record import ContentRecord, Record
+from commands.cli import main
 
 P = b"/w/app.conf"
 

@@ -6,8 +6,8 @@ import argparse
 
 from history.dashboard_sink import TeeFeed, open_dashboard_store
 from history.query import History, QuerySpec
-from probes.filters import Filters
-from probes.record import Record
+from core.filters import Filters
+from core.record import Record
 
 
 class Source:

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from history.metrics import (MetricsAddressError, MetricsServer, StreamMetrics, parse_address,
                              watch_of)
-from probes.record import Record
+from core.record import Record
 
 
 def rec(op, comm, path, nbytes=None, count=1) -> Record:

@@ -11,9 +11,9 @@ from history.query import History, QuerySpec, path_pattern
 from history.schema import HistoryError
 from history.store import HistoryStore
 from history.timespec import TimeSpecError, parse_time
-from probes.filters import Filters
-from probes.pathrules import with_rules
-from probes.record import OPS, Record
+from core.filters import Filters
+from core.pathrules import with_rules
+from core.record import OPS, Record
 
 T = 1_700_000_000.0
 

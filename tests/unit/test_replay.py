@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from probes.filters import Filters
-from probes.feed import Feed
-from probes.replay import MAX_ERRORS_KEPT, ReplaySource
+from core.filters import Filters
+from core.feed import Feed
+from core.replay import MAX_ERRORS_KEPT, ReplaySource
 from pathlib import Path
 
 from records import rec

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes.filters import Filters
-from probes.record import OPS, Record
-from probes.source import MapHealth, SourceStats
-from probes.replay import ReplaySource
+from core.filters import Filters
+from core.record import OPS, Record
+from core.source import MapHealth, SourceStats
+from core.replay import ReplaySource
 from session import Limits, SessionRecording, SessionState
 from records import rec
 
@@ -375,7 +375,7 @@ names = st.sampled_from([b"/w/a", b"/w/b.log", b"/w/c/d", b"/w/e\xff", b"/w/c/ke
 
 
 def _with_paths(f: Filters, exclude: tuple, include: tuple) -> Filters:
-    from probes.pathrules import with_rules
+    from core.pathrules import with_rules
     return with_rules(f.with_(exclude=exclude, include=include), [b"/w"])
 
 

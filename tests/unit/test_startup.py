@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.filters import Filters
+from core.filters import Filters
 from tui.startup import DeferredLiveSource, leave
 
 

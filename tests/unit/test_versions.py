@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from probes.record import ContentRecord, Record
+from core.record import ContentRecord, Record
 from session.versions import ContentHistory, binary_summary, diff_lines
-from tui.cli import main
+from commands.cli import main
 
 P = b"/w/app.conf"
 

@@ -9,10 +9,11 @@ import sys
 from datetime import datetime
 from typing import IO, Optional
 
-from probes.record import ContentRecord, Record
+from core.record import ContentRecord, Record
 from session.versions import ContentHistory, Version, diff_lines
-from textfmt import visible
-from tui.cli import EXIT_FAIL, EXIT_USAGE, fail, replay_problem
+from core.textfmt import visible
+from commands.replaying import replay_problem
+from core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
 
 # Colours for a terminal (never for a file or a pipe).
 _COLOURS = {"---": "1", "+++": "1", "@@": "36", "-": "31", "+": "32", "note": "33", "header": "1;35"}
@@ -93,7 +94,7 @@ def run_diff(args, out: Optional[IO[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     if bad:
-        print(f"sniff-tui: {bad} lines of {args.recording} did not parse (skipped)", file=sys.stderr)
+        say(f"{bad} lines of {args.recording} did not parse (skipped)")
     return 0 if not bad else EXIT_FAIL
 
 
