@@ -8,7 +8,12 @@ overhead does not.
 
     sudo .venv/bin/python bench/bench_progcost.py BASELINE_CHECKOUT [ROUNDS]
 """
-import json, os, subprocess, sys, tempfile, time
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 TREES = {"this": str(Path(__file__).resolve().parent.parent), "baseline": os.path.abspath(sys.argv[1])}
 def run(tree, where):

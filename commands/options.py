@@ -186,7 +186,9 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
     stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")
-    stream.add_argument("--ready-file", metavar="PATH", help="create this file once the syscall probes are live (mmap, close_range and io_uring follow: the stats line's loading list)")
+    stream.add_argument("--ready-file", metavar="PATH",
+                        help="create this file once the syscall probes are live (mmap, close_range and "
+                             "io_uring follow: the stats line's loading list)")
     stream.add_argument("--stats", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
                         help="report map use, losses and probe cost every SECONDS (default 2): "
                              "to stderr, or as {\"op\": \"stats\"} records in jsonl")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from core.exits import EXIT_FAIL, EXIT_USAGE, fail
+from core.exits import EXIT_USAGE, fail
 from core.filters import Filters
 
 

@@ -12,7 +12,6 @@ loop's thread, as ``--stats`` does.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Optional
 

@@ -5,7 +5,6 @@ the store as well (a queue append: the store writes from its own thread), so the
 exactly what the source delivered to the dashboard, whatever the dashboard's view filters."""
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
 from core.exits import EXIT_FAIL, fail, say

@@ -264,7 +264,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
                 await asyncio.sleep(max(0.0, min(next_draw - time.monotonic(), 0.05)))
 
     def _draw_tick(self) -> None:
-        self.state.ui_drops = self.feed.dropped
+        self.state.set_ui_drops(self.feed.dropped)
         if self.source.live:
             self.state.advance_clock(time.time())
         self.ticks += 1
@@ -277,7 +277,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
             self.apply_batch(batch)
             if len(batch) < self.chunk:
                 break
-        self.state.ui_drops = self.feed.dropped
+        self.state.set_ui_drops(self.feed.dropped)
         self.refresh_now(all_panes=True)
 
     def refresh_now(self, all_panes: bool = True, force: bool = False) -> None:
@@ -310,7 +310,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
             self.say(f"could not read the source's statistics: {exc}", "warning")
         error_count, errors = self.source.warnings()
         if errors:
-            self.state.replay_errors = error_count
+            self.state.set_replay_errors(error_count)
             if len(errors) > self._errors_shown:
                 new = errors[self._errors_shown:self._errors_shown + 3]
                 lines = "; ".join(f"line {n}: {reason}" for n, reason in new)
@@ -373,7 +373,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
         self.state.set_watches(watches, fresh=not add)
         if self.state.filters.by_path:     # the patterns are relative to each watched directory
             self.apply_path_rules(self.state.filters)
-        self.dashboard.query_one(ProcessTreePane).opened.clear()
+        self.dashboard.query_one(ProcessTreePane).forget_opened()
         self.refresh_now(force=True)
         self.say(("also watching " if add else "now watching (a fresh view) ") + path)
         return True

@@ -4,7 +4,6 @@ file selected in Top files."""
 from __future__ import annotations
 
 from core.record import ContentRecord
-from session.versions import ContentHistory
 from widgets.changes import ChangesScreen
 from widgets.top_files import TopFilesPane
 
@@ -19,14 +18,13 @@ class ContentActions:
         if history is None:
             if not (getattr(self.source, "content_max", 0) or getattr(self.source, "has_content", False)):
                 return batch
-            history = self.state.content = ContentHistory()
+            history = self.state.keep_content()
         if not any(r.__class__ is ContentRecord for r in batch):
             history.apply(r for r in batch if r.op in ("close", "rename", "truncate"))
             return batch
         history.apply(batch)
         captured = [r for r in batch if r.__class__ is ContentRecord]
-        if self.state.recording is not None and not self.state.paused:
-            self.state.recording.append_content(captured)     # exported with the rest
+        self.state.record_content(captured)
         return [r for r in batch if r.__class__ is not ContentRecord]
 
     def action_show_changes(self) -> None:

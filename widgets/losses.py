@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from session import SessionState
+from session.panes import LossesView
 from core.losses import HINTS
 from core.textfmt import fit_right, human_count
 
@@ -19,7 +19,7 @@ class LossesPane(Static, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.border_title = "5 Losses"
 
-    def update_from(self, state: SessionState, force: bool = False) -> None:
+    def update_from(self, state: LossesView, force: bool = False) -> None:
         rows = state.losses()
         # The number is what matters: on a narrow pane the label gives way, never the value.
         label_w = max(min(LABEL_W, self.size.width - 2 - 10), 4)

@@ -3,7 +3,6 @@ Each case provokes the failure through the real command (environment overrides p
 checks at a missing file, an old kernel version, etc. where the machine itself is healthy)."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

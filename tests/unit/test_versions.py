@@ -1,8 +1,6 @@
 """Versions and diffs of captured files (session/versions.py) and `sniff-tui diff`."""
 from __future__ import annotations
 
-import io
-import os
 
 import pytest
 
