@@ -21,7 +21,7 @@ def run(tree, where):
     w = work / "watched"; w.mkdir(); o = work / "outside"; o.mkdir()
     out, ready = work / "out.jsonl", work / "ready"
     env = {**os.environ, "PYTHONPATH": TREES[tree]}
-    p = subprocess.Popen([f"{TREES[tree]}/.venv/bin/python", "-m", "commands.cli", "stream", "-d", str(w), "--stats", "1",
+    p = subprocess.Popen([f"{TREES[tree]}/.venv/bin/python", "-m", "sniff_tui.commands.cli", "stream", "-d", str(w), "--stats", "1",
                           "--format", "jsonl", "-o", str(out), "--ready-file", str(ready)], cwd=TREES[tree], env=env,
                          stderr=subprocess.DEVNULL)
     while not ready.exists():

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "commands.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 def churn_worker(base: str, outside: str, stop_at: float, seed: int, counts) -> None:

@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Optional
 
-from core.exits import EXIT_USAGE, fail, say
-from core.filters import FilterError, Filters
+from sniff_tui.core.exits import EXIT_USAGE, fail, say
+from sniff_tui.core.filters import FilterError, Filters
 
 from .options import UsageError, build_parser, content_max, filters_from, take_content_op
 
@@ -39,17 +39,17 @@ def _main(argv: Optional[list[str]]) -> int:
     try:
         if args.command == "stream":
             gc.enable()
-            from commands.stream import run_stream
+            from sniff_tui.commands.stream import run_stream
             return run_stream(args, filters)
         if args.command == "replay":
             from .replaying import run_replay
             return run_replay(args)
         if args.command == "diff":
-            from commands.diff import run_diff
+            from sniff_tui.commands.diff import run_diff
             return run_diff(args)
         if args.command == "query":
             gc.enable()
-            from commands.query import run_query
+            from sniff_tui.commands.query import run_query
             return run_query(args, filters)
         return run_live_dashboard(args, filters)
     except KeyboardInterrupt:
@@ -61,22 +61,22 @@ def run_live_dashboard(args, filters: Filters) -> int:
     probes…"); a load failure ends the dashboard and prints the same line as ``stream``.
     Nothing here imports the probes' modules (probes.live, bcc): the worker does, after the
     first frame (tui/startup.py)."""
-    from probes.watchdirs import WatchError, canonical_dir
-    from tui.startup import DeferredLiveSource, leave, run_dashboard
+    from sniff_tui.probes.watchdirs import WatchError, canonical_dir
+    from sniff_tui.tui.startup import DeferredLiveSource, leave, run_dashboard
     try:
         watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     except WatchError as exc:
         return fail(str(exc), EXIT_USAGE)
 
     def make():     # in the worker; a WatchError (a directory gone since) ends the dashboard
-        from probes.build import make_live
+        from sniff_tui.probes.build import make_live
         return make_live(args, filters, log=say)
 
     source = DeferredLiveSource(watches, make)
     source.content_max = args.content_bytes        # --content: the app keeps versions
     store = None
     if args.db:
-        from history.dashboard_sink import open_dashboard_store
+        from sniff_tui.history.dashboard_sink import open_dashboard_store
         store, code = open_dashboard_store(args, filters)     # --db: before the probes load
         if code:
             return code
@@ -84,7 +84,7 @@ def run_live_dashboard(args, filters: Filters) -> int:
         code = run_dashboard(source, filters, watches, load=source.open,
                              feed=store.feed(source) if store else None, drain=store is not None)
     except Exception as exc:
-        from probes.loader import LoadError
+        from sniff_tui.probes.loader import LoadError
         if isinstance(exc, LoadError):
             if args.verbose and exc.detail:
                 print(exc.detail, file=sys.stderr)

@@ -9,11 +9,11 @@ import sys
 from datetime import datetime
 from typing import IO, Optional
 
-from core.record import ContentRecord, Record
-from session.versions import ContentHistory, Version, diff_lines
-from core.textfmt import visible
-from commands.replaying import replay_problem
-from core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.session.versions import ContentHistory, Version, diff_lines
+from sniff_tui.core.textfmt import visible
+from sniff_tui.commands.replaying import replay_problem
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
 
 # Colours for a terminal (never for a file or a pipe).
 _COLOURS = {"---": "1", "+++": "1", "@@": "36", "-": "31", "+": "32", "note": "33", "header": "1;35"}
@@ -22,11 +22,11 @@ _COLOURS = {"---": "1", "+++": "1", "@@": "36", "-": "31", "+": "32", "note": "3
 def load_history(path: str) -> tuple[ContentHistory, int]:
     """The versions of every captured file in a recording, and the lines that did not parse.
     Raises OSError, or ValueError with a reason for the user."""
-    from history.schema import is_sqlite_file
+    from sniff_tui.history.schema import is_sqlite_file
     history = ContentHistory()
     if is_sqlite_file(path):
-        from history.content_read import read_ordered
-        from history.schema import HistoryError
+        from sniff_tui.history.content_read import read_ordered
+        from sniff_tui.history.schema import HistoryError
         try:
             history.apply(read_ordered(path))
         except HistoryError as exc:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from core.filters import Filters, parse_ops
-from core.record import OPS
+from sniff_tui.core.filters import Filters, parse_ops
+from sniff_tui.core.record import OPS
 
 
 class UsageError(Exception):
@@ -157,8 +157,8 @@ def _add_query_command(sub, options: bool = True) -> None:
     q = sub.add_parser("query", help="answer questions from a history database (no root needed)")
     if not options:
         return
-    from history.output import FORMATS
-    from history.query import GROUPS, SORTS
+    from sniff_tui.history.output import FORMATS
+    from sniff_tui.history.query import GROUPS, SORTS
     q.add_argument("db", metavar="DB")
     _add_process_filters(q, live=False)
     q.add_argument("--path", action="append", metavar="GLOB",
@@ -222,7 +222,7 @@ def filters_from(args) -> Filters:
                       comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
                       gitignore=getattr(args, "gitignore", False), **cgroup_filters(args))
     if args.exclude or args.include:    # pathspec costs ~80 ms to import: only when asked for
-        from core.pathrules import check_patterns
+        from sniff_tui.core.pathrules import check_patterns
         filters = filters.with_(exclude=check_patterns(args.exclude, "exclude"),
                                 include=check_patterns(args.include, "include"))
     return filters if args.command == "query" else path_rules(args, filters)
@@ -234,8 +234,8 @@ def path_rules(args, filters: Filters) -> Filters:
     that cannot be watched is left for its own error line, later."""
     if not (filters.exclude or filters.include or filters.gitignore):
         return filters
-    from core.pathrules import with_rules
-    from probes.watchdirs import WatchError, canonical_dir
+    from sniff_tui.core.pathrules import with_rules
+    from sniff_tui.probes.watchdirs import WatchError, canonical_dir
     try:
         roots = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     except WatchError:
@@ -249,7 +249,7 @@ def cgroup_filters(args) -> dict:
     cgroup, container, unit = (getattr(args, name, None) for name in ("cgroup", "container", "unit"))
     if cgroup is None and container is None and unit is None:
         return {}
-    from probes import cgroups
+    from sniff_tui.probes import cgroups
     if args.command == "query":      # a history, maybe from another host: names as given
         out = {"cgroup": None if cgroup is None else cgroups.normalize_path(cgroup),
                "container": None if container is None else cgroups.normalize_container(container),

@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 import sys
 
-from core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
-from core.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
+from sniff_tui.core.filters import Filters
 
-from history.output import record_row, group_row, session_row, write
-from history.query import History, QuerySpec
-from history.schema import HistoryError
-from history.timespec import TimeSpecError, parse_time
+from sniff_tui.history.output import record_row, group_row, session_row, write
+from sniff_tui.history.query import History, QuerySpec
+from sniff_tui.history.schema import HistoryError
+from sniff_tui.history.timespec import TimeSpecError, parse_time
 
 def spec_from(args, filters: Filters) -> QuerySpec:
     """Raises TimeSpecError / ValueError with a one-line message."""
@@ -37,7 +37,7 @@ def _stdout():
 def _content(args, spec, history, out) -> int:
     """--ops content: the captured writes as JSONL content lines (after the records of the other
     ops asked for, if any)."""
-    from history.content_read import query_content
+    from sniff_tui.history.content_read import query_content
     if args.format != "jsonl" or spec.group_by:
         return fail("--ops content prints content lines: --format jsonl, no --group-by", EXIT_USAGE)
     n = write(out, "jsonl", history.records(spec), records=True) if args.content == "also" else 0

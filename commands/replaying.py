@@ -4,22 +4,22 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from core.exits import EXIT_USAGE, fail
-from core.filters import Filters
+from sniff_tui.core.exits import EXIT_USAGE, fail
+from sniff_tui.core.filters import Filters
 
 
 def run_replay(args) -> int:
-    from core.replay import ReplaySource
-    from tui.startup import leave, run_dashboard
+    from sniff_tui.core.replay import ReplaySource
+    from sniff_tui.tui.startup import leave, run_dashboard
     if not os.path.isfile(args.file) and not os.path.isdir(args.file):
         problem = replay_problem(args.file)
         return fail(f"{args.file}: {problem or 'no such file'}", EXIT_USAGE)
     problem = replay_problem(args.file)
     if problem is not None:
         return fail(f"{args.file}: {problem}", EXIT_USAGE)
-    from history.schema import HistoryError, is_sqlite_file
+    from sniff_tui.history.schema import HistoryError, is_sqlite_file
     if is_sqlite_file(args.file):
-        from history.replay_db import DbReplaySource
+        from sniff_tui.history.replay_db import DbReplaySource
         try:
             source = DbReplaySource(args.file, session=args.session, speed=args.speed)
         except HistoryError as exc:

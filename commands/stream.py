@@ -9,16 +9,16 @@ import sys
 import threading
 import time
 
-from core.filters import Filters
-from core.losses import stream_loss_line
-from core.exits import EXIT_USAGE, fail, say
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.losses import stream_loss_line
+from sniff_tui.core.exits import EXIT_USAGE, fail, say
 
 
 def open_live(args, filters: Filters):
     """The loaded live source, or (None, exit code) after printing why it could not load."""
-    from probes.build import make_live
-    from probes.live import WatchError
-    from probes.loader import LoadError
+    from sniff_tui.probes.build import make_live
+    from sniff_tui.probes.live import WatchError
+    from sniff_tui.probes.loader import LoadError
     try:
         source = make_live(args, filters, log=say)
     except WatchError as exc:
@@ -109,10 +109,10 @@ def _install_stop_handlers(stop: threading.Event, on_stop=lambda: None) -> None:
 
 
 def run_stream(args, filters: Filters) -> int:
-    from probes.live import WatchError, canonical_dir
-    from core.feed import Feed
-    from commands.formats import make_writer
-    from commands.stream_sinks import open_sinks
+    from sniff_tui.probes.live import WatchError, canonical_dir
+    from sniff_tui.core.feed import Feed
+    from sniff_tui.commands.formats import make_writer
+    from sniff_tui.commands.stream_sinks import open_sinks
     try:    # bad directories are reported before anything is created
         for d in args.dirs or [os.getcwd()]:
             canonical_dir(d)
@@ -144,7 +144,7 @@ def run_stream(args, filters: Filters) -> int:
     bpf_stats = None
     stats_every = args.stats or (2.0 if args.verbose else None)
     if stats_every:
-        from probes.selfcost import BpfStats
+        from sniff_tui.probes.selfcost import BpfStats
         bpf_stats = BpfStats()
         bpf_stats.enable()
     next_stats = time.monotonic() + stats_every if stats_every else None

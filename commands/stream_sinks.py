@@ -15,14 +15,14 @@ import os
 import time
 from typing import Optional
 
-from probes.content import without_content
+from sniff_tui.probes.content import without_content
 
-from core.exits import EXIT_FAIL, EXIT_USAGE, say
-from core.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, say
+from sniff_tui.core.filters import Filters
 
-from history.metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_address
-from history.schema import HistoryError
-from history.store import HistoryStore
+from sniff_tui.history.metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_address
+from sniff_tui.history.schema import HistoryError
+from sniff_tui.history.store import HistoryStore
 
 STATS_SECONDS = 2.0          # with --metrics: how fresh the health figures are
 STORE_STATS_SECONDS = 10.0   # --db alone: how stale a killed session's counters can be
@@ -77,7 +77,7 @@ class StreamSinks:
         if self.metrics is not None:
             self.metrics.set_watches(list(source.watches))
             # Probe cost needs the kernel's bpf_stats switched on (restored at close).
-            from probes.selfcost import BpfStats
+            from sniff_tui.probes.selfcost import BpfStats
             self._bpf_stats = BpfStats()
             self._bpf_stats.enable()
 

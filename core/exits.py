@@ -11,7 +11,7 @@ EXIT_USAGE = 2
 def fail(message: str, code: int = EXIT_FAIL) -> int:
     """One short line on stderr (a 5,000-character directory name is cut in the middle, control
     characters escaped), and the exit code to return."""
-    from core.textfmt import one_line    # humanize and rich: not for a one-line error's sake
+    from sniff_tui.core.textfmt import one_line    # humanize and rich: not for a one-line error's sake
     print(f"sniff-tui: {one_line(message)}", file=sys.stderr)
     return code
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from core.exits import EXIT_FAIL, fail, say
-from core.feed import Feed
-from core.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, fail, say
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
 
 from .schema import HistoryError
 from .store import HistoryStore

@@ -11,9 +11,9 @@ import threading
 import time
 from typing import Callable, Iterator, Optional
 
-from core.filters import Filters
-from core.record import Record, SourceStats
-from core.recorded import RecordedSource
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record, SourceStats
+from sniff_tui.core.recorded import RecordedSource
 
 from .query import History, QuerySpec, Session
 from .schema import HistoryError

@@ -17,7 +17,7 @@ import re
 import time
 from typing import NamedTuple, Optional
 
-from core.filters import FilterError
+from sniff_tui.core.filters import FilterError
 
 # Deepest level of a cgroup the kernel filter can take as a root (sniff.h SNIFF_CG_LEVELS);
 # deeper roots are filtered in userspace only.

@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from core.record import Record
+from sniff_tui.core.record import Record
 
 
 @dataclass(slots=True)

@@ -17,10 +17,10 @@ from .scope import Watches, kernel_dev
 from .layout import check_against, layout
 from .mapops import Taker
 from .cgroups import load_cgset
-from core.filters import Filters, is_glob
+from sniff_tui.core.filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
-from core.record import ContentRecord, MapHealth, Record, SourceStats
+from sniff_tui.core.record import ContentRecord, MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
 
 C = abi.C

@@ -1,7 +1,7 @@
 """The Losses pane's figures: everything a session lost or cut, and where."""
 from __future__ import annotations
 
-from core import losses as L
+from sniff_tui.core import losses as L
 
 
 def loss_rows(state) -> list[tuple[str, int]]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Optional, Protocol, Sequence
 
-from core.filters import Filters
-from core.record import Record, SourceStats
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record, SourceStats
 
 from .entries import Cell, FileEntry, ProcEntry
 

@@ -15,17 +15,17 @@ from collections import deque
 from operator import attrgetter
 from typing import Callable, Optional
 
-from core.filters import Filters
-from core.record import WRITTEN, Record
-from core.source import SourceStats
-from session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
-from session.lineage import Lineage, ProcessInfo, fill_info
-from session.limits import FILE_SORT_KEYS, Limits
-from session.losses import loss_rows
-from session.matching import make_matcher, only_ops_and_types
-from session.rate import RateHistory
-from session.spool import SessionRecording, process_lines
-from session.versions import ContentHistory
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import WRITTEN, Record
+from sniff_tui.core.source import SourceStats
+from sniff_tui.session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
+from sniff_tui.session.lineage import Lineage, ProcessInfo, fill_info
+from sniff_tui.session.limits import FILE_SORT_KEYS, Limits
+from sniff_tui.session.losses import loss_rows
+from sniff_tui.session.matching import make_matcher, only_ops_and_types
+from sniff_tui.session.rate import RateHistory
+from sniff_tui.session.spool import SessionRecording, process_lines
+from sniff_tui.session.versions import ContentHistory
 
 
 class SessionState:

@@ -25,26 +25,26 @@ from typing import Callable, Iterable, Optional
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from core.feed import Feed
-from core.filters import Filters
-from core.record import Record
-from core.source import Source
-from session import Limits, SessionRecording, SessionState
-from core.textfmt import one_line, visible
-from tui.content_view import ContentActions
-from tui.export import ExportMixin
-from tui.filtering import FilterActions
-from tui.keys import HELP_NOTES, KEYMAP
-from tui.screen import DashboardScreen
-from tui.terminal import Terminal
-from widgets.event_stream import EventStream, EventStreamPane
-from widgets.header import DashboardHeader
-from widgets.help_screen import HelpScreen
-from widgets.losses import LossesPane
-from widgets.map_gauges import MapGaugesPane
-from widgets.process_tree import ProcessTreePane
-from widgets.prompt import PromptScreen
-from widgets.top_files import TopFilesPane
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
+from sniff_tui.core.source import Source
+from sniff_tui.session import Limits, SessionRecording, SessionState
+from sniff_tui.core.textfmt import one_line, visible
+from sniff_tui.tui.content_view import ContentActions
+from sniff_tui.tui.export import ExportMixin
+from sniff_tui.tui.filtering import FilterActions
+from sniff_tui.tui.keys import HELP_NOTES, KEYMAP
+from sniff_tui.tui.screen import DashboardScreen
+from sniff_tui.tui.terminal import Terminal
+from sniff_tui.widgets.event_stream import EventStream, EventStreamPane
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.help_screen import HelpScreen
+from sniff_tui.widgets.losses import LossesPane
+from sniff_tui.widgets.map_gauges import MapGaugesPane
+from sniff_tui.widgets.process_tree import ProcessTreePane
+from sniff_tui.widgets.prompt import PromptScreen
+from sniff_tui.widgets.top_files import TopFilesPane
 
 TICK_SECONDS = 0.2              # stream and header redraws: 5/s
 SLOW_EVERY = 5                  # ticks between refreshes of the heavier panes (1 s)

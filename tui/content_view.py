@@ -3,9 +3,9 @@ records on to the session as ever), the export keeps them, and `D` opens the cha
 file selected in Top files."""
 from __future__ import annotations
 
-from core.record import ContentRecord
-from widgets.changes import ChangesScreen
-from widgets.top_files import TopFilesPane
+from sniff_tui.core.record import ContentRecord
+from sniff_tui.widgets.changes import ChangesScreen
+from sniff_tui.widgets.top_files import TopFilesPane
 
 
 class ContentActions:

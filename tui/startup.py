@@ -21,10 +21,10 @@ import threading
 from functools import partial
 from typing import Callable, Optional
 
-from core.feed import Feed
-from core.filters import Filters
-from core.record import SourceStats
-from core.source import Source
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import SourceStats
+from sniff_tui.core.source import Source
 
 
 def resume_gc(freeze: bool = False) -> None:
@@ -64,8 +64,8 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
         print("sniff-tui: the dashboard needs a terminal (use the stream output instead)",
               file=sys.stderr)
         return 2
-    from tui.app import SniffApp
-    from tui.terminal import terminal_driver
+    from sniff_tui.tui.app import SniffApp
+    from sniff_tui.tui.terminal import terminal_driver
     driver = terminal_driver()
     try:
         app = SniffApp(source, filters, watches, load=load, feed=feed, handle_signals=True,

@@ -17,9 +17,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from session import Record
-from session.panes import EventsView
-from core.textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
+from sniff_tui.session import Record
+from sniff_tui.session.panes import EventsView
+from sniff_tui.core.textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 # (time, process, op, bytes) widths: the wide set from WIDE_FROM cells on, else the narrow

@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from session.panes import HeaderView
-from core.textfmt import human_bytes, human_count, visible
+from sniff_tui.session.panes import HeaderView
+from sniff_tui.core.textfmt import human_bytes, human_count, visible
 
 SPARK = " ▁▂▃▄▅▆▇█"
 MODE_STYLES = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from session.panes import LossesView
-from core.losses import HINTS
-from core.textfmt import fit_right, human_count
+from sniff_tui.session.panes import LossesView
+from sniff_tui.core.losses import HINTS
+from sniff_tui.core.textfmt import fit_right, human_count
 
 LABEL_W = 22
 

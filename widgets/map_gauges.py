@@ -8,9 +8,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from session import MapHealth
-from session.panes import MapsView
-from core.textfmt import human_count, visible
+from sniff_tui.session import MapHealth
+from sniff_tui.session.panes import MapsView
+from sniff_tui.core.textfmt import human_count, visible
 
 BAR_W = 10
 NAME_W = 10

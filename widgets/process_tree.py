@@ -17,10 +17,10 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, cgroup_forest,
+from sniff_tui.session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, cgroup_forest,
                      process_forest)
-from session.panes import ProcessesView
-from core.textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
+from sniff_tui.session.panes import ProcessesView
+from sniff_tui.core.textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
 
 SORT_TITLES = dict(PROC_SORT_KEYS)
 

@@ -19,9 +19,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from session import FILE_SORT_KEYS, FileEntry
-from session.panes import FilesView
-from core.textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
+from sniff_tui.session import FILE_SORT_KEYS, FileEntry
+from sniff_tui.session.panes import FilesView
+from sniff_tui.core.textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 TOUCHES_SHOWN = 6

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from core.filters import Filters
-from core.record import ContentRecord
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import ContentRecord
 from tests.kernel.kernel_support import PY, script
 from tests.kernel.test_stream_cli import Stream
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from probes.abi import C
+from sniff_tui.probes.abi import C
 from tests.kernel.kernel_support import PY, c_helper, script
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from probes.live import LiveSource
+from sniff_tui.probes.live import LiveSource
 from tests.kernel.kernel_support import PY, Sniff, script
 
 

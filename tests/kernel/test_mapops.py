@@ -10,7 +10,7 @@ import pytest
 
 from bcc import BPF
 
-from probes.mapops import Taker
+from sniff_tui.probes.mapops import Taker
 
 COUNTER = r"""
 BPF_HASH(m, u32, u64, 16);

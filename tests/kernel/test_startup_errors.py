@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "commands.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 def sniff(*args, env=None, prefix=(), timeout=120):

@@ -6,11 +6,11 @@ import json
 import os
 import stat
 
-from core.filters import Filters
+from sniff_tui.core.filters import Filters
 from test_ui_app import header_text, plain
 from ui_support import DATA, SpyApp, SpyReplay, settle
-from widgets.changes import ChangesScreen
-from widgets.top_files import TopFilesPane
+from sniff_tui.widgets.changes import ChangesScreen
+from sniff_tui.widgets.top_files import TopFilesPane
 
 CONTENT = DATA / "content.jsonl"
 WATCH = b"/home/dev/proj"

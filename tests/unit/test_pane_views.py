@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from session import SessionState
-from session import panes
+from sniff_tui.session import SessionState
+from sniff_tui.session import panes
 
 ROOT = Path(__file__).resolve().parents[2]
 PANES = {"event_stream": panes.EventsView, "top_files": panes.FilesView,

@@ -3,9 +3,9 @@ export writes replay the same, and lines of the earlier layout still replay."""
 import json
 import threading
 
-from core.feed import Feed
-from core.record import MapHealth, SourceStats
-from core.replay import ReplaySource
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.record import MapHealth, SourceStats
+from sniff_tui.core.replay import ReplaySource
 
 
 def replayed(tmp_path, line: dict) -> SourceStats:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.record import ContentRecord, Record
-from session.versions import ContentHistory, binary_summary, diff_lines
-from commands.cli import main
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.session.versions import ContentHistory, binary_summary, diff_lines
+from sniff_tui.commands.cli import main
 
 P = b"/w/app.conf"
 
