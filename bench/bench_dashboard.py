@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events  # noqa: E402
 
-from probes.filters import Filters  # noqa: E402
-from probes.record import Record  # noqa: E402
-from probes.source import MapHealth, SourceStats  # noqa: E402
-from tui.app import SniffApp  # noqa: E402
-from widgets.event_stream import EventStream  # noqa: E402
-from widgets.process_tree import ProcessTreePane  # noqa: E402
-from widgets.top_files import TopFilesPane  # noqa: E402
+from sniff_tui.core.filters import Filters  # noqa: E402
+from sniff_tui.core.record import Record  # noqa: E402
+from sniff_tui.core.source import MapHealth, SourceStats  # noqa: E402
+from sniff_tui.tui.app import SniffApp  # noqa: E402
+from sniff_tui.widgets.event_stream import EventStream  # noqa: E402
+from sniff_tui.widgets.process_tree import ProcessTreePane  # noqa: E402
+from sniff_tui.widgets.top_files import TopFilesPane  # noqa: E402
 
 ROOT = b"/bench/proj"
 OPS_MIX = ("write",) * 8 + ("read",) * 8 + ("open", "open", "close", "close", "rename", "unlink", "truncate")

@@ -8,7 +8,12 @@ overhead does not.
 
     sudo .venv/bin/python bench/bench_progcost.py BASELINE_CHECKOUT [ROUNDS]
 """
-import json, os, subprocess, sys, tempfile, time
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 TREES = {"this": str(Path(__file__).resolve().parent.parent), "baseline": os.path.abspath(sys.argv[1])}
 def run(tree, where):
@@ -16,7 +21,7 @@ def run(tree, where):
     w = work / "watched"; w.mkdir(); o = work / "outside"; o.mkdir()
     out, ready = work / "out.jsonl", work / "ready"
     env = {**os.environ, "PYTHONPATH": TREES[tree]}
-    p = subprocess.Popen([f"{TREES[tree]}/.venv/bin/python", "-m", "tui.cli", "stream", "-d", str(w), "--stats", "1",
+    p = subprocess.Popen([f"{TREES[tree]}/.venv/bin/python", "-m", "sniff_tui.commands.cli", "stream", "-d", str(w), "--stats", "1",
                           "--format", "jsonl", "-o", str(out), "--ready-file", str(ready)], cwd=TREES[tree], env=env,
                          stderr=subprocess.DEVNULL)
     while not ready.exists():

@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from history.store import HistoryStore  # noqa: E402
-from probes.record import Record  # noqa: E402
-from tui.formats import JsonlWriter  # noqa: E402
+from sniff_tui.history.store import HistoryStore  # noqa: E402
+from sniff_tui.core.record import Record  # noqa: E402
+from sniff_tui.commands.formats import JsonlWriter  # noqa: E402
 
 DRAIN = 50_000          # Feed.drain's default: the batch the stream hands over
 

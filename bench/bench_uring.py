@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from probes.feed import Feed  # noqa: E402
-from probes.live import LiveSource  # noqa: E402
-from probes.loader import LoadError  # noqa: E402
-from probes.selfcost import BpfStats, program_costs  # noqa: E402
+from sniff_tui.core.feed import Feed  # noqa: E402
+from sniff_tui.probes.live import LiveSource  # noqa: E402
+from sniff_tui.probes.loader import LoadError  # noqa: E402
+from sniff_tui.probes.selfcost import BpfStats, program_costs  # noqa: E402
 
 HELPER = ROOT / "tests/kernel/helpers/uring.c"
 PROGRAMS = ("uring_submit", "uring_complete")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 class Stream:

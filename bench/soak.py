@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 def churn_worker(base: str, outside: str, stop_at: float, seed: int, counts) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probes import abi, loader, uring  # noqa: E402
-from probes.btf import BTF, VMLINUX_BTF, kernel_offsets  # noqa: E402
+from sniff_tui.probes import abi, loader, uring  # noqa: E402
+from sniff_tui.probes.btf import BTF, VMLINUX_BTF, kernel_offsets  # noqa: E402
 
 PROGRAM = re.compile(r"^int\s+(\w+)\s*\(", re.M)
 

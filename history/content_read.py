@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterator, Optional
 
-from probes.record import ContentRecord, Record
+from sniff_tui.core.record import ContentRecord, Record
 
 from .schema import HistoryError, describe_sqlite_error, open_for_reading
 

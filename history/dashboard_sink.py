@@ -5,16 +5,14 @@ the store as well (a queue append: the store writes from its own thread), so the
 exactly what the source delivered to the dashboard, whatever the dashboard's view filters."""
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
-from probes.feed import Feed
-from probes.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, fail, say
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
 
 from .schema import HistoryError
 from .store import HistoryStore
-
-EXIT_FAIL = 1
 
 
 class TeeFeed(Feed):
@@ -52,10 +50,9 @@ class DashboardStore:
             pass
         error = self.store.close(stats)
         if error is not None:
-            print(f"sniff-tui: history: {error}", file=sys.stderr)
+            say(f"history: {error}")
         if self.store.dropped:
-            print(f"sniff-tui: history: {self.store.dropped} records were not stored in "
-                  f"{self.store.path}", file=sys.stderr)
+            say(f"history: {self.store.dropped} records were not stored in {self.store.path}")
         return EXIT_FAIL if error is not None else 0
 
 
@@ -67,5 +64,4 @@ def open_dashboard_store(args, filters: Filters) -> tuple[Optional[DashboardStor
     try:
         return DashboardStore(HistoryStore(db), filters), 0
     except HistoryError as exc:
-        print(f"sniff-tui: {exc}", file=sys.stderr)
-        return None, EXIT_FAIL
+        return None, fail(str(exc))

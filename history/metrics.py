@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import start_http_server
 
-from probes.record import Record, encode_name
+from sniff_tui.core.record import Record, encode_name
 
-from probes.record import SourceStats
+from sniff_tui.core.record import SourceStats
 
 from .query import LOSS_COUNTERS
 

@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from probes.record import Record, encode_name
+from sniff_tui.core.record import Record, encode_name
 
 from .query import Group, Session
 from .text import markdown_cell, visible

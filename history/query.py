@@ -15,9 +15,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
-from probes.filters import Filters, comm_matches
-from probes.pathrules import PathRules
-from probes.record import OPS, Record, decode_name
+from sniff_tui.core.filters import Filters, comm_matches
+from sniff_tui.core.pathrules import PathRules
+from sniff_tui.core.record import OPS, Record, decode_name
 
 from .schema import HistoryError, describe_sqlite_error, has_cgroup_columns, open_for_reading
 

@@ -19,8 +19,8 @@ import time
 from collections import deque
 from typing import Any, Iterable, Optional
 
-from probes.filters import Filters
-from probes.record import ContentRecord, Record, encode_name
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import ContentRecord, Record, encode_name
 
 from .schema import HistoryError, describe_sqlite_error, open_for_writing
 

@@ -6,7 +6,7 @@ doubled, so an escape can always be told from a name.
 """
 from __future__ import annotations
 
-from textfmt import visible  # noqa: F401  (the dashboard's escaping, shared)
+from sniff_tui.core.textfmt import visible  # noqa: F401  (the dashboard's escaping, shared)
 
 _MARKDOWN_SPECIAL = set("\\`*_[]<>|~&")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .record import OPS
+from sniff_tui.core.record import OPS
 
 BPF_DIR = Path(__file__).with_name("bpf")
 HEADER = BPF_DIR / "sniff.h"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import bpfobj, bpfsys, uring
-from .bpfsys import BPFError
 from .maps import Map
 
 
@@ -184,6 +183,3 @@ class _Verifiers:
 def rejected_detail(probes: Probes, names) -> str:
     return "\n".join(f"{r.program}: {r.reason}\n{r.log}" for n, r in probes.rejected.items() if n in names)
 
-
-def is_missing_tracepoint(exc: BPFError) -> bool:
-    return exc.errno in (2, 22)     # ENOENT, EINVAL

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import Optional
 
 NR_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
 # commands (include/uapi/linux/bpf.h)

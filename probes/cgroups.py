@@ -17,7 +17,7 @@ import re
 import time
 from typing import NamedTuple, Optional
 
-from .filters import FilterError
+from sniff_tui.core.filters import FilterError
 from .procfs import read_proc
 
 # Deepest level of a cgroup the kernel filter can take as a root (sniff.h SNIFF_CG_LEVELS);

@@ -19,7 +19,7 @@ import operator
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .record import Record
+from sniff_tui.core.record import Record
 
 # Every field of a Record, in __init__'s order, read at C speed: a grown counter's record is
 # its template copied, once per counter per harvest.

@@ -1,4 +1,4 @@
-"""The compiler child: `python -m probes.compile OUT` reads {"src": path, "cflags": [...]} as
+"""The compiler child: `python -m sniff_tui.probes.compile OUT` reads {"src": path, "cflags": [...]} as
 JSON on stdin, compiles with BCC and writes the compiled object (probes/bpfobj.py) to OUT.
 
 It runs in a process of its own so that BCC, and the LLVM it maps (about 100 MiB), never enter

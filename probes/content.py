@@ -14,7 +14,7 @@ from typing import Optional
 
 from . import abi
 from .layout import layout
-from .record import ContentRecord
+from sniff_tui.core.record import ContentRecord
 
 C = abi.C
 OP = C["SNIFF_OP_CONTENT"]

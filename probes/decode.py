@@ -20,7 +20,7 @@ from .cgroups import CgroupResolver
 from .layout import layout
 from .opargs import put_args as _put_args
 from .pathcache import PathsById
-from .record import Record
+from sniff_tui.core.record import Record
 from .scope import ScopeResolver, Watches, dev_text, file_type, join, kernel_dev, normalize, walk_components
 
 C = abi.C

@@ -19,7 +19,7 @@ from .bpfsys import BPFError
 from .coalesce import Coalescer
 from .layout import layout
 from .mapops import Guard, Taker
-from .record import Record
+from sniff_tui.core.record import Record
 
 IDLE_SECONDS = 10.0
 _KEY_TGID = layout("sniff_agg_key").offset("tgid")

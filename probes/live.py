@@ -18,10 +18,10 @@ from .layout import check_against, layout
 from .harvest import CounterHarvest
 from .mapops import Guard
 from .cgroups import load_cgset
-from .filters import Filters, is_glob
+from sniff_tui.core.filters import Filters, is_glob
 from .proctable import ProcessTable
 from .watchdirs import WatchError, canonical_dir, mount_kdev  # noqa: F401  (the probes API)
-from .record import ContentRecord, MapHealth, Record, SourceStats
+from sniff_tui.core.record import ContentRecord, MapHealth, Record, SourceStats
 from .ringbuf import RingBuffer
 
 C = abi.C

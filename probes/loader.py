@@ -145,7 +145,7 @@ def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[
 
 
 def compile_child(out: str, cflags: list[str], key: str = "") -> None:
-    """BCC compiles in a child process (python -m probes.compile): LLVM never maps into ours."""
+    """BCC compiles in a child process (python -m sniff_tui.probes.compile): LLVM never maps into ours."""
     import json
     import subprocess
     from .preflight import PreflightError, check_headers
@@ -156,7 +156,7 @@ def compile_child(out: str, cflags: list[str], key: str = "") -> None:
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     request = json.dumps({"src": str(abi.BPF_DIR / "sniff.bpf.c"), "cflags": cflags, "key": key})
-    proc = subprocess.run([sys.executable, "-m", "probes.compile", out], input=request.encode(),
+    proc = subprocess.run([sys.executable, "-m", "sniff_tui.probes.compile", out], input=request.encode(),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
     text = (proc.stdout + proc.stderr).decode("utf-8", "replace")
     if proc.returncode != 0:

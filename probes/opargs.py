@@ -3,7 +3,7 @@ sharing; fallocate's offset, length and mode; ftruncate's new size. Names as the
 the flags."""
 from __future__ import annotations
 
-from .record import Record
+from sniff_tui.core.record import Record
 
 _PROT = ((1, "read"), (2, "write"), (4, "exec"))
 _MAP_SHARING = {1: "shared", 3: "shared_validate"}

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from probes.filters import Filters  # noqa: E402
-from tui.app import SniffApp  # noqa: E402
-from probes.replay import ReplaySource  # noqa: E402
+from sniff_tui.core.filters import Filters  # noqa: E402
+from sniff_tui.tui.app import SniffApp  # noqa: E402
+from sniff_tui.core.replay import ReplaySource  # noqa: E402
 
 DEMO = ROOT / "tests" / "ui" / "data" / "demo.jsonl"
 WATCH = b"/home/dev/proj"

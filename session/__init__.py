@@ -4,14 +4,14 @@ Pure Python (no Textual, no widgets, no app): ``SessionState`` folds records int
 per-(file, process, operation) totals and derives every pane's view from them; ``RateHistory``
 keeps the event rate; ``SessionRecording`` spools what was seen, for export.
 """
-from probes.record import OPS, Record
-from probes.source import MapHealth
-from session.entries import Cell, FileEntry, ProcEntry
-from session.limits import FILE_SORT_KEYS, PROC_SORT_KEYS, Limits
-from session.rate import RateHistory
-from session.spool import SessionRecording, spool_directory
-from session.state import SessionState
-from session.views import CgroupGroup, ProcGroup, ProcNode, cgroup_forest, process_forest
+from sniff_tui.core.record import OPS, Record
+from sniff_tui.core.source import MapHealth
+from sniff_tui.session.entries import Cell, FileEntry, ProcEntry
+from sniff_tui.session.limits import FILE_SORT_KEYS, PROC_SORT_KEYS, Limits
+from sniff_tui.session.rate import RateHistory
+from sniff_tui.session.spool import SessionRecording, spool_directory
+from sniff_tui.session.state import SessionState
+from sniff_tui.session.views import CgroupGroup, ProcGroup, ProcNode, cgroup_forest, process_forest
 
 __all__ = ["OPS", "Record", "MapHealth", "Cell", "FileEntry", "FILE_SORT_KEYS", "Limits", "PROC_SORT_KEYS", "ProcEntry",
            "ProcGroup", "ProcNode", "RateHistory", "SessionRecording", "SessionState",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from probes.record import WRITTEN, Record
+from sniff_tui.core.record import WRITTEN, Record
 
 
 class Cell:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 
 
 def only_ops_and_types(filters: Filters) -> bool:

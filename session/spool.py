@@ -20,8 +20,8 @@ import time
 import zlib
 from typing import Iterable, Iterator, Optional
 
-from probes.record import ContentRecord, Record, encode_name
-from probes.source import SourceStats
+from sniff_tui.core.record import ContentRecord, Record, encode_name
+from sniff_tui.core.source import SourceStats
 
 _ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Record)))
 

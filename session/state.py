@@ -7,9 +7,7 @@ each cell (memoized) and re-sums the per-file and per-process totals from the ce
 is rebuilt from a bounded history, so pressing ``w`` twice, or ``c``, gives back exactly the
 figures it took away. The cells are bounded (``Limits``) only against pathological load; past
 the bound, what cannot be itemised is still summed per (file, operation, file type), the rows
-are marked partial and the Losses pane counts it.
-
-The Events pane is a history, not a total: it shows the newest ``Limits.recent`` records.
+are marked partial and the Losses pane counts it. The Events pane is a history, not a total.
 """
 from __future__ import annotations
 
@@ -17,16 +15,17 @@ from collections import deque
 from operator import attrgetter
 from typing import Callable, Optional
 
-from probes.filters import Filters
-from probes.record import WRITTEN, Record
-from probes.source import SourceStats
-from session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
-from session.lineage import Lineage, ProcessInfo, fill_info
-from session.limits import FILE_SORT_KEYS, Limits
-from session.losses import loss_rows
-from session.matching import make_matcher, only_ops_and_types
-from session.rate import RateHistory
-from session.spool import SessionRecording, process_lines
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import WRITTEN, Record
+from sniff_tui.core.source import SourceStats
+from sniff_tui.session.entries import Cell, FileEntry, ProcEntry, rebuild_totals
+from sniff_tui.session.lineage import Lineage, ProcessInfo, fill_info
+from sniff_tui.session.limits import FILE_SORT_KEYS, Limits
+from sniff_tui.session.losses import loss_rows
+from sniff_tui.session.matching import make_matcher, only_ops_and_types
+from sniff_tui.session.rate import RateHistory
+from sniff_tui.session.spool import SessionRecording, process_lines
+from sniff_tui.session.versions import ContentHistory
 
 
 class SessionState:
@@ -38,7 +37,7 @@ class SessionState:
         self.watches = list(watches)
         self.filters = filters
         self.recording = recording
-        self.content = None                 # --content: session.versions.ContentHistory
+        self.content: Optional[ContentHistory] = None      # --content
         self.lineage = Lineage(process_info, limits.parents)
         self.rate = RateHistory(limits.rate_window)
         self.source_stats = SourceStats()
@@ -371,10 +370,6 @@ class SessionState:
         self._ensure_totals()
         return {pid: p for pid, p in self._procs.items() if p.ops}
 
-    def active_file_count(self) -> int:
-        self._ensure_totals()
-        return sum(1 for fe in self._files.values() if fe.ops)
-
     @property
     def files(self) -> dict[bytes, FileEntry]:
         self._ensure_totals()
@@ -412,6 +407,12 @@ class SessionState:
     def set_source_stats(self, stats: SourceStats) -> None:
         self.source_stats = stats
 
+    def set_ui_drops(self, dropped: int) -> None:
+        self.ui_drops = dropped
+
+    def set_replay_errors(self, count: int) -> None:
+        self.replay_errors = count
+
     def rate_history(self) -> list[int]:
         return self.rate.history()
 
@@ -425,7 +426,15 @@ class SessionState:
         """Everything that was lost or cut, for the Losses pane (label, count)."""
         return loss_rows(self)
 
-    # ---------------------------------------------------------------- export
+    # ---------------------------------------------------------------- content and export
+    def keep_content(self) -> ContentHistory:     # --content: versions kept from the first call on
+        if self.content is None:
+            self.content = ContentHistory()
+        return self.content
+
+    def record_content(self, captured: list) -> None:
+        if self.recording is not None and not self.paused:
+            self.recording.append_content(captured)     # exported with the rest
     def export_jsonl(self, path: str, upto: Optional[int] = None) -> int:
         if self.recording is None:
             raise RuntimeError("this session keeps no recording")

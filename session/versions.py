@@ -14,7 +14,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from probes.record import ContentRecord
+from sniff_tui.core.record import ContentRecord
 
 PER_FILE = 1 << 20
 TOTAL = 64 << 20

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from session.entries import ProcEntry
-from session.limits import PROC_SORT_KEYS
+from sniff_tui.session.entries import ProcEntry
+from sniff_tui.session.limits import PROC_SORT_KEYS
 
 GROUP_MIN = 3
 

@@ -3,7 +3,7 @@
 This tree's .venv when it has one (scripts/setup.sh makes it); in a git worktree without one,
 the interpreter running the tests, whose site-packages have Textual and bcc. Either way the
 code run must be this tree's, not the one the venv was installed from: start it with
-``ENV`` (PYTHONPATH=ROOT) or from ROOT, as ``PYTHON -m tui.cli``."""
+``ENV`` (PYTHONPATH=ROOT) or from ROOT, as ``PYTHON -m sniff_tui.commands.cli``."""
 from __future__ import annotations
 
 import os

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from probes.record import Record
+from sniff_tui.core.record import Record
 
 
 def rec(op: str = "write", pid: int = 100, path: bytes = b"/w/a.txt", *, ts: float = 1000.0,

@@ -25,26 +25,26 @@ from typing import Callable, Iterable, Optional
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import Record
-from probes.source import Source
-from session import Limits, SessionRecording, SessionState
-from textfmt import one_line, visible
-from tui.content_view import ContentActions
-from tui.export import ExportMixin
-from tui.filtering import FilterActions
-from tui.keys import HELP_NOTES, KEYMAP
-from tui.screen import DashboardScreen
-from tui.terminal import Terminal
-from widgets.event_stream import EventStream, EventStreamPane
-from widgets.header import DashboardHeader
-from widgets.help_screen import HelpScreen
-from widgets.losses import LossesPane
-from widgets.map_gauges import MapGaugesPane
-from widgets.process_tree import ProcessTreePane
-from widgets.prompt import PromptScreen
-from widgets.top_files import TopFilesPane
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
+from sniff_tui.core.source import Source
+from sniff_tui.session import Limits, SessionRecording, SessionState
+from sniff_tui.core.textfmt import one_line, visible
+from sniff_tui.tui.content_view import ContentActions
+from sniff_tui.tui.export import ExportMixin
+from sniff_tui.tui.filtering import FilterActions
+from sniff_tui.tui.keys import HELP_NOTES, KEYMAP
+from sniff_tui.tui.screen import DashboardScreen
+from sniff_tui.tui.terminal import Terminal
+from sniff_tui.widgets.event_stream import EventStream, EventStreamPane
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.help_screen import HelpScreen
+from sniff_tui.widgets.losses import LossesPane
+from sniff_tui.widgets.map_gauges import MapGaugesPane
+from sniff_tui.widgets.process_tree import ProcessTreePane
+from sniff_tui.widgets.prompt import PromptScreen
+from sniff_tui.widgets.top_files import TopFilesPane
 
 TICK_SECONDS = 0.2              # stream and header redraws: 5/s
 SLOW_EVERY = 5                  # ticks between refreshes of the heavier panes (1 s)
@@ -264,7 +264,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
                 await asyncio.sleep(max(0.0, min(next_draw - time.monotonic(), 0.05)))
 
     def _draw_tick(self) -> None:
-        self.state.ui_drops = self.feed.dropped
+        self.state.set_ui_drops(self.feed.dropped)
         if self.source.live:
             self.state.advance_clock(time.time())
         self.ticks += 1
@@ -277,7 +277,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
             self.apply_batch(batch)
             if len(batch) < self.chunk:
                 break
-        self.state.ui_drops = self.feed.dropped
+        self.state.set_ui_drops(self.feed.dropped)
         self.refresh_now(all_panes=True)
 
     def refresh_now(self, all_panes: bool = True, force: bool = False) -> None:
@@ -310,7 +310,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
             self.say(f"could not read the source's statistics: {exc}", "warning")
         error_count, errors = self.source.warnings()
         if errors:
-            self.state.replay_errors = error_count
+            self.state.set_replay_errors(error_count)
             if len(errors) > self._errors_shown:
                 new = errors[self._errors_shown:self._errors_shown + 3]
                 lines = "; ".join(f"line {n}: {reason}" for n, reason in new)
@@ -373,7 +373,7 @@ class SniffApp(FilterActions, ExportMixin, ContentActions, App[int]):
         self.state.set_watches(watches, fresh=not add)
         if self.state.filters.by_path:     # the patterns are relative to each watched directory
             self.apply_path_rules(self.state.filters)
-        self.dashboard.query_one(ProcessTreePane).opened.clear()
+        self.dashboard.query_one(ProcessTreePane).forget_opened()
         self.refresh_now(force=True)
         self.say(("also watching " if add else "now watching (a fresh view) ") + path)
         return True

@@ -3,11 +3,10 @@ records on to the session as ever), the export keeps them, and `D` opens the cha
 file selected in Top files, or of the event at the bottom of the Event stream."""
 from __future__ import annotations
 
-from probes.record import ContentRecord
-from session.versions import ContentHistory
-from widgets.changes import ChangesScreen
-from widgets.event_stream import EventStream
-from widgets.top_files import TopFilesPane
+from sniff_tui.core.record import ContentRecord
+from sniff_tui.widgets.changes import ChangesScreen
+from sniff_tui.widgets.event_stream import EventStream
+from sniff_tui.widgets.top_files import TopFilesPane
 
 
 class ContentActions:
@@ -20,14 +19,13 @@ class ContentActions:
         if history is None:
             if not (getattr(self.source, "content_max", 0) or getattr(self.source, "has_content", False)):
                 return batch
-            history = self.state.content = ContentHistory()
+            history = self.state.keep_content()
         if not any(r.__class__ is ContentRecord for r in batch):
             history.apply(r for r in batch if r.op in ("close", "rename", "truncate"))
             return batch
         history.apply(batch)
         captured = [r for r in batch if r.__class__ is ContentRecord]
-        if self.state.recording is not None and not self.state.paused:
-            self.state.recording.append_content(captured)     # exported with the rest
+        self.state.record_content(captured)
         return [r for r in batch if r.__class__ is not ContentRecord]
 
     def action_show_changes(self) -> None:

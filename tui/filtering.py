@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from probes.filters import FilterError, Filters
-from session.views import cgroup_filter_fields
-from widgets.process_tree import ProcessTreePane
-from widgets.top_files import TopFilesPane
-from widgets.prompt import PromptScreen
+from sniff_tui.core.filters import FilterError, Filters
+from sniff_tui.session.views import cgroup_filter_fields
+from sniff_tui.widgets.process_tree import ProcessTreePane
+from sniff_tui.widgets.top_files import TopFilesPane
+from sniff_tui.widgets.prompt import PromptScreen
 
 
 class FilterActions:
@@ -102,7 +102,7 @@ class FilterActions:
         """``filters`` with its patterns compiled for the watched directories (the trees are
         scanned again: excluded directories go into the kernel) and applied. A .gitignore that
         cannot be read now is said and skipped."""
-        from probes.pathrules import with_rules
+        from sniff_tui.core.pathrules import with_rules
         new = with_rules(filters, list(self.state.watches), strict=False)
         if new.rules is not None:
             for path in new.rules.scanned.unreadable:
@@ -126,7 +126,7 @@ class FilterActions:
         def done(text: Optional[str]) -> None:
             if text is None or not text.strip():
                 return
-            from probes.pathrules import check_patterns    # not at start: pathspec's import
+            from sniff_tui.core.pathrules import check_patterns    # not at start: pathspec's import
             pattern = text.strip()
             try:
                 check_patterns([pattern], "exclude")

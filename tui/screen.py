@@ -15,13 +15,13 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from tui.keys import KEYMAP, PANE_NAMES
-from widgets.event_stream import EventStreamPane
-from widgets.header import DashboardHeader
-from widgets.losses import LossesPane
-from widgets.map_gauges import MapGaugesPane
-from widgets.process_tree import ProcessTreePane
-from widgets.top_files import TopFilesPane
+from sniff_tui.tui.keys import KEYMAP, PANE_NAMES
+from sniff_tui.widgets.event_stream import EventStreamPane
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.losses import LossesPane
+from sniff_tui.widgets.map_gauges import MapGaugesPane
+from sniff_tui.widgets.process_tree import ProcessTreePane
+from sniff_tui.widgets.top_files import TopFilesPane
 
 WIDE = (100, 30)                # (columns, rows) from which every pane is shown at once
 # pane number -> (the pane, what gets the focus in it)

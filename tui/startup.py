@@ -21,10 +21,11 @@ import threading
 from functools import partial
 from typing import Callable, Optional
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import SourceStats
-from probes.source import Source
+from sniff_tui.core.exits import EXIT_USAGE, fail, say
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import SourceStats
+from sniff_tui.core.source import Source
 
 
 def resume_gc(freeze: bool = False) -> None:
@@ -61,18 +62,15 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
     returning: a daemon thread still inside a bpf syscall must not meet the interpreter's teardown.
     A ``load`` failure: raised, after the terminal is restored."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("sniff-tui: the dashboard needs a terminal (use the stream output instead)",
-              file=sys.stderr)
-        return 2
-    from tui.app import SniffApp
-    from tui.terminal import terminal_driver
+        return fail("the dashboard needs a terminal (use the stream output instead)", EXIT_USAGE)
+    from sniff_tui.tui.app import SniffApp
+    from sniff_tui.tui.terminal import terminal_driver
     driver = terminal_driver()
     try:
         app = SniffApp(source, filters, watches, load=load, feed=feed, handle_signals=True,
                        driver_class=driver)
     except OSError as exc:
-        print(f"sniff-tui: cannot create the session spool: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"cannot create the session spool: {exc}")
     app.terminal = driver.terminal
     app.first_frame_hook = partial(resume_gc, freeze=True)
     try:
@@ -84,7 +82,7 @@ def run_dashboard(source: Source, filters: Filters, watches: list[bytes], *,
         ended = app.stop_source(timeout=0.5 if drain else 0.05)
         if not ended and drain:
             # The terminal is the user's again: say why the prompt does not come back yet.
-            print("sniff-tui: stopping the probes…", file=sys.stderr, flush=True)
+            say("stopping the probes…")
             app.stop_source()
     if app.load_error is not None:
         raise app.load_error

@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from session.versions import Version, diff_lines
-from textfmt import clock, visible
+from sniff_tui.session.versions import Version, diff_lines
+from sniff_tui.core.textfmt import clock, visible
 
 STYLES = {"---": "bold", "+++": "bold", "@@": "cyan", "-": "red", "+": "green", "note": "yellow"}
 

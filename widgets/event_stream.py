@@ -17,8 +17,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from session import Record, SessionState
-from textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
+from sniff_tui.session import Record
+from sniff_tui.session.panes import EventsView
+from sniff_tui.core.textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 # (time, process, op, bytes) widths: the wide set from WIDE_FROM cells on, else the narrow
@@ -197,13 +198,14 @@ class EventStreamPane(Vertical):
         yield EventStream(utc=self.utc, id="stream")
 
     def on_resize(self) -> None:
-        self.query_one("#stream-columns", Static).update(column_header(self.stream.scrollable_content_region.width or self.size.width))
+        width = self.stream.scrollable_content_region.width or self.size.width
+        self.query_one("#stream-columns", Static).update(column_header(width))
 
     @property
     def stream(self) -> EventStream:
         return self.query_one(EventStream)
 
-    def update_from(self, state: SessionState, force: bool = False) -> None:
+    def update_from(self, state: EventsView, force: bool = False) -> None:
         """Show the state's rows; while paused only the 'new since pause' count moves."""
         stream = self.stream
         version = (state.filter_gen, state.version)
@@ -217,7 +219,7 @@ class EventStreamPane(Vertical):
         self.border_subtitle = self._status(state, stream)
 
     @staticmethod
-    def _status(state: SessionState, stream: EventStream) -> str:
+    def _status(state: EventsView, stream: EventStream) -> str:
         rows = plural(len(stream.rows), "row")
         if state.paused:
             return f"PAUSED · {rows} · +{human_count(state.new_since_pause)} new (space resumes)"

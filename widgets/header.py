@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from session import SessionState
-from textfmt import human_bytes, human_count, visible
+from sniff_tui.session.panes import HeaderView
+from sniff_tui.core.textfmt import human_bytes, human_count, visible
 
 SPARK = " ▁▂▃▄▅▆▇█"
 MODE_STYLES = {
@@ -43,7 +43,7 @@ class DashboardHeader(Static):
     DashboardHeader { height: 3; padding: 0 1; background: $panel; }
     """
 
-    def update_from(self, state: SessionState, *, mode: str,
+    def update_from(self, state: HeaderView, *, mode: str,
                     usage: Optional[tuple[float, int]], frozen: bool = False) -> None:
         """``usage``: (cpu percent, rss bytes) of sniff-tui itself, None to show dashes.
         ``frozen`` (test mode) leaves out what depends on the machine or on timing (the spool

@@ -5,24 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from session import SessionState
-from textfmt import fit_right, human_count
+from sniff_tui.session.panes import LossesView
+from sniff_tui.core.losses import HINTS
+from sniff_tui.core.textfmt import fit_right, human_count
 
 LABEL_W = 22
-HINTS = {
-    "ring-buffer drops": "ring buffer full",
-    "UI queue drops": "dashboard behind",
-    "truncated paths": "path too deep",
-    "kernel evictions": "maps full",
-    "partial rows": "rows marked ≈",
-    "not kept for export": "spool disk full",
-    "bad recording lines": "lines skipped",
-    "string-path drops": "ring buffer full",
-    "files not examined": "see --stats",
-    "names not resolved": "process had exited",
-    "kernel lacks": "see -v",
-    "io_uring unseen": "IOSQE_CQE_SKIP_SUCCESS",
-}
 
 
 class LossesPane(Static, can_focus=True):
@@ -32,7 +19,7 @@ class LossesPane(Static, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.border_title = "5 Losses"
 
-    def update_from(self, state: SessionState, force: bool = False) -> None:
+    def update_from(self, state: LossesView, force: bool = False) -> None:
         rows = state.losses()
         # The number is what matters: on a narrow pane the label gives way, never the value.
         label_w = max(min(LABEL_W, self.size.width - 2 - 10), 4)

@@ -8,8 +8,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from session import MapHealth, SessionState
-from textfmt import human_count, visible
+from sniff_tui.session import MapHealth
+from sniff_tui.session.panes import MapsView
+from sniff_tui.core.textfmt import human_count, visible
 
 BAR_W = 10
 NAME_W = 10
@@ -57,7 +58,7 @@ class MapGaugesPane(Static, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.border_title = "4 BPF maps"
 
-    def update_from(self, state: SessionState, force: bool = False) -> None:
+    def update_from(self, state: MapsView, force: bool = False) -> None:
         maps = state.source_stats.maps
         if not maps:
             self.update(Text("no BPF maps reported (replay without stats lines)", style="dim"))

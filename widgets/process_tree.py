@@ -17,9 +17,10 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, SessionState, cgroup_forest,
+from sniff_tui.session import (OPS, PROC_SORT_KEYS, CgroupGroup, ProcEntry, ProcGroup, cgroup_forest,
                      process_forest)
-from textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
+from sniff_tui.session.panes import ProcessesView
+from sniff_tui.core.textfmt import OP_STYLES, cgroup_text, clock, human_bytes, human_count, plural, visible
 
 SORT_TITLES = dict(PROC_SORT_KEYS)
 
@@ -161,7 +162,7 @@ class ProcessTreePane(Vertical):
         self._label_of_key: dict[str, tuple] = {}
         self._shape: tuple = ()
         self.shown_filter_gen = -1
-        self._state: Optional[SessionState] = None
+        self._state: Optional[ProcessesView] = None
 
     def compose(self) -> ComposeResult:
         yield Static(sort_line(self.sort_key), id="proc-sort")
@@ -190,6 +191,10 @@ class ProcessTreePane(Vertical):
             node = node.parent
         return None
 
+    def forget_opened(self) -> None:
+        """Other directories watched: the groups the user opened are other groups now."""
+        self.opened.clear()
+
     def toggle_grouping(self) -> bool:
         self.by_cgroup = not self.by_cgroup
         return self.by_cgroup
@@ -200,7 +205,7 @@ class ProcessTreePane(Vertical):
         self.query_one("#proc-sort", Static).update(sort_line(self.sort_key))
         return self.sort_key
 
-    def update_from(self, state: SessionState, force: bool = False) -> None:
+    def update_from(self, state: ProcessesView, force: bool = False) -> None:
         self._state = state
         shown = (state.version, state.filter_gen, self.sort_key, frozenset(self.opened), self.by_cgroup)
         if shown == self._shown and not force:

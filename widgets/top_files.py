@@ -19,8 +19,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from session import FILE_SORT_KEYS, FileEntry, SessionState
-from textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
+from sniff_tui.session import FILE_SORT_KEYS, FileEntry
+from sniff_tui.session.panes import FilesView
+from sniff_tui.core.textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
 TOUCHES_SHOWN = 6
@@ -182,7 +183,7 @@ class TopFilesPane(Vertical):
         self.utc = utc
         self.sort_key = FILE_SORT_KEYS[0][0]
         self.border_title = "3 Top files"
-        self._state: Optional[SessionState] = None
+        self._state: Optional[FilesView] = None
         self._shown: tuple = ()
         self.shown_filter_gen = -1
         self.now = 0.0
@@ -209,7 +210,7 @@ class TopFilesPane(Vertical):
         if self._state is not None:
             self.update_from(self._state, force=True)
 
-    def update_from(self, state: SessionState, force: bool = False, now: Optional[float] = None) -> None:
+    def update_from(self, state: FilesView, force: bool = False, now: Optional[float] = None) -> None:
         self._state = state
         if now is not None:
             self.now = now

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import Sniff
 
 
@@ -29,8 +29,8 @@ def pytest_collection_modifyitems(config, items):
 def live_source(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("kernel tests need root")
-    from probes.live import LiveSource
-    from probes.loader import LoadError
+    from sniff_tui.probes.live import LiveSource
+    from sniff_tui.probes.loader import LoadError
     home = tmp_path_factory.mktemp("boot")
     source = LiveSource([home])
     try:

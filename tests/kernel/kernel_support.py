@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import Record
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
 
 PY = "/usr/bin/python3"
 

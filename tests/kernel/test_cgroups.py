@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from probes.cgroups import CgroupResolver, find_cgroup2
-from probes.filters import Filters
+from sniff_tui.probes.cgroups import CgroupResolver, find_cgroup2
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import PY
 
 WRITER = """
@@ -291,7 +291,7 @@ def test_hybrid_host_names_container_from_v1(sniff, cgtree):
 
 
 def test_cli_refuses_a_missing_cgroup_in_one_line():
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "stream", "--cgroup", "/no/such/cgroup/here",
+    out = subprocess.run([sys.executable, "-m", "sniff_tui.commands.cli", "stream", "--cgroup", "/no/such/cgroup/here",
                           "--duration", "0"], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert out.returncode == 2
@@ -302,7 +302,7 @@ def test_kernels_without_the_helper_filter_in_userspace(tmp_path, cgtree, monkey
     """Before Linux 5.12 tracing programs may not call bpf_get_current_ancestor_cgroup_id: the
     probes are built without it (as the loader does on such kernels) and load, and the cgroup
     filters still keep exactly the right records, decided in userspace."""
-    from probes.live import LiveSource
+    from sniff_tui.probes.live import LiveSource
     from tests.kernel.kernel_support import Sniff
     monkeypatch.setenv("SNIFF_TUI_CFLAGS", "-DSNIFF_NO_CGROUP_FILTER")
     watched = tmp_path / "w"

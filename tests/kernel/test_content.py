@@ -7,12 +7,11 @@ import json
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from probes.filters import Filters
-from probes.record import ContentRecord
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import ContentRecord
 from tests.kernel.kernel_support import PY, c_helper, script
 from tests.kernel.test_stream_cli import Stream
 
@@ -113,7 +112,7 @@ def test_binary_bytes_are_exact(capture):
     again = capture.run(script(
         "with open(sys.argv[1], 'r+b', buffering=0) as fh: fh.seek(100); fh.write(b'\\xff' * 4)"),
         str(f))
-    from session.versions import ContentHistory, diff_lines
+    from sniff_tui.session.versions import ContentHistory, diff_lines
     history = ContentHistory()
     history.apply(r for r in run.records + again.records if r.pid in (run.pid, again.pid)
                   and not getattr(r, "base", False))

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from probes.abi import C
-from probes.filters import Filters
+from sniff_tui.probes.abi import C
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import PY, c_helper, script
 
 

@@ -61,7 +61,7 @@ def test_q_under_a_flood_ends_quickly_and_cleanly(tmp_path, resizes):
     # A script keeps the typed line short: a wrapped command line would look like leftovers.
     script = tmp_path / "run.sh"
     script.write_text(f"cd {watched}\nexport PYTHONPATH={ENV['PYTHONPATH']}\n"
-                      f"echo $$ > {pidfile}\nexec {PYTHON} -m tui.cli\n")
+                      f"echo $$ > {pidfile}\nexec {PYTHON} -m sniff_tui.commands.cli\n")
     pane = Pane(f"sniff-quit-{os.getpid()}-{len(resizes)}", 120, 40, cwd=str(ROOT))
     try:
         pane.type_line(f"PS1='{PROMPT}'; clear")

@@ -25,7 +25,7 @@ def test_live_dashboard_in_tmux(tmp_path):
     watched.mkdir()
     status = tmp_path / "status"
     before = our_program_ids()
-    command = (f"cd {watched} && PYTHONPATH={ROOT} {PYTHON} -m tui.cli; "
+    command = (f"cd {watched} && PYTHONPATH={ROOT} {PYTHON} -m sniff_tui.commands.cli; "
                f"echo $? > {status}")
     with Pane(SESSION, 160, 48, command) as pane:
         pane.wait_for(lambda t: "LIVE" in t and "Events" in t, timeout=120, what="the dashboard")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from probes.filters import Filters
-from probes.pathrules import with_rules
-from probes.watchdirs import canonical_dir
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.pathrules import with_rules
+from sniff_tui.probes.watchdirs import canonical_dir
 from tests.kernel.kernel_support import script
 
 WRITE_ALL = script("""

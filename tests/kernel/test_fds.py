@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from probes.live import LiveSource
+from sniff_tui.probes.live import LiveSource
 from tests.kernel.kernel_support import PY, Sniff, script
 
 

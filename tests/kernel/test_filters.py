@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import script
 
 WRITE = script("""

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.kernel.kernel_support import script
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 def records_of(run, path=None, op=None):

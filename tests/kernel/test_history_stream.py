@@ -17,12 +17,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from probes.record import Record
+from sniff_tui.core.record import Record
 from tests.kernel.kernel_support import PY
 
 REPO = Path(__file__).absolute().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-CLI = [sys.executable, "-m", "tui.cli"]
+CLI = [sys.executable, "-m", "sniff_tui.commands.cli"]
 
 # Each worker names itself, then writes, reads, renames and removes files in the watched dir;
 # its last act is closing "zz-done-<name>", which marks that everything before it was recorded.

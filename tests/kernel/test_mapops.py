@@ -13,7 +13,7 @@ import pytest
 
 from bcc import BPF
 
-from probes.mapops import Guard, Taker
+from sniff_tui.probes.mapops import Guard, Taker
 
 COUNTER = r"""
 struct busy { u64 enter; u64 leave; };

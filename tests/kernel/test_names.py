@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from probes.record import Record
+from sniff_tui.core.record import Record
 from tests.kernel.kernel_support import script
 
 # Paths travel hex-encoded: argv would otherwise be at the mercy of the child's locale.

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import PY, script
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.kernel.kernel_support import OUR_PROGRAMS, all_program_ids, our_program_ids, programs_held_by
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 STREAM_PROGRAMS: set = set()     # the programs the streams of the running test held
 

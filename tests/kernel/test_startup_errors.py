@@ -3,13 +3,12 @@ Each case provokes the failure through the real command (environment overrides p
 checks at a missing file, an old kernel version, etc. where the machine itself is healthy)."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "tui.cli"]
+SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
 def sniff(*args, env=None, prefix=(), timeout=120):

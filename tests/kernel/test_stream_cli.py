@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from probes.record import Record
+from sniff_tui.core.record import Record
 from tests.kernel.kernel_support import PY, script
 
 REPO = Path(__file__).absolute().parents[2]
 _SCRIPT = REPO / ".venv" / "bin" / "sniff-tui"
-CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tui.cli"]
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "sniff_tui.commands.cli"]
 # The command must run this checkout's code, whatever the venv was installed from.
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -325,7 +325,7 @@ for name in (".git/index", ".a.swp", "node_modules/m/i.js", "a.txt", "zz-done"):
 
 
 def test_stream_and_its_history_honour_the_exclusions(stream):
-    from history.query import History, QuerySpec
+    from sniff_tui.history.query import History, QuerySpec
     (stream.dir / ".git").mkdir()
     (stream.dir / ".gitignore").write_text("node_modules/\n")
     db = stream.root / "h.db"

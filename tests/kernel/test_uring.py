@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 from tests.kernel.kernel_support import c_helper
 
 O_RDONLY, O_RDWR_CREAT = 0, os.O_RDWR | os.O_CREAT

@@ -11,19 +11,19 @@ import re
 
 import pytest
 
-from probes.filters import FilterError, Filters
-from probes.record import OPS
-from tui.app import SniffApp
-from probes.feed import Feed
-from probes.replay import ReplaySource
-from widgets.event_stream import EventStream, EventStreamPane, render_row
-from widgets.header import DashboardHeader
-from widgets.help_screen import HelpScreen
-from widgets.losses import LossesPane
-from widgets.map_gauges import MapGaugesPane
-from widgets.process_tree import ProcessTree
-from widgets.prompt import PromptScreen
-from widgets.top_files import MIN_FILE_W, FileList, TopFilesPane, header_line, layout
+from sniff_tui.core.filters import FilterError, Filters
+from sniff_tui.core.record import OPS
+from sniff_tui.tui.app import SniffApp
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.replay import ReplaySource
+from sniff_tui.widgets.event_stream import EventStream, EventStreamPane, render_row
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.help_screen import HelpScreen
+from sniff_tui.widgets.losses import LossesPane
+from sniff_tui.widgets.map_gauges import MapGaugesPane
+from sniff_tui.widgets.process_tree import ProcessTree
+from sniff_tui.widgets.prompt import PromptScreen
+from sniff_tui.widgets.top_files import MIN_FILE_W, FileList, TopFilesPane, header_line, layout
 from ui_support import SIZE, WATCH, FakeSource, SpyApp, demo_app, rec, settle
 
 
@@ -595,13 +595,13 @@ def test_top_files_columns_follow_the_width():
 
 
 def test_run_dashboard_refuses_without_a_terminal(capsys):
-    from tui.startup import run_dashboard
+    from sniff_tui.tui.startup import run_dashboard
     code = run_dashboard(FakeSource(), Filters(), [b"/w"])      # pytest's stdin is no tty
     assert code == 2 and "needs a terminal" in capsys.readouterr().err
 
 
 async def test_scrolled_back_stream_keeps_its_rows_while_the_ring_rotates(tmp_path):
-    from session import Limits
+    from sniff_tui.session import Limits
     source = FakeSource()
     app = SpyApp(source, Filters(), [b"/w"], spool_dir=str(tmp_path),
                    limits=Limits(recent=200))

@@ -3,8 +3,8 @@ totals), `C` narrows to the selected process's container or unit through the sou
 set_filters and back; Top files names the container; the header shows the filter."""
 from __future__ import annotations
 
-from probes.filters import Filters
-from widgets.process_tree import ProcessTree, ProcessTreePane
+from sniff_tui.core.filters import Filters
+from sniff_tui.widgets.process_tree import ProcessTree, ProcessTreePane
 from ui_support import SIZE, FakeSource, SpyApp, rec, settle
 from test_ui_app import header_text, plain, select_process
 
@@ -102,7 +102,7 @@ async def test_shift_c_refused_by_the_source_says_so(tmp_path):
         source.emit(records())
         await settle(app, pilot)
         await select_process(app, pilot, 301)
-        from probes.filters import FilterError
+        from sniff_tui.core.filters import FilterError
         source.refuse = FilterError("--unit needs cgroup v2")
         await pilot.press("C")
         assert app.state.filters == Filters()

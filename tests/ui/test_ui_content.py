@@ -6,11 +6,11 @@ import json
 import os
 import stat
 
-from probes.filters import Filters
+from sniff_tui.core.filters import Filters
 from test_ui_app import header_text, plain
 from ui_support import DATA, SpyApp, SpyReplay, settle
-from widgets.changes import ChangesScreen
-from widgets.top_files import TopFilesPane
+from sniff_tui.widgets.changes import ChangesScreen
+from sniff_tui.widgets.top_files import TopFilesPane
 
 CONTENT = DATA / "content.jsonl"
 WATCH = b"/home/dev/proj"
@@ -73,7 +73,7 @@ async def test_d_lists_the_versions_and_shows_the_selected_diff(tmp_path):
 
 
 async def test_d_in_the_event_stream_opens_the_file_of_the_bottom_event(tmp_path):
-    from widgets.event_stream import EventStream
+    from sniff_tui.widgets.event_stream import EventStream
     app = content_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)

@@ -48,7 +48,7 @@ def test_every_way_out_leaves_a_clean_terminal(tmp_path, way_out, status):
     try:
         tmux("send-keys", "-t", session,
              f"cd {ROOT} && echo $$ > /dev/null && (echo $BASHPID > {pidfile}; exec "
-             f"{PYTHON} -m tui.cli replay {DEMO}); echo EXIT=$?", "Enter")
+             f"{PYTHON} -m sniff_tui.commands.cli replay {DEMO}); echo EXIT=$?", "Enter")
         wait_for(session, lambda t: "REPLAY DONE" in t)
         for width, height in ((80, 24), (160, 48), (100, 30), (120, 40)):
             tmux("resize-window", "-t", session, "-x", str(width), "-y", str(height))
@@ -81,7 +81,7 @@ def test_a_closed_terminal_ends_the_process(tmp_path, quit_first):
     tmux("new-session", "-d", "-s", session, "-c", str(ROOT), "-x", "120", "-y", "40",
          "bash --norc --noprofile")
     tmux("send-keys", "-t", session,
-         f"(echo $BASHPID > {pidfile}; exec {PYTHON} -m tui.cli replay {DEMO})",
+         f"(echo $BASHPID > {pidfile}; exec {PYTHON} -m sniff_tui.commands.cli replay {DEMO})",
          "Enter")
     try:
         wait_for(session, lambda t: "REPLAY DONE" in t)

@@ -2,20 +2,20 @@
 figures on screen stay those of a session fed only the records the patterns keep."""
 from __future__ import annotations
 
-from probes.pathrules import with_rules
-from probes.filters import Filters
-from session import SessionState
-from widgets.event_stream import EventStream
-from widgets.header import DashboardHeader
-from widgets.prompt import PromptScreen
-from widgets.top_files import FileList
+from sniff_tui.core.pathrules import with_rules
+from sniff_tui.core.filters import Filters
+from sniff_tui.session import SessionState
+from sniff_tui.widgets.event_stream import EventStream
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.prompt import PromptScreen
+from sniff_tui.widgets.top_files import FileList
 from ui_support import DEMO, SIZE, WATCH, demo_app, settle
-from probes.replay import ReplaySource
+from sniff_tui.core.replay import ReplaySource
 
 
 def demo_records():
     import threading
-    from probes.feed import Feed
+    from sniff_tui.core.feed import Feed
     feed = Feed(maxsize=100_000)
     ReplaySource(str(DEMO), speed=0, watches=[WATCH]).run(feed, threading.Event())
     return feed.drain(limit=100_000)

@@ -6,8 +6,8 @@ import threading
 
 from textual.widgets import Footer
 
-from probes.filters import Filters
-from tui.screen import PANES
+from sniff_tui.core.filters import Filters
+from sniff_tui.tui.screen import PANES
 from ui_support import FakeSource, SpyApp, demo_app, rec, settle
 
 

@@ -2,12 +2,12 @@
 look-alikes grouped, every file reachable), `/` on rename destinations, the small things."""
 from __future__ import annotations
 
-from probes.filters import Filters
-from session import process_forest, ProcGroup
-from widgets.event_stream import EventStream
-from widgets.header import DashboardHeader
-from widgets.process_tree import ProcessTree, ProcessTreePane
-from widgets.top_files import FileList, TopFilesPane
+from sniff_tui.core.filters import Filters
+from sniff_tui.session import process_forest, ProcGroup
+from sniff_tui.widgets.event_stream import EventStream
+from sniff_tui.widgets.header import DashboardHeader
+from sniff_tui.widgets.process_tree import ProcessTree, ProcessTreePane
+from sniff_tui.widgets.top_files import FileList, TopFilesPane
 from ui_support import FakeSource, SpyApp, rec, settle
 
 
@@ -75,7 +75,7 @@ async def test_two_thousand_echos_are_one_expandable_row(tmp_path):
 
 
 def test_grouping_leaves_parents_and_singletons_alone():
-    from session import SessionState
+    from sniff_tui.session import SessionState
     state = SessionState([b"/w"])
     state.apply([rec("write", 1, b"/w/a", comm=b"make", ppid=0),
                  rec("write", 2, b"/w/b", comm=b"cc", ppid=1),

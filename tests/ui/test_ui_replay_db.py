@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 
 
-from history.replay_db import DbReplaySource
-from history.store import HistoryStore
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.replay import ReplaySource
-from tui.app import SniffApp
-from widgets.process_tree import ProcessTree
-from widgets.top_files import FileList
+from sniff_tui.history.replay_db import DbReplaySource
+from sniff_tui.history.store import HistoryStore
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.replay import ReplaySource
+from sniff_tui.tui.app import SniffApp
+from sniff_tui.widgets.process_tree import ProcessTree
+from sniff_tui.widgets.top_files import FileList
 from ui_support import DEMO, SIZE, WATCH, settle
 
 

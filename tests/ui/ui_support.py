@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from probes.filters import Filters
-from probes.record import Record
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
 from records import rec  # noqa: F401  (the UI tests' factory too)
-from probes.source import MapHealth, SourceStats
-from tui.app import SniffApp
-from probes.replay import ReplaySource
+from sniff_tui.core.source import MapHealth, SourceStats
+from sniff_tui.tui.app import SniffApp
+from sniff_tui.core.replay import ReplaySource
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO = DATA / "demo.jsonl"

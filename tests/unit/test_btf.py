@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from probes.btf import KERNEL_OFFSETS, OPTIONAL_OFFSETS, VMLINUX_BTF, BTF, BTFError, cflags, kernel_offsets
+from sniff_tui.probes.btf import KERNEL_OFFSETS, OPTIONAL_OFFSETS, VMLINUX_BTF, BTF, BTFError, cflags, kernel_offsets
 
 INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF = 1, 2, 3, 4, 5, 6, 7, 8
 VOLATILE, CONST, RESTRICT, FUNC, FUNC_PROTO, VAR, DATASEC = 9, 10, 11, 12, 13, 14, 15

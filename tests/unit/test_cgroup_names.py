@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
 import pytest
 
-from probes import cgroups
-from probes.cgroups import CgroupResolver, find_cgroup2, names_in, normalize_container, normalize_unit
-from probes.filters import FilterError, Filters
-from probes.record import Record
+from sniff_tui.probes import cgroups
+from sniff_tui.probes.cgroups import CgroupResolver, find_cgroup2, names_in, normalize_container, normalize_unit
+from sniff_tui.core.filters import FilterError, Filters
+from sniff_tui.core.record import Record
 from records import rec
 
 H = "0123456789abcdef" * 4
@@ -198,7 +197,7 @@ def test_record_fields_round_trip_and_old_lines_replay():
 
 
 def test_cli_refuses_cgroup_filters_without_cgroup_v2(tmp_path, monkeypatch, capsys):
-    from tui.cli import main
+    from sniff_tui.commands.cli import main
     mountinfo = tmp_path / "mi"
     mountinfo.write_text("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n")
     monkeypatch.setattr(cgroups, "MOUNTINFO", str(mountinfo))
@@ -214,10 +213,10 @@ def test_cli_refuses_cgroup_filters_without_cgroup_v2(tmp_path, monkeypatch, cap
 
 
 def test_decoder_names_the_cgroup_of_a_kernel_record(tmp_path):
-    from probes import abi
-    from probes.decode import Decoder
-    from probes.scope import Watches
-    from probes.layout import layout
+    from sniff_tui.probes import abi
+    from sniff_tui.probes.decode import Decoder
+    from sniff_tui.probes.scope import Watches
+    from sniff_tui.probes.layout import layout
     event = layout("sniff_event")
     watched = tmp_path / "w"
     watched.mkdir()
@@ -245,7 +244,7 @@ def test_decoder_names_the_cgroup_of_a_kernel_record(tmp_path):
 
 
 def test_kernels_before_5_12_get_no_cgroup_filter_in_the_kernel():
-    from probes.loader import kernel_can_filter_cgroups
+    from sniff_tui.probes.loader import kernel_can_filter_cgroups
     assert not kernel_can_filter_cgroups("5.10.0-28-amd64")
     assert not kernel_can_filter_cgroups("4.19.0")
     assert kernel_can_filter_cgroups("5.12.0") and kernel_can_filter_cgroups("6.18.0-1-cloud")

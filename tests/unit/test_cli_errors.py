@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tui.cli import main
+from sniff_tui.commands.cli import main
 
 
 def one_line(capsys) -> str:

@@ -2,8 +2,8 @@
 exits arrive in, every syscall and byte is emitted exactly once."""
 from hypothesis import given, settings, strategies as st
 
-from probes.coalesce import Coalescer
-from probes.record import Record
+from sniff_tui.probes.coalesce import Coalescer
+from sniff_tui.core.record import Record
 
 KEY = b"K" * 24
 TGID = 100

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from probes import bpfobj, bpfsys
+from sniff_tui.probes import bpfobj, bpfsys
 
 OBJ = {"license": "GPL",
        "maps": [{"name": "m", "type": 1, "key_size": 4, "value_size": 8, "max_entries": 16, "flags": 0,

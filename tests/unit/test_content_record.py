@@ -9,13 +9,13 @@ import os
 
 import pytest
 
-from probes import abi, content
-from probes.decode import Decoder
-from probes.layout import layout
-from probes.record import ContentRecord, Record
-from probes.scope import Watches
-from tui.cli import main
-from tui.formats import make_writer
+from sniff_tui.probes import abi, content
+from sniff_tui.probes.decode import Decoder
+from sniff_tui.probes.layout import layout
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.probes.scope import Watches
+from sniff_tui.commands.cli import main
+from sniff_tui.commands.formats import make_writer
 
 EVENT = layout("sniff_event")
 CONTENT = layout("sniff_content")
@@ -131,7 +131,7 @@ def test_bad_content_options(argv, words, capsys):
 
 
 def test_the_spool_keeps_captured_writes_in_order(tmp_path):
-    from session.spool import SessionRecording
+    from sniff_tui.session.spool import SessionRecording
     spool = SessionRecording(str(tmp_path))
     counted = Record(ts=1.0, op="write", pid=7, tid=7, ppid=1, uid=0, comm=b"vim", path=b"/w/cfg", bytes=5)
     spool.append([counted])
@@ -145,8 +145,8 @@ def test_the_spool_keeps_captured_writes_in_order(tmp_path):
 
 
 def test_replay_reads_content_lines(tmp_path):
-    from probes.feed import Feed
-    from probes.replay import ReplaySource
+    from sniff_tui.core.feed import Feed
+    from sniff_tui.core.replay import ReplaySource
     import threading
     path = tmp_path / "r.jsonl"
     path.write_bytes(rec().to_json_bytes() + b"\n" + rec(base=True).to_json_bytes() + b"\n")
@@ -159,10 +159,10 @@ def test_replay_reads_content_lines(tmp_path):
 def test_changes_without_bytes_to_capture_are_said():
     """content_uncaptured (the kernel's count of in-scope changes with no buffer to copy) reaches
     stream's closing line and the Losses pane; absent, neither mentions it."""
-    from probes.record import SourceStats
-    from session.losses import loss_rows
-    from session.state import SessionState
-    from tui.stream import loss_line
+    from sniff_tui.core.record import SourceStats
+    from sniff_tui.session.losses import loss_rows
+    from sniff_tui.session.state import SessionState
+    from sniff_tui.core.losses import stream_loss_line as loss_line
     state = SessionState([b"/w"])
     state.set_source_stats(SourceStats(counters={"content_uncaptured": 0}))
     assert "not copied" not in dict(loss_rows(state)) and loss_line(state.source_stats) == ""

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from probes import abi
-from probes.scope import ScopeResolver, Watches, join, kernel_dev, normalize, walk_components
-from probes.live import canonical_dir, mount_kdev, WatchError
+from sniff_tui.probes import abi
+from sniff_tui.probes.scope import ScopeResolver, Watches, join, kernel_dev, normalize, walk_components
+from sniff_tui.probes.live import canonical_dir, mount_kdev, WatchError
 
 
 def test_walk_components_reverses_leaf_first_names():

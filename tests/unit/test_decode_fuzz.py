@@ -5,11 +5,11 @@ import os
 
 from hypothesis import given, settings, strategies as st
 
-from probes import abi
-from probes.decode import Decoder, Named, ProcEvent
-from probes.scope import Watches
-from probes.layout import layout
-from probes.record import Record
+from sniff_tui.probes import abi
+from sniff_tui.probes.decode import Decoder, Named, ProcEvent
+from sniff_tui.probes.scope import Watches
+from sniff_tui.probes.layout import layout
+from sniff_tui.core.record import Record
 
 OPS = list(abi.OP_NAMES) + list(abi.PROC_OPS) + [0, 99]
 EVENT = layout("sniff_event")

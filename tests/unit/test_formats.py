@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.record import OPS, Record
-from tui.formats import FORMATS, make_writer
-from textfmt import visible
+from sniff_tui.core.record import OPS, Record
+from sniff_tui.commands.formats import FORMATS, make_writer
+from sniff_tui.core.textfmt import visible
 
 WATCH = b"/srv/watched"
 LONG = WATCH + b"/" + b"/".join([b"d" * 60] * 66) + b"/final-name.txt"  # ~4000 bytes

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from history.replay_db import DbReplaySource
-from history.store import HistoryStore
-from probes.feed import Feed
-from probes.filters import Filters
-from probes.record import Record
+from sniff_tui.history.replay_db import DbReplaySource
+from sniff_tui.history.store import HistoryStore
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
 
 REPO = Path(__file__).absolute().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -40,7 +40,7 @@ RECORDS = [
 
 
 def query(*args, user=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", "query", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "sniff_tui.commands.cli", "query", *map(str, args)],
                           capture_output=True, env=ENV, cwd=REPO, user=user)
 
 
@@ -254,7 +254,7 @@ def test_replay_command_errors_are_one_line(tmp_path):
     db = make_db(tmp_path / "h.db")
 
     def replay(*args):
-        return subprocess.run([sys.executable, "-m", "tui.cli", "replay", *map(str, args)],
+        return subprocess.run([sys.executable, "-m", "sniff_tui.commands.cli", "replay", *map(str, args)],
                               capture_output=True, env=ENV, cwd=REPO, stdin=subprocess.DEVNULL)
     one_line_error(replay(db, "--session", "4"), 1, "no session 4")
     jsonl = tmp_path / "r.jsonl"

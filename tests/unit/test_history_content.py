@@ -7,10 +7,10 @@ import json
 import os
 import sqlite3
 
-from history.store import HistoryStore
-from probes.filters import Filters
-from probes.record import ContentRecord, Record
-from tui.cli import main
+from sniff_tui.history.store import HistoryStore
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.commands.cli import main
 
 P = b"/w/app.conf"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from history.metrics import StreamMetrics
-from probes.record import Record
+from sniff_tui.history.metrics import StreamMetrics
+from sniff_tui.core.record import Record
 
 CONTRIB = Path(__file__).absolute().parents[2] / "contrib"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from history.dashboard_sink import TeeFeed, open_dashboard_store
-from history.query import History, QuerySpec
-from probes.filters import Filters
-from probes.record import Record
+from sniff_tui.history.dashboard_sink import TeeFeed, open_dashboard_store
+from sniff_tui.history.query import History, QuerySpec
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import Record
 
 
 class Source:

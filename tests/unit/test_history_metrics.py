@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from history.metrics import (MetricsAddressError, MetricsServer, StreamMetrics, parse_address,
+from sniff_tui.history.metrics import (MetricsAddressError, MetricsServer, StreamMetrics, parse_address,
                              watch_of)
-from probes.record import Record
+from sniff_tui.core.record import Record
 
 
 def rec(op, comm, path, nbytes=None, count=1) -> Record:

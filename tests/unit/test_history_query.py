@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from history.query import History, QuerySpec, path_pattern
-from history.schema import HistoryError
-from history.store import HistoryStore
-from history.timespec import TimeSpecError, parse_time
-from probes.filters import Filters
-from probes.pathrules import with_rules
-from probes.record import OPS, Record
+from sniff_tui.history.query import History, QuerySpec, path_pattern
+from sniff_tui.history.schema import HistoryError
+from sniff_tui.history.store import HistoryStore
+from sniff_tui.history.timespec import TimeSpecError, parse_time
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.pathrules import with_rules
+from sniff_tui.core.record import OPS, Record
 
 T = 1_700_000_000.0
 

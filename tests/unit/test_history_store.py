@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from history.query import History, QuerySpec
-from history.schema import APPLICATION_ID, HistoryError
-from history.store import HistoryStore
-from probes.filters import Filters
-from probes.record import OPS, Record
+from sniff_tui.history.query import History, QuerySpec
+from sniff_tui.history.schema import APPLICATION_ID, HistoryError
+from sniff_tui.history.store import HistoryStore
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import OPS, Record
 
 REPO = Path(__file__).absolute().parents[2]
 EVERYTHING = QuerySpec(filters=Filters(all_types=True))
@@ -167,8 +167,8 @@ def test_file_is_marked_as_ours(tmp_path):
 KILL_CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[2])
-from probes.record import Record
-from history.store import HistoryStore
+from sniff_tui.core.record import Record
+from sniff_tui.history.store import HistoryStore
 BATCH = int(sys.argv[3])
 store = HistoryStore(sys.argv[1], max_transaction=BATCH)
 store.begin_session([b"/w"], None)
@@ -301,7 +301,7 @@ def test_cgroup_fields_round_trip_and_older_files_gain_them(tmp_path):
 
 
 def test_query_filters_by_cgroup_container_and_unit(tmp_path, capfd):
-    from tui.cli import main
+    from sniff_tui.commands.cli import main
     db = str(tmp_path / "h.db")
     docker = rec(1, b"/w/a", pid=1, cgroup=b"/system.slice/docker-" + b"ab" * 32 + b".scope",
                  container="abababababab", unit=b"docker-" + b"ab" * 32 + b".scope")

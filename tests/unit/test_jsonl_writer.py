@@ -5,8 +5,8 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from probes.record import OPS, VIAS, Record
-from tui.formats import JsonlWriter
+from sniff_tui.core.record import OPS, VIAS, Record
+from sniff_tui.commands.formats import JsonlWriter
 
 names = st.binary(min_size=0, max_size=12)
 records = st.builds(

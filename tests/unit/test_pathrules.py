@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from probes.filters import Filters
-from probes.pathrules import PathRules, PatternError, check_patterns, with_rules
-from tui.cli import build_parser, main
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.pathrules import PathRules, PatternError, check_patterns, with_rules
+from sniff_tui.commands.cli import build_parser, main
 
 
 def rules(*exclude, include=(), roots=(b"/w",)) -> PathRules:

@@ -1,8 +1,8 @@
 """Every start-up failure the preflight knows: provoked, with its one line checked."""
 import pytest
 
-from probes import preflight
-from probes.preflight import PreflightError
+from sniff_tui.probes import preflight
+from sniff_tui.probes.preflight import PreflightError
 
 
 def caps_file(tmp_path, caps: int):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.record import OPS, VIAS, Record, decode_name, encode_name
+from sniff_tui.core.record import OPS, VIAS, Record, decode_name, encode_name
 
 # Names come from the kernel as raw bytes: anything goes, NUL and invalid UTF-8 included.
 names = st.binary(max_size=300)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from probes.filters import Filters
-from probes.feed import Feed
-from probes.replay import MAX_ERRORS_KEPT, ReplaySource
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.replay import MAX_ERRORS_KEPT, ReplaySource
 from pathlib import Path
 
 from records import rec

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from probes import selfcost
+from sniff_tui.probes import selfcost
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes.filters import Filters
-from probes.record import OPS, Record
-from probes.source import MapHealth, SourceStats
-from probes.replay import ReplaySource
-from session import Limits, SessionRecording, SessionState
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.record import OPS, Record
+from sniff_tui.core.source import MapHealth, SourceStats
+from sniff_tui.core.replay import ReplaySource
+from sniff_tui.session import Limits, SessionRecording, SessionState
 from records import rec
 
 
@@ -375,7 +375,7 @@ names = st.sampled_from([b"/w/a", b"/w/b.log", b"/w/c/d", b"/w/e\xff", b"/w/c/ke
 
 
 def _with_paths(f: Filters, exclude: tuple, include: tuple) -> Filters:
-    from probes.pathrules import with_rules
+    from sniff_tui.core.pathrules import with_rules
     return with_rules(f.with_(exclude=exclude, include=include), [b"/w"])
 
 
@@ -450,7 +450,7 @@ toggles = st.builds(
 def test_any_records_and_toggles_equal_a_fresh_session_fed_only_the_matching(steps, last):
     """Issue 11: whatever was applied under whatever filters, the figures under ``last`` are
     those of a fresh session (showing everything) fed only the records ``last`` matches."""
-    from session.matching import make_matcher
+    from sniff_tui.session.matching import make_matcher
     state = make()
     seen = []
     for batch, toggle in steps:

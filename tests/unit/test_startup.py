@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probes.filters import Filters
-from tui.startup import DeferredLiveSource, leave
+from sniff_tui.core.filters import Filters
+from sniff_tui.tui.startup import DeferredLiveSource, leave
 
 
 class Loaded:

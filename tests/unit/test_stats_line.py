@@ -3,9 +3,9 @@ export writes replay the same, and lines of the earlier layout still replay."""
 import json
 import threading
 
-from probes.feed import Feed
-from probes.record import MapHealth, SourceStats
-from probes.replay import ReplaySource
+from sniff_tui.core.feed import Feed
+from sniff_tui.core.record import MapHealth, SourceStats
+from sniff_tui.core.replay import ReplaySource
 
 
 def replayed(tmp_path, line: dict) -> SourceStats:

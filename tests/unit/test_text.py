@@ -6,7 +6,7 @@ import re
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from textfmt import elide_left, relative_to_watch, visible
+from sniff_tui.core.textfmt import elide_left, relative_to_watch, visible
 
 HOSTILE = [b"\x1b[31m", b"\x1b]0;title\x07", b"\n", b"\r", b"\t", b"\x00", b"\x7f", b"\xc2\x85",
            b"\xc2\x9b", b"\xe2\x80\xa8", b"\xff", b"\xed\xa0\x80", b"\\", b"\\x1b", b"[bold]",
@@ -152,7 +152,7 @@ def test_elide_left_examples() -> None:
 
 
 def test_numbers_and_times_read_like_a_person_wrote_them() -> None:
-    from textfmt import ago, clock, human_bytes, human_count, one_line, plural
+    from sniff_tui.core.textfmt import ago, clock, human_bytes, human_count, one_line, plural
     assert human_bytes(100_000) == "97.7 KiB" and human_bytes(512) == "512 B"
     assert human_count(1_576) == "1,576" and human_count(2_500_000) == "2.5M"
     assert plural(1, "process", "processes") == "1 process"

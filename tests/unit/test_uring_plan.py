@@ -7,8 +7,8 @@ import os
 import pytest
 from test_btf import ENUM, ENUM64, Blob, kernelish
 
-from probes import abi, uring
-from probes.btf import VMLINUX_BTF, BTF, BTFError
+from sniff_tui.probes import abi, uring
+from sniff_tui.probes.btf import VMLINUX_BTF, BTF, BTFError
 
 
 def test_enumerators_of_named_anonymous_signed_and_64_bit_enums():

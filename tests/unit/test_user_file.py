@@ -3,7 +3,7 @@ existing one (a file of theirs, /dev/null) is written but keeps its mode and own
 import os
 import stat
 
-from tui.stream import open_user_file
+from sniff_tui.commands.stream import open_user_file
 
 
 def test_a_new_file_is_not_world_writable_and_belongs_to_the_sudo_user(tmp_path, monkeypatch):

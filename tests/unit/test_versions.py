@@ -1,14 +1,12 @@
 """Versions and diffs of captured files (session/versions.py) and `sniff-tui diff`."""
 from __future__ import annotations
 
-import io
-import os
 
 import pytest
 
-from probes.record import ContentRecord, Record
-from session.versions import ContentHistory, binary_summary, diff_lines
-from tui.cli import main
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.session.versions import ContentHistory, binary_summary, diff_lines
+from sniff_tui.commands.cli import main
 
 P = b"/w/app.conf"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from probes.record import ContentRecord, Record  # noqa: E402
+from sniff_tui.core.record import ContentRecord, Record  # noqa: E402
 
 ROOT = b"/home/dev/proj"
 T0 = 1_700_000_000.0

@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from probes.record import Record  # noqa: E402
+from sniff_tui.core.record import Record  # noqa: E402
 
 ROOT = b"/home/dev/proj"
 T0 = 1_700_000_000.0          # 2023-11-14 22:13:20 UTC
@@ -38,7 +38,8 @@ UNITS = ("main", "util", "net", "db")
 for i, unit in enumerate(UNITS):
     base = 1110 + 10 * i
     PROCESSES[base] = (1100, b"gcc", f"gcc -O2 -c src/{unit}.c -o build/{unit}.o", "dev")
-    PROCESSES[base + 1] = (base, b"cc1", f"/usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet src/{unit}.c -O2 -o /tmp/cc{unit}.s", "dev")
+    PROCESSES[base + 1] = (base, b"cc1", f"/usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet src/{unit}.c -O2 "
+                                         f"-o /tmp/cc{unit}.s", "dev")
     PROCESSES[base + 2] = (base, b"as", f"as --64 -o build/{unit}.o /tmp/cc{unit}.s", "dev")
 
 HOSTILE = (

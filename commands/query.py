@@ -7,21 +7,13 @@ from __future__ import annotations
 import io
 import sys
 
-from probes.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
+from sniff_tui.core.filters import Filters
 
-from .output import record_row, group_row, session_row, write
-from .query import History, QuerySpec
-from .schema import HistoryError
-from .timespec import TimeSpecError, parse_time
-
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"sniff-tui: {message}", file=sys.stderr)
-    return code
-
+from sniff_tui.history.output import record_row, group_row, session_row, write
+from sniff_tui.history.query import History, QuerySpec
+from sniff_tui.history.schema import HistoryError
+from sniff_tui.history.timespec import TimeSpecError, parse_time
 
 def spec_from(args, filters: Filters) -> QuerySpec:
     """Raises TimeSpecError / ValueError with a one-line message."""
@@ -45,16 +37,16 @@ def _stdout():
 def _content(args, spec, history, out) -> int:
     """--ops content: the captured writes as JSONL content lines (after the records of the other
     ops asked for, if any)."""
-    from .content_read import query_content
+    from sniff_tui.history.content_read import query_content
     if args.format != "jsonl" or spec.group_by:
-        return _fail("--ops content prints content lines: --format jsonl, no --group-by", EXIT_USAGE)
+        return fail("--ops content prints content lines: --format jsonl, no --group-by", EXIT_USAGE)
     n = write(out, "jsonl", history.records(spec), records=True) if args.content == "also" else 0
     for rec in query_content(history.conn, spec):
         out.write(rec.to_json() + "\n")
         n += 1
     out.flush()
     if n == 0:
-        print("sniff-tui: nothing matched", file=sys.stderr)
+        say("nothing matched")
     return 0
 
 
@@ -63,14 +55,14 @@ def run_query(args, filters: Filters, out=None) -> int:
     try:
         spec = spec_from(args, filters)
     except (TimeSpecError, ValueError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     try:
         with History(args.db) as history:
             if args.list_sessions:
                 rows = (session_row(s) for s in history.sessions())
                 n = write(out, args.format, rows)
                 if n == 0:
-                    print("sniff-tui: no sessions recorded", file=sys.stderr)
+                    say("no sessions recorded")
                 return 0
             if spec.session is not None:
                 history.session(spec.session)        # an unknown session is an error, not empty
@@ -85,11 +77,11 @@ def run_query(args, filters: Filters, out=None) -> int:
                 n = write(out, args.format, (record_row(r, full) for r in history.records(spec)))
             out.flush()
             for note in history.notes(spec):
-                print(f"sniff-tui: note: {note}", file=sys.stderr)
+                say(f"note: {note}")
             if n == 0:
-                print("sniff-tui: nothing matched", file=sys.stderr)
+                say("nothing matched")
     except HistoryError as exc:
-        return _fail(str(exc), EXIT_FAIL)
+        return fail(str(exc), EXIT_FAIL)
     except BrokenPipeError:
         # The reader went away (`| head`): nothing more to say, and nothing left to flush.
         import os

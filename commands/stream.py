@@ -9,36 +9,26 @@ import sys
 import threading
 import time
 
-from probes.filters import Filters
-from tui.cli import EXIT_USAGE, fail as _fail
+from sniff_tui.core.filters import Filters
+from sniff_tui.core.losses import stream_loss_line
+from sniff_tui.core.exits import EXIT_USAGE, fail, say
 
 
-def open_live(args, filters: Filters, load: bool = True):
-    """The loaded live source, or (None, exit code) after printing why it could not load.
-    ``load=False``: the source only, for the dashboard, which loads it in its worker."""
-    from probes.live import LiveSource, WatchError
-    from probes.loader import LoadError
+def open_live(args, filters: Filters):
+    """The loaded live source, or (None, exit code) after printing why it could not load."""
+    from sniff_tui.probes.build import make_live
+    from sniff_tui.probes.live import WatchError
+    from sniff_tui.probes.loader import LoadError
     try:
-        source = LiveSource(args.dirs or [os.getcwd()], filters,
-                            ringbuf_pages=getattr(args, "ringbuf_pages", 1024),
-                            rate_limit=getattr(args, "rate_limit", 100_000),
-                            coalesce=not args.no_coalesce, interval=args.interval)
+        source = make_live(args, filters, log=say)
     except WatchError as exc:
-        return None, _fail(str(exc), EXIT_USAGE)
-    source.set_content(getattr(args, "content_bytes", 0))
-    source.debug = args.verbose
-    source.use_cache = not getattr(args, "no_cache", False)
-    source.log = lambda line: print(f"sniff-tui: {line}", file=sys.stderr)
-    if args.verbose:
-        source.exclusions.log = source.log     # what the exclusions put in the kernel, and left
-    if not load:
-        return source, 0
+        return None, fail(str(exc), EXIT_USAGE)
     try:
         source.open()
     except LoadError as exc:
         if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)
-        return None, _fail(str(exc))
+        return None, fail(str(exc))
     return source, 0
 
 
@@ -60,37 +50,6 @@ def _stats_line(stats: dict) -> str:
             + (f" cost: {progs}" if progs else "")
             + "".join(f" [{line}]" for line in stats.get("missing") or ())
             + (f" [loading {', '.join(stats['loading'])}]" if stats.get("loading") else ""))
-
-
-def loss_line(stats) -> str:
-    """One line saying what was lost and where, or "" when nothing was."""
-    parts = []
-    if stats.ringbuf_drops or stats.lost_calls:
-        parts.append(f"{stats.ringbuf_drops} records ({stats.lost_calls} syscalls) lost in the kernel's "
-                     "ring buffer (the output could not keep up)")
-    if stats.proc_drops:
-        parts.append(f"{stats.proc_drops} process records lost in the ring buffer")
-    if stats.name_drops:
-        parts.append(f"{stats.name_drops} records of paths given as strings (failed opens, unlinks, "
-                     "renames; in scope or not) lost in the ring buffer")
-    if stats.content_drops or stats.content_unnamed:
-        parts.append(f"{stats.content_drops + stats.content_unnamed} captured writes not delivered "
-                     f"({stats.content_drops} lost in the ring buffer, {stats.content_unnamed} "
-                     "of files whose path was not known)")
-    uncaptured = stats.counters.get("content_uncaptured", 0)
-    if uncaptured:
-        parts.append(f"{uncaptured} changes of captured files with no bytes to capture (mmap stores, "
-                     "splice, sendfile, copy_file_range)")
-    if stats.feed_dropped:
-        parts.append(f"{stats.feed_dropped} records dropped after the output closed")
-    if stats.unplaced:
-        parts.append(f"{stats.unplaced} syscalls on files that could not be placed")
-    if stats.unnamed:
-        parts.append(f"{stats.unnamed} closes of files whose path was no longer known")
-    if stats.ns_unresolved:
-        parts.append(f"{stats.ns_unresolved} paths of exited processes in another mount namespace "
-                     "resolved against ours")
-    return "; ".join(parts)
 
 
 def open_user_file(path: str, mode: int = 0o644):
@@ -151,15 +110,15 @@ def _install_stop_handlers(stop: threading.Event, on_stop=lambda: None) -> None:
 
 
 def run_stream(args, filters: Filters) -> int:
-    from probes.live import WatchError, canonical_dir
-    from probes.feed import Feed
-    from tui.formats import make_writer
-    from history.stream_sinks import open_sinks
+    from sniff_tui.probes.live import WatchError, canonical_dir
+    from sniff_tui.core.feed import Feed
+    from sniff_tui.commands.formats import make_writer
+    from sniff_tui.commands.stream_sinks import open_sinks
     try:    # bad directories are reported before anything is created
         for d in args.dirs or [os.getcwd()]:
             canonical_dir(d)
     except WatchError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     sinks, code = open_sinks(args, filters)      # history: --db, --metrics
     if sinks is None:
         return code
@@ -168,7 +127,7 @@ def run_stream(args, filters: Filters) -> int:
         mode = 0o600 if getattr(args, "content_bytes", 0) else 0o644
         out = open_user_file(args.output, mode) if args.output else sys.stdout.buffer
     except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror}")
+        return fail(f"cannot write {args.output}: {exc.strerror}")
     source, code = open_live(args, filters)
     if source is None:
         return code
@@ -176,7 +135,7 @@ def run_stream(args, filters: Filters) -> int:
     stop = threading.Event()
     _install_stop_handlers(stop, source.detach)
     # About a second of the writer's rate: when it falls behind, the worker waits and the
-    # kernel counts what it cannot queue (see probes/feed.py).
+    # kernel counts what it cannot queue (see core/feed.py).
     feed: Feed = Feed(maxsize=65_536)
     writer = sinks.writer(make_writer(args.format, out, source.watches))   # history: --db alone
     worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
@@ -187,7 +146,7 @@ def run_stream(args, filters: Filters) -> int:
     bpf_stats = None
     stats_every = args.stats or (2.0 if args.verbose else None)
     if stats_every:
-        from probes.selfcost import BpfStats
+        from sniff_tui.probes.selfcost import BpfStats
         bpf_stats = BpfStats()
         bpf_stats.enable()
     next_stats = time.monotonic() + stats_every if stats_every else None
@@ -197,9 +156,9 @@ def run_stream(args, filters: Filters) -> int:
         if args.stats and args.format == "jsonl":
             writer.write_stats(stats)
         else:
-            print(f"sniff-tui: {_stats_line(stats)}", file=sys.stderr)
+            say(_stats_line(stats))
         if args.verbose >= 4:
-            print(f"sniff-tui: maps: {source.dump_maps()}", file=sys.stderr)
+            say(f"maps: {source.dump_maps()}")
 
     status = 0
     try:
@@ -227,19 +186,19 @@ def run_stream(args, filters: Filters) -> int:
         feed.close()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        print("sniff-tui: output closed by the reader; stopping", file=sys.stderr)
+        say("output closed by the reader; stopping")
     except OSError as exc:
         stop.set()
         feed.close()
         where = args.output or "standard output"
-        status = _fail(f"writing {where} failed: {exc.strerror}; stopping")
+        status = fail(f"writing {where} failed: {exc.strerror}; stopping")
         if args.output:
             _trim_to_whole_lines(out)
     finally:
         stop.set()
         feed.close()
         worker.join(timeout=5)
-        lost = loss_line(source.stats()) if source.probes is not None else ""
+        lost = stream_loss_line(source.stats()) if source.probes is not None else ""
         status = sinks.close(source, feed, status)   # history: reads the probes' counters
         source.close()
         if bpf_stats is not None:
@@ -250,5 +209,5 @@ def run_stream(args, filters: Filters) -> int:
             except OSError:
                 pass
     if lost:
-        print(f"sniff-tui: {lost}", file=sys.stderr)
+        say(lost)
     return status

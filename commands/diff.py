@@ -9,10 +9,11 @@ import sys
 from datetime import datetime
 from typing import IO, Optional
 
-from probes.record import ContentRecord, Record
-from session.versions import ContentHistory, Version, diff_lines
-from textfmt import visible
-from tui.cli import EXIT_FAIL, EXIT_USAGE, fail, replay_problem
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.session.versions import ContentHistory, Version, diff_lines
+from sniff_tui.core.textfmt import visible
+from sniff_tui.commands.replaying import replay_problem
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, fail, say
 
 # Colours for a terminal (never for a file or a pipe).
 _COLOURS = {"---": "1", "+++": "1", "@@": "36", "-": "31", "+": "32", "note": "33", "header": "1;35"}
@@ -21,11 +22,11 @@ _COLOURS = {"---": "1", "+++": "1", "@@": "36", "-": "31", "+": "32", "note": "3
 def load_history(path: str) -> tuple[ContentHistory, int]:
     """The versions of every captured file in a recording, and the lines that did not parse.
     Raises OSError, or ValueError with a reason for the user."""
-    from history.schema import is_sqlite_file
+    from sniff_tui.history.schema import is_sqlite_file
     history = ContentHistory()
     if is_sqlite_file(path):
-        from history.content_read import read_ordered
-        from history.schema import HistoryError
+        from sniff_tui.history.content_read import read_ordered
+        from sniff_tui.history.schema import HistoryError
         try:
             history.apply(read_ordered(path))
         except HistoryError as exc:
@@ -93,7 +94,7 @@ def run_diff(args, out: Optional[IO[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     if bad:
-        print(f"sniff-tui: {bad} lines of {args.recording} did not parse (skipped)", file=sys.stderr)
+        say(f"{bad} lines of {args.recording} did not parse (skipped)")
     return 0 if not bad else EXIT_FAIL
 
 

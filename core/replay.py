@@ -18,54 +18,28 @@ import json
 import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
-from probes.filters import Filters
-from probes.record import ContentRecord, Record, decode_name
-from probes.record import SourceStats
+from .recorded import RecordedSource
+from .record import ContentRecord, Record, SourceStats, decode_name
 
 MAX_ERRORS_KEPT = 1_000       # `errors` is bounded; `error_count` keeps counting
 MAX_PROCESSES = 65_536        # process lines remembered (the oldest are forgotten)
-BATCH = 2_048                 # records per Feed.push_many
 WATCH_SNIFF_LINES = 2_000     # lines read to guess the watched directory
 
 
-class ReplaySource:
+class ReplaySource(RecordedSource):
     has_content = False      # a content line was read (--content recordings)
-    live = False
 
     def __init__(self, path: str, speed: float = 0.0, watches: Optional[list[bytes]] = None,
                  *, max_gap: Optional[float] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        """``speed``: 0 plays as fast as the dashboard takes it (no record is dropped: the
-        replay waits when the feed is nearly full), 1 is real time from the ts deltas, 2 twice
-        as fast... ``max_gap`` caps one wait (seconds of recording) so a recording with an
-        idle hour does not stall. Raises OSError when the file cannot be read."""
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
-        self.path = path
-        self.speed = speed
-        self.max_gap = max_gap
-        self._clock = clock
+        """See RecordedSource. Raises OSError when the file cannot be read."""
+        super().__init__(path, speed, max_gap=max_gap, clock=clock)
         with open(path, "rb"):
             pass                          # fail here, before the UI starts, not in the worker
-        self.watches: list[bytes] = list(watches) if watches else guess_watches(path)
-        self.filters = Filters()
-        self.errors: list[tuple[int, str]] = []
-        self.error_count = 0
-        self.finished = threading.Event()
-        self._delivered = 0
-        self._truncated = 0
+        self.watches = list(watches) if watches else guess_watches(path)
         self._stats = SourceStats()
-        self._processes: dict[int, dict] = {}
-        self._lock = threading.Lock()
-
-    # ------------------------------------------------------------------ Source protocol
-    def run(self, feed, stop: threading.Event) -> None:
-        try:
-            self._play(feed, stop)
-        finally:
-            self.finished.set()
 
     def stats(self) -> SourceStats:
         with self._lock:
@@ -73,56 +47,14 @@ class ReplaySource:
                                        truncated_paths=max(self._stats.truncated_paths, self._truncated),
                                        maps=list(self._stats.maps))
 
-    def warnings(self) -> tuple[int, list[tuple[int, str]]]:
-        return self.error_count, list(self.errors)
-
-    def detach(self) -> None:
-        # A recording takes nothing from the kernel: the stop event alone ends the replay.
-        pass
-
-    def set_filters(self, filters: Filters) -> None:
-        # Nothing to push down: the dashboard filters replayed records in userspace, and
-        # delivering everything lets it widen a filter again over what was already read.
-        self.filters = filters
-
-    def set_watches(self, watches: list[bytes]) -> None:
-        # A recording cannot be re-captured elsewhere; the new list only changes how paths
-        # are shown relative to it.
-        self.watches = list(watches)
-
-    def process_info(self, pid: int) -> dict:
-        return dict(self._processes.get(pid, {}))
-
-    # ------------------------------------------------------------------ reading
-    def _play(self, feed, stop: threading.Event) -> None:
-        pending: list[Record] = []
-        start_clock: Optional[float] = None
-        start_ts: Optional[float] = None
+    def _records(self, stop: threading.Event) -> Iterator[Record]:
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 if stop.is_set():
-                    break
+                    return
                 rec = self._decode(lineno, raw)
-                if rec is None:
-                    continue
-                if self.speed > 0:
-                    if start_ts is None:
-                        start_ts, start_clock = rec.ts, self._clock()
-                    gap = (rec.ts - start_ts) / self.speed
-                    due = start_clock + gap
-                    wait = due - self._clock()
-                    if wait > 0.02:            # batch what is due within 20 ms
-                        self._flush(feed, pending, stop)
-                        if self.max_gap is not None and wait > self.max_gap:
-                            # Move the origin so the rest of the recording keeps its pace.
-                            start_clock -= wait - self.max_gap
-                            wait = self.max_gap
-                        if stop.wait(wait):
-                            break
-                pending.append(rec)
-                if len(pending) >= BATCH:
-                    self._flush(feed, pending, stop)
-            self._flush(feed, pending, stop)
+                if rec is not None:
+                    yield rec
 
     def _decode(self, lineno: int, raw: bytes) -> Optional[Record]:
         if not raw.strip():
@@ -151,8 +83,6 @@ class ReplaySource:
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             self._error(lineno, str(exc) or type(exc).__name__)
             return None
-        if rec.truncated:
-            self._truncated += 1
         return rec
 
     def _error(self, lineno: int, reason: str) -> None:
@@ -176,22 +106,10 @@ class ReplaySource:
         for key in ("cmdline", "user"):
             if obj.get(key) is not None:
                 info[key] = obj[key] if isinstance(obj[key], (str, list)) else str(obj[key])
-        if pid not in self._processes and len(self._processes) >= MAX_PROCESSES:
-            del self._processes[next(iter(self._processes))]
-        self._processes[pid] = info
-
-    def _flush(self, feed, pending: list[Record], stop: threading.Event) -> None:
-        """Hand ``pending`` over without ever overflowing the feed: a recording has no reason
-        to lose records, so the replay waits for the dashboard instead."""
-        while pending and not stop.is_set():
-            room = feed.maxsize - len(feed)
-            if room <= 0:
-                stop.wait(0.01)
-                continue
-            chunk = pending[:room]
-            feed.push_many(chunk)
-            self._delivered += len(chunk)
-            del pending[:room]
+        with self._lock:
+            if pid not in self._processes and len(self._processes) >= MAX_PROCESSES:
+                del self._processes[next(iter(self._processes))]
+            self._processes[pid] = info
 
 
 def guess_watches(path: str) -> list[bytes]:

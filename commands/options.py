@@ -1,20 +1,12 @@
-"""The sniff-tui command: `sniff-tui [options]` (dashboard), `sniff-tui stream`, `sniff-tui replay`.
-
-Every problem the user can fix is one line on stderr and a non-zero exit, never a traceback.
-"""
+"""The command line's options: one parser for the dashboard and every command, each filter
+option declared once (`_add_process_filters`), and the Filters they make."""
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import sys
-from typing import Optional
 
-from probes.filters import FilterError, Filters, parse_ops
-from probes.record import OPS
-
-EXIT_USAGE = 2
-EXIT_FAIL = 1
+from sniff_tui.core.filters import Filters, parse_ops
+from sniff_tui.core.record import OPS
 
 
 class UsageError(Exception):
@@ -70,22 +62,7 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
         p = argparse.Namespace(add_argument=add_argument)
     p.add_argument("-d", "--dir", action="append", dest="dirs", metavar="DIR",
                    help="directory to watch (repeatable; default: the current directory)")
-    p.add_argument("--ops", default=",".join(OPS), help=f"operations to report (default: {','.join(OPS)})")
-    p.add_argument("--pid", type=_id, help="only this process")
-    p.add_argument("--tree", type=_id, metavar="PID", help="only this process and its descendants")
-    p.add_argument("--comm", help="only processes with this name (exact, or a glob)")
-    p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
-                   help="never processes with this name (repeatable; glob allowed)")
-    p.add_argument("--uid", type=_id, help="only processes of this user id")
-    _add_path_options(p, gitignore=True)
-    p.add_argument("--all-types", action="store_true",
-                   help="also pipes, sockets, devices... under the directory (default: regular files)")
-    p.add_argument("--cgroup", metavar="PATH",
-                   help="only processes in this cgroup v2 (e.g. /system.slice/foo.service) or below it")
-    p.add_argument("--container", metavar="ID",
-                   help="only processes of containers whose id starts with ID (or pod-<uid>)")
-    p.add_argument("--unit", metavar="NAME",
-                   help="only processes of this systemd unit (NAME.service or NAME.scope)")
+    _add_process_filters(p, live=True)
     p.add_argument("--no-coalesce", action="store_true",
                    help="one record per read/write syscall (debugging; rate-limited in the kernel, "
                         "drops counted) instead of counts per process, file and interval")
@@ -102,6 +79,29 @@ def _add_filter_options(p: argparse.ArgumentParser, sub: bool = False) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v statistics, -vv kept records with process context, -vvv every "
                         "record before filtering, -vvvv map contents (all to stderr)")
+
+
+def _add_process_filters(p, live: bool) -> None:
+    """The filters `stream`, the dashboard and `query` share, with the same names. ``live``:
+    watching now (--gitignore reads the watched trees; cgroups are checked on this host)."""
+    p.add_argument("--ops", default=",".join(OPS),
+                   help=f"operations {'to report ' if live else ''}(default: {','.join(OPS)})")
+    p.add_argument("--pid", type=_id, help="only this process")
+    p.add_argument("--tree", type=_id, metavar="PID", help="only this process and its descendants")
+    p.add_argument("--comm", help="only processes with this name (exact, or a glob)")
+    p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
+                   help="never processes with this name (repeatable; glob allowed)")
+    p.add_argument("--uid", type=_id, help="only processes of this user id")
+    _add_path_options(p, gitignore=live)
+    p.add_argument("--all-types", action="store_true",
+                   help="also pipes, sockets, devices... " + ("under the directory (default: regular files)"
+                                                              if live else "(default: regular files and directories)"))
+    p.add_argument("--cgroup", metavar="PATH",
+                   help="only processes in this cgroup v2 (e.g. /system.slice/foo.service) or below it")
+    p.add_argument("--container", metavar="ID",
+                   help="only processes of containers whose id starts with ID (or pod-<uid>)")
+    p.add_argument("--unit", metavar="NAME",
+                   help="only processes of this systemd unit (NAME.service or NAME.scope)")
 
 
 def _add_path_options(p, gitignore: bool) -> None:
@@ -132,7 +132,7 @@ def content_max(args) -> int:
     return args.content_max
 
 
-def _take_content_op(args) -> None:
+def take_content_op(args) -> None:
     """`query --ops ...,content`: content lines (args.content "only" or "also", with records of
     the other ops); None without."""
     ops = [o.strip() for o in args.ops.split(",")]
@@ -157,22 +157,10 @@ def _add_query_command(sub, options: bool = True) -> None:
     q = sub.add_parser("query", help="answer questions from a history database (no root needed)")
     if not options:
         return
-    from history.output import FORMATS
-    from history.query import GROUPS, SORTS
+    from sniff_tui.history.output import FORMATS
+    from sniff_tui.history.query import GROUPS, SORTS
     q.add_argument("db", metavar="DB")
-    q.add_argument("--ops", default=",".join(OPS), help=f"operations (default: {','.join(OPS)})")
-    q.add_argument("--pid", type=_id, help="only this process")
-    q.add_argument("--tree", type=_id, metavar="PID", help="only this process and its descendants")
-    q.add_argument("--comm", help="only processes with this name (exact, or a glob)")
-    q.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
-                   help="never processes with this name (repeatable; glob allowed)")
-    q.add_argument("--uid", type=_id, help="only processes of this user id")
-    q.add_argument("--all-types", action="store_true",
-                   help="also pipes, sockets, devices... (default: regular files and directories)")
-    q.add_argument("--cgroup", metavar="PATH", help="only processes in this cgroup v2 or below it")
-    q.add_argument("--container", metavar="ID", help="only containers whose id starts with ID (or pod-<uid>)")
-    q.add_argument("--unit", metavar="NAME", help="only processes of this systemd unit")
-    _add_path_options(q, gitignore=False)
+    _add_process_filters(q, live=False)
     q.add_argument("--path", action="append", metavar="GLOB",
                    help="only paths (or rename targets) matching GLOB; repeatable")
     q.add_argument("--since", metavar="TIME", help="ISO time, or an age: 30m, 2h, 1d")
@@ -198,7 +186,9 @@ def build_parser(query_options: bool = True) -> argparse.ArgumentParser:
     stream.add_argument("--format", default="jsonl", choices=("jsonl", "plain", "table"))
     stream.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     stream.add_argument("--duration", type=_nonneg_float, metavar="SECONDS", help="stop after this long")
-    stream.add_argument("--ready-file", metavar="PATH", help="create this file once the syscall probes are live (mmap, close_range and io_uring follow: the stats line's loading list)")
+    stream.add_argument("--ready-file", metavar="PATH",
+                        help="create this file once the syscall probes are live (mmap, close_range and "
+                             "io_uring follow: the stats line's loading list)")
     stream.add_argument("--stats", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
                         help="report map use, losses and probe cost every SECONDS (default 2): "
                              "to stderr, or as {\"op\": \"stats\"} records in jsonl")
@@ -232,7 +222,7 @@ def filters_from(args) -> Filters:
                       comm=args.comm, exclude_comm=tuple(args.exclude_comm), all_types=args.all_types,
                       gitignore=getattr(args, "gitignore", False), **cgroup_filters(args))
     if args.exclude or args.include:    # pathspec costs ~80 ms to import: only when asked for
-        from probes.pathrules import check_patterns
+        from sniff_tui.core.pathrules import check_patterns
         filters = filters.with_(exclude=check_patterns(args.exclude, "exclude"),
                                 include=check_patterns(args.include, "include"))
     return filters if args.command == "query" else path_rules(args, filters)
@@ -244,8 +234,8 @@ def path_rules(args, filters: Filters) -> Filters:
     that cannot be watched is left for its own error line, later."""
     if not (filters.exclude or filters.include or filters.gitignore):
         return filters
-    from probes.pathrules import with_rules
-    from probes.watchdirs import WatchError, canonical_dir
+    from sniff_tui.core.pathrules import with_rules
+    from sniff_tui.probes.watchdirs import WatchError, canonical_dir
     try:
         roots = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
     except WatchError:
@@ -259,7 +249,7 @@ def cgroup_filters(args) -> dict:
     cgroup, container, unit = (getattr(args, name, None) for name in ("cgroup", "container", "unit"))
     if cgroup is None and container is None and unit is None:
         return {}
-    from probes import cgroups
+    from sniff_tui.probes import cgroups
     if args.command == "query":      # a history, maybe from another host: names as given
         out = {"cgroup": None if cgroup is None else cgroups.normalize_path(cgroup),
                "container": None if container is None else cgroups.normalize_container(container),
@@ -278,146 +268,3 @@ def cgroup_filters(args) -> dict:
     return out
 
 
-def fail(message: str, code: int = EXIT_FAIL) -> int:
-    """One short line on stderr (a 5,000-character directory name is cut in the middle),
-    and the exit code to return."""
-    from textfmt import one_line
-    print(f"sniff-tui: {one_line(message)}", file=sys.stderr)
-    return code
-
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    # No garbage collection while the dashboard starts (tui/startup.py says why): the
-    # dashboard turns it back on after its first frame, the other commands at once.
-    gc.disable()
-    try:
-        return _main(argv)
-    finally:
-        gc.enable()
-
-
-def _main(argv: Optional[list[str]]) -> int:
-    try:
-        argv = sys.argv[1:] if argv is None else argv
-        # Subcommand names are never abbreviated: without the word, it is not a query.
-        args = build_parser(query_options="query" in argv).parse_args(argv)
-        if args.command == "query":
-            _take_content_op(args)
-        filters = filters_from(args) if args.command not in ("replay", "diff") else None
-        if args.command in (None, "stream"):
-            args.content_bytes = content_max(args)
-    except (UsageError, FilterError) as exc:
-        return fail(str(exc), EXIT_USAGE)
-    try:
-        if args.command == "stream":
-            gc.enable()
-            from tui.stream import run_stream
-            return run_stream(args, filters)
-        if args.command == "replay":
-            return run_replay(args)
-        if args.command == "diff":
-            from tui.diff_cli import run_diff
-            return run_diff(args)
-        if args.command == "query":
-            gc.enable()
-            from history.query_cli import run_query
-            return run_query(args, filters)
-        return run_live_dashboard(args, filters)
-    except KeyboardInterrupt:
-        return 130
-
-
-def run_replay(args) -> int:
-    from probes.replay import ReplaySource
-    from tui.startup import leave, run_dashboard
-    if not os.path.isfile(args.file) and not os.path.isdir(args.file):
-        problem = replay_problem(args.file)
-        return fail(f"{args.file}: {problem or 'no such file'}", EXIT_USAGE)
-    problem = replay_problem(args.file)
-    if problem is not None:
-        return fail(f"{args.file}: {problem}", EXIT_USAGE)
-    from history.schema import HistoryError, is_sqlite_file
-    if is_sqlite_file(args.file):
-        from history.replay_db import DbReplaySource
-        try:
-            source = DbReplaySource(args.file, session=args.session, speed=args.speed)
-        except HistoryError as exc:
-            return fail(str(exc))
-        return leave(run_dashboard(source, Filters(), source.watches))
-    if args.session is not None:
-        return fail(f"{args.file}: --session is for a history database, not a JSONL recording",
-                    EXIT_USAGE)
-    try:
-        source = ReplaySource(args.file, speed=args.speed)
-    except OSError as exc:
-        return fail(f"{args.file}: cannot read ({exc.strerror or exc})", EXIT_USAGE)
-    return leave(run_dashboard(source, Filters(), source.watches))
-
-
-def replay_problem(path: str) -> Optional[str]:
-    """Why ``path`` cannot be replayed, in a few words, or None."""
-    try:
-        with open(path, "rb") as fh:
-            if not fh.read(1):
-                return "empty file (nothing to replay)"
-    except FileNotFoundError:
-        return "no such file"
-    except IsADirectoryError:
-        return "is a directory, not a recording"
-    except PermissionError:
-        return "cannot read (permission denied)"
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-    return None
-
-
-def run_live_dashboard(args, filters: Filters) -> int:
-    """The first frame at once: the probes load in the dashboard's worker ("loading
-    probes…"); a load failure ends the dashboard and prints the same line as ``stream``.
-    Nothing here imports the probes' modules (probes.live, bcc): the worker does, after the
-    first frame (tui/startup.py)."""
-    from probes.watchdirs import WatchError, canonical_dir
-    from tui.startup import DeferredLiveSource, leave, run_dashboard
-    try:
-        watches = [canonical_dir(d) for d in args.dirs or [os.getcwd()]]
-    except WatchError as exc:
-        return fail(str(exc), EXIT_USAGE)
-
-    def make():
-        from tui.stream import open_live
-        live, _ = open_live(args, filters, load=False)
-        if live is None:    # checked above, gone since: its own line was lost under the UI
-            raise WatchError("a watched directory went away while the dashboard started")
-        return live
-
-    source = DeferredLiveSource(watches, make)
-    source.content_max = args.content_bytes        # --content: the app keeps versions
-    store = None
-    if args.db:
-        from history.dashboard_sink import open_dashboard_store
-        store, code = open_dashboard_store(args, filters)     # --db: before the probes load
-        if code:
-            return code
-    try:
-        code = run_dashboard(source, filters, watches, load=source.open,
-                             feed=store.feed(source) if store else None, drain=store is not None)
-    except Exception as exc:
-        from probes.loader import LoadError
-        if isinstance(exc, LoadError):
-            if args.verbose and exc.detail:
-                print(exc.detail, file=sys.stderr)
-            code = fail(str(exc))
-        elif isinstance(exc, (OSError, ValueError)):    # e.g. a watched directory gone meanwhile
-            code = fail(str(exc))
-        else:
-            raise
-    finally:
-        if store:
-            store.close(source)     # needs the probes' loss counters: before source.close()
-        source.close()
-    return leave(code)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,9 +16,9 @@ from typing import IO, Any, Optional
 
 import orjson
 
-from probes.record import ContentRecord, Record
-from textfmt import cell_width, clip_right, clock, human_bytes, relative_to_watch, visible
-from textfmt import elide_left_plain as elide_left
+from sniff_tui.core.record import ContentRecord, Record
+from sniff_tui.core.textfmt import cell_width, clip_right, clock, human_bytes, relative_to_watch, visible
+from sniff_tui.core.textfmt import elide_left_plain as elide_left
 
 _dumps = orjson.dumps
 

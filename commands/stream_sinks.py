@@ -12,27 +12,20 @@ loop's thread, as ``--stats`` does.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Optional
 
-from probes.content import without_content
+from sniff_tui.probes.content import without_content
 
-from probes.filters import Filters
+from sniff_tui.core.exits import EXIT_FAIL, EXIT_USAGE, say
+from sniff_tui.core.filters import Filters
 
-from .metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_address
-from .schema import HistoryError
-from .store import HistoryStore
+from sniff_tui.history.metrics import MetricsAddressError, MetricsServer, StreamMetrics, parse_address
+from sniff_tui.history.schema import HistoryError
+from sniff_tui.history.store import HistoryStore
 
 STATS_SECONDS = 2.0          # with --metrics: how fresh the health figures are
 STORE_STATS_SECONDS = 10.0   # --db alone: how stale a killed session's counters can be
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-
-
-def _say(message: str) -> None:
-    print(f"sniff-tui: {message}", file=sys.stderr)
-
 
 class NullWriter:
     """The stream writer when the database is the only output (`--db` without `-o`). Records
@@ -47,7 +40,7 @@ class NullWriter:
 
     def write_stats(self, stats) -> None:
         import json
-        _say("stats: " + json.dumps(stats, separators=(",", ":"), default=str))
+        say("stats: " + json.dumps(stats, separators=(",", ":"), default=str))
 
     def flush(self) -> None:
         pass
@@ -84,7 +77,7 @@ class StreamSinks:
         if self.metrics is not None:
             self.metrics.set_watches(list(source.watches))
             # Probe cost needs the kernel's bpf_stats switched on (restored at close).
-            from probes.selfcost import BpfStats
+            from sniff_tui.probes.selfcost import BpfStats
             self._bpf_stats = BpfStats()
             self._bpf_stats.enable()
 
@@ -97,7 +90,7 @@ class StreamSinks:
             self.store.add(batch)
             if self.store.error is not None and not self._error_shown:
                 self._error_shown = True
-                _say(f"history: {self.store.error}; no further records are stored "
+                say(f"history: {self.store.error}; no further records are stored "
                      f"(earlier ones are intact)")
         if self.metrics is not None:
             self.metrics.observe(without_content(batch))
@@ -111,7 +104,7 @@ class StreamSinks:
         try:
             stats = source.stats_dict()
         except Exception as exc:        # the probes are the lead's; a bad read costs one line
-            _say(f"history: could not read the probes' statistics: {exc}")
+            say(f"history: could not read the probes' statistics: {exc}")
             return None
         stats["feed_dropped"] = feed.dropped
         if self.store is not None:
@@ -134,11 +127,11 @@ class StreamSinks:
             error = self.store.close(stats)
             if error is not None:
                 if not self._error_shown:
-                    _say(f"history: {error}")
+                    say(f"history: {error}")
                 status = status or EXIT_FAIL
             if self.store.dropped:
                 # Counted and said, like the feed's drops; only a failed store fails the run.
-                _say(f"history: {self.store.dropped} records were not stored in {self.store.path} "
+                say(f"history: {self.store.dropped} records were not stored in {self.store.path} "
                      f"({self.store.stored} were)")
         return status
 
@@ -153,16 +146,16 @@ def open_sinks(args, filters: Filters) -> tuple[Optional[StreamSinks], int]:
         try:
             addr, port = parse_address(metrics_spec)
         except MetricsAddressError as exc:
-            _say(str(exc))
+            say(str(exc))
             return None, EXIT_USAGE
     if db is not None:
         if getattr(args, "output", None) and os.path.abspath(args.output) == os.path.abspath(db):
-            _say("--db and -o must be different files")
+            say("--db and -o must be different files")
             return None, EXIT_USAGE
         try:
             store = HistoryStore(db)
         except HistoryError as exc:
-            _say(str(exc))
+            say(str(exc))
             return None, EXIT_FAIL
     if metrics_spec is not None:
         dirs = getattr(args, "dirs", None) or [os.getcwd()]
@@ -171,10 +164,10 @@ def open_sinks(args, filters: Filters) -> tuple[Optional[StreamSinks], int]:
         try:
             server = MetricsServer(metrics, addr, port)
         except MetricsAddressError as exc:
-            _say(str(exc))
+            say(str(exc))
             if store is not None:
                 store.close()
             return None, EXIT_FAIL
         if port == 0:
-            _say(f"metrics at http://{addr}:{server.port}/metrics")
+            say(f"metrics at http://{addr}:{server.port}/metrics")
     return StreamSinks(args, filters, store, metrics, server), 0
