@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
 
 
+def sniff_command(root: Path = ROOT) -> list[str]:
+    """The stream command of the checkout at root, run from it: a checkout from before the
+    sniff_tui namespace has its entry point at tui.cli."""
+    module = "sniff_tui.commands.cli" if (root / "sniff_tui").is_dir() else "tui.cli"
+    return [str(ROOT / ".venv/bin/python"), "-m", module]
+
+
 class Stream:
     """root: the checkout whose code runs (another commit's, for an A/B run), with this
     checkout's venv."""
@@ -21,7 +28,7 @@ class Stream:
         ready = out.with_suffix(".ready")
         ready.unlink(missing_ok=True)
         self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([*SNIFF, "stream", "-d", str(watched), "-o", str(out),
+        self.proc = subprocess.Popen([*sniff_command(root), "stream", "-d", str(watched), "-o", str(out),
                                       "--ready-file", str(ready), *extra], cwd=root,
                                      stderr=subprocess.PIPE)
         while not ready.exists():

@@ -676,7 +676,8 @@ static __always_inline int file_verdict_at(void *ctx, void *file, void *dentry, 
     int valid;
     struct sniff_dverdict *v = dverdict_get(dentry, inode, scope_gen(), out, &valid);
     if (valid) {
-        place_file(file, dentry, inode, v->gen, &v->at, out);
+        if (resume != SNIFF_RESUME_CLOSE)    /* a file being closed needs no placement kept */
+            place_file(file, dentry, inode, v->gen, &v->at, out);
         return out->watch != 0;
     }
     job->file = (u64)file;
@@ -1491,8 +1492,10 @@ static __always_inline int close_known(struct sniff_config *c, int want, u32 tgi
         return CLOSE_DONE;
     }
     struct sniff_file_id id = {};
-    if (!placed_lasting(file, dentry, inode, &id) &&
-        !fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
+    /* The (tgid, fd) slot first: it is read anyway, and answers an ordinary close; placed
+     * answers the files a busy machine pushed out of the direct-mapped caches. */
+    if (!fd_verdict_lasting(tgid, fd, file, dentry, exec_gen, &id) &&
+        !placed_lasting(file, dentry, inode, &id) &&
         !dverdict_lasting(dentry, inode, &id))
         return CLOSE_WALK;
     if (!id.watch) {
