@@ -138,7 +138,16 @@ def run_stream(args, filters: Filters) -> int:
     # kernel counts what it cannot queue (see core/feed.py).
     feed: Feed = Feed(maxsize=65_536)
     writer = sinks.writer(make_writer(args.format, out, source.watches))   # history: --db alone
-    worker = threading.Thread(target=source.run, args=(feed, stop), name="probe-worker", daemon=True)
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            source.run(feed, stop)
+        except BaseException as exc:     # a bug: said in one line at the exit, which it causes
+            failed.append(exc)
+            stop.set()
+
+    worker = threading.Thread(target=work, name="probe-worker", daemon=True)
     worker.start()
     if args.ready_file:
         open(args.ready_file, "w").close()
@@ -210,4 +219,7 @@ def run_stream(args, filters: Filters) -> int:
                 pass
     if lost:
         say(lost)
+    if failed:
+        exc = failed[0]
+        status = fail(f"reading the probes failed ({type(exc).__name__}: {exc}); stopped")
     return status

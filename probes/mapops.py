@@ -31,6 +31,7 @@ class Guard:
 
     def __init__(self, busy, retiring, retire_n) -> None:
         self.busy, self.retiring, self.retire_n = busy, retiring, retire_n
+        self.batch = retiring.max_entries    # keys marked at once (take_many's step)
         self.waits_over = 0          # takes that went ahead after WAIT_S (not expected)
 
     @classmethod
@@ -89,11 +90,16 @@ class Taker:
         ks = [self.table.Key.from_buffer_copy(key) for key in keys]
         if self.guard is None or not guarded or not ks:
             return [self._take(k) for k in ks]
-        self.guard.mark(ks)
-        try:
-            return [self._take(k) for k in ks]
-        finally:
-            self.guard.unmark(ks)
+        values = []
+        step = self.guard.batch      # the kernel's retiring map holds this many marks
+        for i in range(0, len(ks), step):
+            part = ks[i:i + step]
+            self.guard.mark(part)
+            try:
+                values += [self._take(k) for k in part]
+            finally:
+                self.guard.unmark(part)
+        return values
 
     def _take(self, k):
         table = self.table

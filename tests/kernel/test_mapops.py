@@ -111,3 +111,23 @@ def test_dropping_counters_in_one_batch_and_when_one_is_gone():
         assert [k.value for k in m.keys()] == [4]
     finally:
         bpf.cleanup()
+
+
+def test_taking_more_counters_than_the_guard_can_mark_at_once():
+    """A harvest takes every idle counter in one batch; the kernel's map of keys being taken
+    holds 64 (agg_retiring), so the batch is marked 64 at a time. Marking all at once failed
+    with E2BIG and stopped the reader."""
+    bpf = BPF(text=COUNTER, cflags=["-w", f"-DNR_GETPPID={NR_GETPPID}", f"-DGAP={GAP}"])
+    try:
+        m = bpf["m"]
+        guard = Guard.of(bpf)
+        assert guard.batch == 64
+        m.clear()
+        for i in range(16):      # the map holds 16; the other 84 keys are absent
+            m[m.Key(i)] = m.Leaf(i + 100)
+        values = Taker(m, guard).take_many([bytes(m.Key(i)) for i in range(100)])
+        assert [v.value for v in values[:16]] == [i + 100 for i in range(16)]
+        assert values[16:] == [None] * 84 and len(m.items()) == 0
+        assert len(bpf["agg_retiring"].items()) == 0 and bpf["agg_retire_n"][bpf["agg_retire_n"].Key(0)].value == 0
+    finally:
+        bpf.cleanup()

@@ -62,3 +62,48 @@ def test_a_5000_character_directory_gives_a_short_line(capsys):
     assert main(["stream", "-d", "/nonexistent/" + "x" * 5000, "--duration", "0"]) != 0
     line = one_line(capsys)
     assert len(line) <= 220 and line.endswith("File name too long")
+
+
+def test_a_failing_probe_reader_stops_the_stream_with_one_line(tmp_path, capsys, monkeypatch):
+    """The reader thread's exception (here the one a full retiring map once raised) ends the
+    stream at once with one line and exit 1, instead of a traceback and a stream that runs on
+    reading nothing."""
+    import signal
+
+    from sniff_tui.commands import stream
+    from sniff_tui.probes.bpfsys import BPFError
+
+    class Stats:
+        ringbuf_drops = lost_calls = proc_drops = name_drops = content_drops = content_unnamed = 0
+        feed_dropped = unplaced = unnamed = ns_unresolved = 0
+        counters: dict = {}
+
+    class Failing:
+        probes = None
+        watches = [str(tmp_path).encode()]
+
+        class procs:
+            cmdlines = False
+
+        def run(self, feed, stop):
+            raise BPFError(7, os.strerror(7))
+
+        def detach(self):
+            pass
+
+        def stats(self):
+            return Stats()
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(stream, "open_live", lambda args, filters: (Failing(), 0))
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = main(["stream", "-d", str(tmp_path), "-o", str(tmp_path / "out.jsonl")])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 1
+    line = one_line(capsys)
+    assert "reading the probes failed" in line and "Argument list too long" in line, line
