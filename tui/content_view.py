@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sniff_tui.core.record import ContentRecord
 from sniff_tui.widgets.changes import ChangesScreen
-from sniff_tui.widgets.event_stream import EventStream
+from sniff_tui.widgets.messages import ChangesWanted
 from sniff_tui.widgets.top_files import TopFilesPane
 
 
@@ -29,14 +29,19 @@ class ContentActions:
         return [r for r in batch if r.__class__ is not ContentRecord]
 
     def action_show_changes(self) -> None:
+        """D where no pane takes it (Top files and the Event stream post ChangesWanted): the
+        file selected in Top files."""
+        self.show_changes(self.dashboard.query_one(TopFilesPane).selected_path)
+
+    def on_changes_wanted(self, message: ChangesWanted) -> None:
+        message.stop()
+        self.show_changes(message.path)
+
+    def show_changes(self, path) -> None:
         history = self.state.content
         if history is None:
             self.say("no content is captured: start sniff-tui with --content", "warning")
             return
-        if isinstance(self.focused, EventStream):
-            path = self.focused.bottom_path()      # the event at the bottom of the pane
-        else:
-            path = self.dashboard.query_one(TopFilesPane).selected_path
         if path is None:
             self.say("select a file in Top files (3), or an event in the Event stream (1), first", "warning")
             return

@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from sniff_tui.session import Record
 from sniff_tui.session.panes import EventsView
+from sniff_tui.widgets.messages import ChangesWanted
 from sniff_tui.core.textfmt import OP_STYLES, clip_right, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
@@ -86,6 +87,7 @@ class EventStream(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", show=False),
+        Binding("D", "changes", "Changes", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -172,6 +174,9 @@ class EventStream(ScrollView, can_focus=True):
     def _on_mouse_scroll_up(self, event) -> None:
         self.follow = False
         super()._on_mouse_scroll_up(event)
+
+    def action_changes(self) -> None:
+        self.post_message(ChangesWanted(self.bottom_path()))
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

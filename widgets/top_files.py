@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from sniff_tui.session import FILE_SORT_KEYS, FileEntry
 from sniff_tui.session.panes import FilesView
+from sniff_tui.widgets.messages import ChangesWanted
 from sniff_tui.core.textfmt import OP_STYLES, ago, cgroup_text, clock, elide_left, fit_right, human_bytes, human_count, \
     plural, relative_to_watch, visible
 
@@ -73,6 +74,7 @@ class FileList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
+        Binding("D", "changes", "Changes", show=False),
     ]
     DEFAULT_CSS = "FileList { overflow-x: hidden; scrollbar-gutter: stable; }"
 
@@ -118,6 +120,9 @@ class FileList(ScrollView, can_focus=True):
 
     class Selected(Message):
         """The cursor moved to another file."""
+
+    def action_changes(self) -> None:
+        self.post_message(ChangesWanted(self.selected_path))
 
     def action_cursor(self, delta: int) -> None:
         self._select(self.cursor + delta)
