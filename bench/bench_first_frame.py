@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from harness import entry_module  # noqa: E402
 TARGET = 0.5
 FIRST = ("sniff-tui", "Events")
 LIVE = ("LIVE",)
@@ -225,12 +227,12 @@ def main() -> int:
         env = {"PYTHONPATH": str(tree)}
         demo = tree / "tests" / "ui" / "data" / "demo.jsonl"
         if live:
-            cases.append((f"live, {tree_name}", f"{args.python} -m sniff_tui.commands.cli -d {watched}", env,
+            cases.append((f"live, {tree_name}", f"{args.python} -m {entry_module(tree)} -d {watched}", env,
                           True, tree, None))
         if live and args.flood:
             cases.append((f"live under a flood, {tree_name}",
-                          f"{args.python} -m sniff_tui.commands.cli -d {flooded}", env, True, tree, flooded))
-        cases.append((f"replay, {tree_name}", f"{args.python} -m sniff_tui.commands.cli replay {demo}", env,
+                          f"{args.python} -m {entry_module(tree)} -d {flooded}", env, True, tree, flooded))
+        cases.append((f"replay, {tree_name}", f"{args.python} -m {entry_module(tree)} replay {demo}", env,
                       False, tree, None))
     cases.append(("floor: a one-widget Textual app", f"{args.python} {floor}", {}, False, None,
                   None))

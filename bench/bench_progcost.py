@@ -15,13 +15,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import sniff_command  # noqa: E402
 TREES = {"this": str(Path(__file__).resolve().parent.parent), "baseline": os.path.abspath(sys.argv[1])}
 def run(tree, where):
     work = Path(tempfile.mkdtemp(prefix="cost-", dir="/var/tmp"))
     w = work / "watched"; w.mkdir(); o = work / "outside"; o.mkdir()
     out, ready = work / "out.jsonl", work / "ready"
     env = {**os.environ, "PYTHONPATH": TREES[tree]}
-    p = subprocess.Popen([f"{TREES[tree]}/.venv/bin/python", "-m", "sniff_tui.commands.cli", "stream", "-d", str(w), "--stats", "1",
+    p = subprocess.Popen([*sniff_command(Path(TREES[tree]), f"{TREES[tree]}/.venv/bin/python"), "stream", "-d", str(w), "--stats", "1",
                           "--format", "jsonl", "-o", str(out), "--ready-file", str(ready)], cwd=TREES[tree], env=env,
                          stderr=subprocess.DEVNULL)
     while not ready.exists():

@@ -10,14 +10,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
+def entry_module(root: Path = ROOT) -> str:
+    """The module of the checkout at root that `-m` runs: a checkout from before the sniff_tui
+    namespace has its entry point at tui.cli."""
+    return "sniff_tui.commands.cli" if (root / "sniff_tui").is_dir() else "tui.cli"
 
 
-def sniff_command(root: Path = ROOT) -> list[str]:
-    """The stream command of the checkout at root, run from it: a checkout from before the
-    sniff_tui namespace has its entry point at tui.cli."""
-    module = "sniff_tui.commands.cli" if (root / "sniff_tui").is_dir() else "tui.cli"
-    return [str(ROOT / ".venv/bin/python"), "-m", module]
+def sniff_command(root: Path = ROOT, python: str = str(ROOT / ".venv/bin/python")) -> list[str]:
+    """The command that runs the checkout at root (from it, as its cwd)."""
+    return [python, "-m", entry_module(root)]
+
+
+SNIFF = sniff_command()
 
 
 class Stream:

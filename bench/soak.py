@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SNIFF = [str(ROOT / ".venv/bin/python"), "-m", "sniff_tui.commands.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, SNIFF  # noqa: E402
 
 
 def churn_worker(base: str, outside: str, stop_at: float, seed: int, counts) -> None:
