@@ -100,7 +100,7 @@ class CounterHarvest:
                     idle.append((k, k_tgid(k)))
         self._drop()
         self._take(takes, guarded=False)
-        self._take(idle, guarded=not final)
+        self._take(idle, guarded=True)
         for tgid in list(gone):
             if tgid not in present or final:
                 gone.discard(tgid)
