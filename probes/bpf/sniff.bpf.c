@@ -54,6 +54,7 @@
  */
 #include <uapi/linux/ptrace.h>
 #include "sniff.h"
+#include "entry.h"
 #include "sysargs.h"
 
 BPF_RINGBUF_OUTPUT(events, SNIFF_RINGBUF_PAGES);
@@ -260,7 +261,7 @@ static __always_inline void forget_verdict_in(u32 tgid, s64 fd, u64 fds)
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
     if (v)
-        v->tag = 0;
+        ENTRY_CLEAR(v);
     if (!fds)    /* not read by the caller */
         fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
     if (!fds)
@@ -367,7 +368,22 @@ static __always_inline int event_submit(struct sniff_event *ev)
     u32 len = ev->data_len;
     if (len > SNIFF_DATA_MASK)
         len = SNIFF_DATA_MASK;
-    if (events.ringbuf_output(ev, offsetof(struct sniff_event, data) + len, 0) < 0) {
+    u32 size = offsetof(struct sniff_event, data) + len;
+    long r = events.ringbuf_output(ev, size, 0);
+    if (r < 0) {
+        /* Refused with room to spare, now and then, under load (6.18, 2 vCPUs under
+         * stress-ng: the ring at most 280 KiB of 4 MiB full when a record was refused, one
+         * refusal in about 40,000 records; taken at the 2nd to 14th try, within microseconds).
+         * Unrolled, so that the verifier joins the paths that got through (a loop counter
+         * would keep them apart). A ring really full costs these tries per lost record. */
+#pragma unroll
+        for (int i = 0; i < SNIFF_RING_TRIES - 1; i++) {
+            r = events.ringbuf_output(ev, size, 0);
+            if (r >= 0)
+                break;
+        }
+    }
+    if (r < 0) {
         if (ev->op >= SNIFF_OP_FORK) {
             count(SNIFF_CNT_PROC_DROPS);
         } else if (ev->names[0].str_len) {
@@ -496,23 +512,51 @@ static __always_inline u32 dverdict_slot(void *dentry)
     return (u32)((d >> 6) ^ (d >> 20)) & (SNIFF_DVERDICT_SLOTS - 1);
 }
 
-/* The dentry cache's verdict for an open file, if still valid (same dentry and inode, no
- * rename or watch change since). */
-static __always_inline struct sniff_dverdict *dverdict_get(void *dentry, void *inode, u64 gen,
-                                                           struct sniff_file_id *out, int *valid)
+/* What a rename of the file itself changes: d_name's hash and length (one word). */
+#define OFF_DENTRY_HASH_LEN (OFF_DENTRY_NAME_HASH < OFF_DENTRY_NAME_LEN ? OFF_DENTRY_NAME_HASH : OFF_DENTRY_NAME_LEN)
+
+/* Whether the dentry and inode a cached verdict names by address (as made with at, for a file
+ * of inode number ino) are still that file's. Both are freed and their memory reused: a file
+ * deleted (or a dentry reclaimed) and another made can sit at the same two addresses, with no
+ * rename in between (seen under load: a deleted temporary file's out-of-scope verdict taken for
+ * a new file in a watched directory, and every syscall on it lost). The same parent, name and
+ * inode number: the same file (a file made again with the same name and number is at the same
+ * path, so the verdict is the same). */
+static __always_inline int still_same_file(void *dentry, void *inode, struct sniff_lasting *at, u64 ino)
+{
+#if OFF_DENTRY_HASH_LEN == OFF_DENTRY_PARENT + 8
+    u64 parent_name[2] = {};     /* d_parent then d_name.hash_len: one read */
+    bpf_probe_read_kernel(parent_name, sizeof(parent_name), (char *)dentry + OFF_DENTRY_PARENT);
+    if (parent_name[0] != at->parent || parent_name[1] != at->name)
+        return 0;
+#else
+    if (kread_u64(dentry, OFF_DENTRY_PARENT) != at->parent || kread_u64(dentry, OFF_DENTRY_HASH_LEN) != at->name)
+        return 0;
+#endif
+    return kread_u64(inode, OFF_INODE_INO) == ino;
+}
+
+/* A shared cache's entry copied out whole (see entry.h): 1, or 0 when empty or torn. */
+static __always_inline int entry_whole(int read)
+{
+    if (read < 0)
+        count(SNIFF_CNT_TORN);
+    return read > 0;
+}
+
+/* The dentry cache's entry for an open file, copied into *e when whole and still valid (same
+ * dentry and inode, no rename or watch change since gen). */
+static __always_inline int dverdict_get(void *dentry, void *inode, u64 gen, struct sniff_dverdict *e)
 {
     u32 slot = dverdict_slot(dentry);
     struct sniff_dverdict *v = dverdicts.lookup(&slot);
-    *valid = 0;
-    if (!v)
+    if (!v || v->dentry != (u64)dentry || !entry_whole(ENTRY_READ(e, v)) ||
+        e->dentry != (u64)dentry || e->inode != (u64)inode || e->gen != gen ||
+        !still_same_file(dentry, inode, &e->at, e->id.ino))
         return 0;
-    if (v->dentry == (u64)dentry && v->inode == (u64)inode && v->gen == gen) {
-        *out = v->id;
-        *valid = 1;
-        if (out->flags & SNIFF_ID_TOO_DEEP)
-            count(SNIFF_CNT_TOO_DEEP);    /* every syscall on such a file is counted */
-    }
-    return v;
+    if (e->id.flags & SNIFF_ID_TOO_DEEP)
+        count(SNIFF_CNT_TOO_DEEP);    /* every syscall on such a file is counted */
+    return 1;
 }
 
 /* Identity of the file behind inode (the parts a path walk does not give). */
@@ -523,8 +567,6 @@ static __always_inline void inode_identity(void *inode, struct sniff_file_id *id
     id->dev = sb_dev(KPTR(inode, OFF_INODE_SB));
 }
 
-/* What a rename of the file itself changes: d_name's hash and length (one word). */
-#define OFF_DENTRY_HASH_LEN (OFF_DENTRY_NAME_HASH < OFF_DENTRY_NAME_LEN ? OFF_DENTRY_NAME_HASH : OFF_DENTRY_NAME_LEN)
 
 static __always_inline void lasting_now(void *dentry, struct sniff_lasting *at)
 {
@@ -549,9 +591,12 @@ static __always_inline int dverdict_lasting(void *dentry, void *inode, struct sn
 {
     u32 slot = dverdict_slot(dentry);
     struct sniff_dverdict *v = dverdicts.lookup(&slot);
-    if (!v || v->dentry != (u64)dentry || v->inode != (u64)inode || !verdict_lasting(dentry, v->gen, &v->at))
+    struct sniff_dverdict e;
+    if (!v || v->dentry != (u64)dentry || !entry_whole(ENTRY_READ(&e, v)) ||
+        e.dentry != (u64)dentry || e.inode != (u64)inode || !still_same_file(dentry, inode, &e.at, e.id.ino) ||
+        (e.gen != scope_gen() && e.at.dgen != dir_gen()))
         return 0;
-    *out = v->id;
+    *out = e.id;
     return 1;
 }
 
@@ -565,11 +610,13 @@ static __always_inline int fd_verdict_lasting(u32 tgid, s64 fd, void *file, void
 {
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
-    if (!v || v->tag != (((u64)tgid << 32) | (u32)fd) || v->file != (u64)file ||
-        v->exec_gen != exec_gen || fd_close_seq(v->fds, fd) != v->close_seq ||
-        !verdict_lasting(dentry, v->gen, &v->at))
+    u64 tag = ((u64)tgid << 32) | (u32)fd;
+    struct sniff_verdict e;
+    if (!v || v->tag != tag || !entry_whole(ENTRY_READ(&e, v)) || e.tag != tag ||
+        e.file != (u64)file || e.exec_gen != exec_gen || fd_close_seq(e.fds, fd) != e.close_seq ||
+        !verdict_lasting(dentry, e.gen, &e.at))
         return 0;
-    *out = v->id;
+    *out = e.id;
     return 1;
 }
 
@@ -588,11 +635,19 @@ static __always_inline void place_file(void *file, void *dentry, void *inode, u6
         return;
     u64 key = (u64)file;
     struct sniff_placed *p = placed.lookup(&key);
-    if (p && p->dentry == (u64)dentry && p->inode == (u64)inode && p->gen == gen)
+    struct sniff_placed fresh;
+    if (p && p->dentry == (u64)dentry && entry_whole(ENTRY_READ(&fresh, p)) &&
+        fresh.file == key && fresh.dentry == (u64)dentry && fresh.inode == (u64)inode && fresh.gen == gen &&
+        fresh.id.ino == id->ino)
         return;
-    struct sniff_placed fresh = { .dentry = (u64)dentry, .inode = (u64)inode,
-                                  .mnt = (u64)KPTR(file, OFF_FILE_PATH_MNT), .gen = gen, .at = *at,
-                                  .id = *id };
+    fresh.file = key;
+    fresh.dentry = (u64)dentry;
+    fresh.inode = (u64)inode;
+    fresh.mnt = (u64)KPTR(file, OFF_FILE_PATH_MNT);
+    fresh.gen = gen;
+    fresh.at = *at;
+    fresh.id = *id;
+    ENTRY_SEAL(&fresh);
     placed.update(&key, &fresh);
 }
 
@@ -601,10 +656,12 @@ static __always_inline int placed_lasting(void *file, void *dentry, void *inode,
 {
     u64 key = (u64)file;
     struct sniff_placed *p = placed.lookup(&key);
-    if (!p || p->dentry != (u64)dentry || p->inode != (u64)inode ||
-        p->mnt != (u64)KPTR(file, OFF_FILE_PATH_MNT) || !verdict_lasting(dentry, p->gen, &p->at))
+    struct sniff_placed e;
+    if (!p || !entry_whole(ENTRY_READ(&e, p)) || e.file != key || e.dentry != (u64)dentry ||
+        e.inode != (u64)inode || e.mnt != (u64)KPTR(file, OFF_FILE_PATH_MNT) ||
+        !still_same_file(dentry, inode, &e.at, e.id.ino) || (e.gen != scope_gen() && e.at.dgen != dir_gen()))
         return 0;
-    *out = p->id;
+    *out = e.id;
     return 1;
 }
 
@@ -626,19 +683,20 @@ static __always_inline void remember_fd(s64 fd, void *file, u64 fds, void *dentr
     struct sniff_verdict *v = verdicts.lookup(&slot);
     if (!v)
         return;
-    v->tag = ((u64)tgid << 32) | (u32)fd;
-    v->fds = fds;
-    v->file = (u64)file;
-    v->gen = gen;
-    v->exec_gen = exec_gen_of(tgid);
-    v->close_seq = close_seq;
-    lasting_now(dentry, &v->at);
-    v->id = *id;
+    struct sniff_verdict e;
+    e.tag = ((u64)tgid << 32) | (u32)fd;
+    e.fds = fds;
+    e.file = (u64)file;
+    e.gen = gen;
+    e.exec_gen = exec_gen_of(tgid);
+    e.close_seq = close_seq;
+    lasting_now(dentry, &e.at);
+    e.id = *id;
+    ENTRY_WRITE(v, &e);
 }
 
 /* After a walk: complete id from it and remember it for the dentry (at: read before the walk). */
-static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry, void *inode, u64 gen,
-                                         struct sniff_lasting *at,
+static __always_inline void dverdict_put(void *dentry, void *inode, u64 gen, struct sniff_lasting *at,
                                          struct sniff_file_id *id, struct sniff_name *nm, u64 hash)
 {
     id->flags = 0;
@@ -648,13 +706,17 @@ static __always_inline void dverdict_put(struct sniff_dverdict *v, void *dentry,
     }
     id->watch = nm->watch;
     id->path_hash = id->watch ? hash | 1 : 0;
-    if (v) {
-        v->dentry = (u64)dentry;
-        v->inode = (u64)inode;
-        v->gen = gen;
-        v->at = *at;
-        v->id = *id;
-    }
+    u32 slot = dverdict_slot(dentry);
+    struct sniff_dverdict *v = dverdicts.lookup(&slot);
+    if (!v)
+        return;
+    struct sniff_dverdict e;
+    e.dentry = (u64)dentry;
+    e.inode = (u64)inode;
+    e.gen = gen;
+    e.at = *at;
+    e.id = *id;
+    ENTRY_WRITE(v, &e);
 }
 
 /* Scope, identity and path hash of an open file: the answer of a walk just made for it, or the
@@ -668,19 +730,21 @@ static __always_inline int file_verdict_at(void *ctx, void *file, void *dentry, 
     struct sniff_walk_job *job = walk_job.lookup(&zero);
     if (!job)
         return -1;
-    if (job->done && job->file == (u64)file) {
+    if (job->done && job->file == (u64)file && job->dentry == (u64)dentry && job->inode == (u64)inode) {
         job->done = 0;
         *out = job->id;
         return out->watch != 0;
     }
-    int valid;
-    struct sniff_dverdict *v = dverdict_get(dentry, inode, scope_gen(), out, &valid);
-    if (valid) {
+    struct sniff_dverdict e;
+    if (dverdict_get(dentry, inode, scope_gen(), &e)) {
+        *out = e.id;
         if (resume != SNIFF_RESUME_CLOSE)    /* a file being closed needs no placement kept */
-            place_file(file, dentry, inode, v->gen, &v->at, out);
+            place_file(file, dentry, inode, e.gen, &e.at, out);
         return out->watch != 0;
     }
     job->file = (u64)file;
+    job->dentry = (u64)dentry;
+    job->inode = (u64)inode;
     job->resume = resume;
     job->done = 0;
     walk_tail.call(ctx, SNIFF_RESUME_WALKER);
@@ -716,11 +780,9 @@ int verdict_walk(struct raw_sys_ctx *ctx)
     *hash = 0;
     ev->data_len = 0;
     walk_path(ev, nm, file_pos(file), WALK_SCOPE | WALK_HASH, hash);
-    struct sniff_file_id id = {}, cached;
-    int valid;
-    struct sniff_dverdict *v = dverdict_get(dentry, inode, gen, &cached, &valid);
+    struct sniff_file_id id = {};
     inode_identity(inode, &id);
-    dverdict_put(v, dentry, inode, gen, &at, &id, nm, *hash);
+    dverdict_put(dentry, inode, gen, &at, &id, nm, *hash);
     place_file(file, dentry, inode, gen, &at, &id);
     job->id = id;
     job->done = 1;
@@ -754,10 +816,13 @@ static __always_inline int fd_verdict_get(u32 tgid, s64 fd, u64 fds, void *file,
         return 0;
     u32 slot = verdict_slot(tgid, fd);
     struct sniff_verdict *v = verdicts.lookup(&slot);
-    if (!v || v->tag != (((u64)tgid << 32) | (u32)fd) || v->file != (u64)file || v->fds != fds ||
-        v->gen != scope_gen() || v->exec_gen != exec_gen_of(tgid) || fd_close_seq(fds, fd) != v->close_seq)
+    u64 tag = ((u64)tgid << 32) | (u32)fd;
+    struct sniff_verdict e;
+    if (!v || v->tag != tag || !entry_whole(ENTRY_READ(&e, v)) || e.tag != tag || e.file != (u64)file ||
+        e.fds != fds || e.gen != scope_gen() || e.exec_gen != exec_gen_of(tgid) ||
+        fd_close_seq(fds, fd) != e.close_seq)
         return 0;
-    *out = v->id;
+    *out = e.id;
     if (out->flags & SNIFF_ID_TOO_DEEP)
         count(SNIFF_CNT_TOO_DEEP);
     return 1;
@@ -767,6 +832,24 @@ static __always_inline int fd_verdict_get(u32 tgid, s64 fd, u64 fds, void *file,
  * are out of scope; for them the cost must approach an empty probe: one inlined array lookup
  * for the cached verdict, then one kernel read to check the fd still holds the same file.
  * On a miss, file_verdict (the dentry cache: a file reopened, else a walk). */
+/* rw_scope's cached verdict: 1 when v holds one for (tag, fd) still valid, copied into p. */
+static __always_inline int rw_verdict_hit(struct sniff_verdict *v, u64 tag, s64 fd, u64 gen, u32 exec_gen,
+                                          struct sniff_rw_pending *p)
+{
+    struct sniff_verdict e;
+    if (v->tag != tag || !entry_whole(ENTRY_READ(&e, v)) || e.tag != tag || e.gen != gen ||
+        e.exec_gen != exec_gen || !e.fds || fd_close_seq(e.fds, fd) != e.close_seq)
+        return 0;
+    void *file = KPTR((void *)e.fds, (u32)fd * 8);
+    if (!file || (u64)file != e.file)
+        return 0;
+    p->file = e.file;
+    p->id = e.id;
+    if (e.id.flags & SNIFF_ID_TOO_DEEP)
+        count(SNIFF_CNT_TOO_DEEP);
+    return 1;
+}
+
 static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config *c, u32 tgid, s64 fd,
                                     struct sniff_rw_pending *p)
 {
@@ -779,17 +862,8 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
     u64 tag = ((u64)tgid << 32) | (u32)fd;
     u64 gen = scope_gen();
     u32 exec_gen = exec_gen_of(tgid);
-    if (v->tag == tag && v->gen == gen && v->exec_gen == exec_gen && v->fds &&
-        fd_close_seq(v->fds, fd) == v->close_seq) {
-        void *file = KPTR((void *)v->fds, (u32)fd * 8);
-        if (file && (u64)file == v->file) {
-            p->file = v->file;
-            p->id = v->id;
-            if (v->id.flags & SNIFF_ID_TOO_DEEP)
-                count(SNIFF_CNT_TOO_DEEP);
-            return v->id.watch != 0;
-        }
-    }
+    if (rw_verdict_hit(v, tag, fd, gen, exec_gen, p))
+        return p->id.watch != 0;
     count(SNIFF_CNT_VERDICT_MISS);
     u64 fds = 0;
     void *file = fdt_slot(task_fdt((void *)bpf_get_current_task()), fd, &fds);
@@ -799,14 +873,16 @@ static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config
     id.mode = inode_mode(file_inode(file));
     if (type_wanted(c, id.mode, SNIFF_OP_READ) && file_verdict(ctx, file, &id, SNIFF_RESUME_RAW_ENTER) < 0)
         return 0;
-    v->tag = tag;
-    v->fds = fds;
-    v->file = (u64)file;
-    v->gen = gen;
-    v->exec_gen = exec_gen;
-    v->close_seq = fd_close_seq(fds, fd);
-    lasting_now(KPTR(file, OFF_FILE_PATH_DENTRY), &v->at);
-    v->id = id;
+    struct sniff_verdict e;
+    e.tag = tag;
+    e.fds = fds;
+    e.file = (u64)file;
+    e.gen = gen;
+    e.exec_gen = exec_gen;
+    e.close_seq = fd_close_seq(fds, fd);
+    lasting_now(KPTR(file, OFF_FILE_PATH_DENTRY), &e.at);
+    e.id = id;
+    ENTRY_WRITE(v, &e);
     p->file = (u64)file;
     p->id = id;
     return id.watch != 0;
@@ -1916,8 +1992,8 @@ int on_dirty_folio(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     u64 inode = kread_u64(mapping, OFF_MAPPING_HOST);
     struct sniff_mapped *m = mapped.lookup(&inode);
-    if (!m)
-        return 0;
+    if (!m || kread_u64((void *)inode, OFF_INODE_INO) != m->id.ino)
+        return 0;    /* (the inode's memory may be another file's since) */
     struct sniff_config *c = cfg();
     if (!wanted(c, SNIFF_OP_MMAP_WRITE))
         return 0;

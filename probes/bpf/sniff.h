@@ -36,6 +36,7 @@
 #define SNIFF_WATCH_EXCLUDED 0
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
+#define SNIFF_RING_TRIES 16          /* ring buffer outputs tried per record (see event_submit) */
 #define SNIFF_PLACED_MAX 16384        /* open files placed in scope, by struct file (LRU; see placed) */
 #define SNIFF_ANNOUNCED_MAX 4096      /* paths Python has been sent, by file identity (LRU); Python
                                        * keeps at least four times as many */
@@ -155,6 +156,7 @@ enum sniff_counter {
                                       * rename...): their scope was still to be decided */
     SNIFF_CNT_URING_NO_CQE = 14,     /* io_uring requests of wanted ops submitted with
                                       * IOSQE_CQE_SKIP_SUCCESS: no completion to report them by */
+    SNIFF_CNT_TORN = 15,             /* shared cache entries read mid-write: taken as misses */
     SNIFF_CNT_MAX = 16,
 };
 
@@ -276,17 +278,20 @@ struct sniff_verdict {
     u32 close_seq;       /* fd_closes of (fds, fd) when it was made */
     struct sniff_lasting at;
     struct sniff_file_id id;
+    u64 check;           /* see entry.h: every shared cache's entry ends with one */
 };
 
 /* An open file placed in scope (see the placed map): valid for that struct file while it still
  * has the same dentry, inode and mount, and verdict_lasting holds for gen and at. */
 struct sniff_placed {
+    u64 file;            /* its key: an element being reused for another file fails the check */
     u64 dentry;
     u64 inode;
     u64 mnt;
     u64 gen;
     struct sniff_lasting at;
     struct sniff_file_id id;
+    u64 check;
 };
 
 /* Scope verdict for one dentry, so that reopening a file costs no path walk: valid while the
@@ -298,6 +303,7 @@ struct sniff_dverdict {
     u64 gen;
     struct sniff_lasting at;
     struct sniff_file_id id;
+    u64 check;
 };
 
 
@@ -382,6 +388,8 @@ struct sniff_pending {
  * resumes. */
 struct sniff_walk_job {
     u64 file;
+    u64 dentry;          /* with inode: a struct file freed and reused since is another file */
+    u64 inode;
     u32 resume;          /* enum sniff_resume */
     u32 done;            /* 1: id holds the walk's answer for file */
     struct sniff_file_id id;

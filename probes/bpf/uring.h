@@ -156,10 +156,8 @@ static __always_inline int uring_not_ours(struct sniff_config *c, s64 fd, u32 op
     void *inode = file_inode(file);
     if (!type_wanted(c, inode_mode(inode), op))
         return 1;
-    struct sniff_file_id id;
-    int valid;
-    dverdict_get(KPTR(file, OFF_FILE_PATH_DENTRY), inode, scope_gen(), &id, &valid);
-    return valid && !id.watch;
+    struct sniff_dverdict e;
+    return dverdict_get(KPTR(file, OFF_FILE_PATH_DENTRY), inode, scope_gen(), &e) && !e.id.watch;
 }
 
 /* --content: a writev's iovecs, copied at submission into content_iovs (the process may reuse
