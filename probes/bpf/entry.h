@@ -17,12 +17,15 @@
 /* Entries are read and written as words, their fields by name: words that may alias them. */
 typedef u64 __attribute__((__may_alias__)) entry_word;
 
+/* A sum of the words, each times its own odd constant: any one word changed changes it, and
+ * the products do not wait on each other (a chained hash would, word after word, on the hot
+ * path of every read and write). */
 static __always_inline u64 entry_check(const entry_word *w, u32 n)
 {
     u64 h = 0x6a09e667f3bcc908ull;
 #pragma unroll
     for (u32 i = 0; i < n; i++)
-        h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+        h += w[i] * (0x9e3779b97f4a7c15ull + 2 * i * 0x2545f4914f6cdd1dull);
     return h | 1;    /* never 0: an entry never written, or cleared, is no entry */
 }
 

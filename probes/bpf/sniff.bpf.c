@@ -361,6 +361,21 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     return ev;
 }
 
+/* Send size bytes of data as one record: 0, or < 0 when the ring refused it every time.
+ * Refused with room to spare, now and then, under load (6.18, 2 vCPUs under stress-ng: the ring
+ * at most 280 KiB of 4 MiB full when a record was refused, one refusal in about 40,000 records;
+ * taken at the 2nd to 14th try, within microseconds). Unrolled, so that the verifier joins the
+ * paths that got through (a loop counter would keep them apart). A ring really full costs these
+ * tries per lost record. */
+static __always_inline long ring_output(void *data, u32 size)
+{
+    long r = events.ringbuf_output(data, size, 0);
+#pragma unroll
+    for (int i = 1; i < SNIFF_RING_TRIES && r < 0; i++)
+        r = events.ringbuf_output(data, size, 0);
+    return r;
+}
+
 /* Returns 0 when the record went out. A lost file record is counted with the syscalls it
  * stood for, so the loss can be checked against what is missing from the output. */
 static __always_inline int event_submit(struct sniff_event *ev)
@@ -368,21 +383,7 @@ static __always_inline int event_submit(struct sniff_event *ev)
     u32 len = ev->data_len;
     if (len > SNIFF_DATA_MASK)
         len = SNIFF_DATA_MASK;
-    u32 size = offsetof(struct sniff_event, data) + len;
-    long r = events.ringbuf_output(ev, size, 0);
-    if (r < 0) {
-        /* Refused with room to spare, now and then, under load (6.18, 2 vCPUs under
-         * stress-ng: the ring at most 280 KiB of 4 MiB full when a record was refused, one
-         * refusal in about 40,000 records; taken at the 2nd to 14th try, within microseconds).
-         * Unrolled, so that the verifier joins the paths that got through (a loop counter
-         * would keep them apart). A ring really full costs these tries per lost record. */
-#pragma unroll
-        for (int i = 0; i < SNIFF_RING_TRIES - 1; i++) {
-            r = events.ringbuf_output(ev, size, 0);
-            if (r >= 0)
-                break;
-        }
-    }
+    long r = ring_output(ev, offsetof(struct sniff_event, data) + len);
     if (r < 0) {
         if (ev->op >= SNIFF_OP_FORK) {
             count(SNIFF_CNT_PROC_DROPS);
@@ -1271,7 +1272,8 @@ int capture_write(struct raw_sys_ctx *ctx)
     if (copied > SNIFF_CONTENT_MAX)
         copied = SNIFF_CONTENT_MAX;
     rec->data_len = copied;
-    if (events.ringbuf_output(rec, offsetof(struct sniff_content, data) + copied, 0) < 0) {
+    long r = ring_output(rec, offsetof(struct sniff_content, data) + copied);
+    if (r < 0) {
         content_count(SNIFF_CC_DROPS, 1);
         content_count(SNIFF_CC_DROPPED_BYTES, ret);
         return 0;
