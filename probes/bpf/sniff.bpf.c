@@ -39,10 +39,10 @@
  *                   uring.h
  *
  * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
- * for the running kernel), on 6.18: raw_enter ~2k, enter_close_range ~30k, verdict_walk ~55k,
- * raw_exit/enter_close/exit_fd/exit_open ~70k, exit_name_counted/exit_pair ~85k, exit_rename
- * ~115k; uring_file/uring_name ~80k, uring_submit/uring_rename ~110k; close_range_step ~620k;
- * 2.03M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
+ * for the running kernel), on 6.18: raw_enter ~4k, enter_close_range ~30k, exit_path ~60k,
+ * raw_exit/enter_close/exit_fd/exit_open/exit_pair/verdict_walk ~70-80k, on_dirty_folio ~100k,
+ * exit_rename ~235k; uring_file/uring_name ~80k, uring_submit ~100k, uring_rename ~380k;
+ * close_range_step ~660k; 2.38M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
  * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
  * is its length times the paths through its body that stay apart: state the loop carries lives
  * in map memory (which the verifier does not track by value) rather than in registers, and
@@ -370,9 +370,14 @@ static __always_inline struct sniff_event *event_begin(u32 op)
 static __always_inline long ring_output(void *data, u32 size)
 {
     long r = events.ringbuf_output(data, size, 0);
+    if (r >= 0)
+        return r;
 #pragma unroll
-    for (int i = 1; i < SNIFF_RING_TRIES && r < 0; i++)
+    for (int i = 1; i < SNIFF_RING_TRIES; i++) {
         r = events.ringbuf_output(data, size, 0);
+        if (r >= 0)
+            break;
+    }
     return r;
 }
 
