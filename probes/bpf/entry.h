@@ -2,9 +2,10 @@
  *
  * Those entries are written without a lock (tracing programs cannot take one), word by word.
  * A reader on another CPU may then see half of one writer's entry and half of another's, and
- * two writers of one slot may leave such a mix behind for good: under load, one file's dentry
- * with another file's out-of-scope answer, and every syscall on the first file was then lost
- * without a trace (tests/kernel/test_flood.py, about one run in fifteen under stress-ng).
+ * two writers of one slot may leave such a mix behind for good: one file's key with another
+ * file's answer, and every syscall on the first file judged by it. (Not seen happen: the
+ * one-file-in-500 loss under stress-ng was an entry outliving its file, see still_same_file in
+ * sniff.bpf.c; `torn` stayed 0 in every run.)
  *
  * So each entry ends with a check of its other words, written with them. A reader copies the
  * entry once, word by word, and believes the copy only if its check matches: a mixed entry is

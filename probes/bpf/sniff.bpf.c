@@ -42,13 +42,13 @@
  * for the running kernel), on 6.18: raw_enter ~4k, enter_close_range ~30k, exit_path ~60k,
  * raw_exit/enter_close/exit_fd/exit_open/exit_pair/verdict_walk ~70-80k, on_dirty_folio ~100k,
  * exit_rename ~235k; uring_file/uring_name ~80k, uring_submit ~100k, uring_rename ~380k;
- * close_range_step ~660k; 2.38M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is followed
- * iteration by iteration, each iteration once per distinct state reaching it, so a loop's cost
- * is its length times the paths through its body that stay apart: state the loop carries lives
- * in map memory (which the verifier does not track by value) rather than in registers, and
- * branches that only feed the loop are taken before it (string_hash before string_place). An
- * inlined path walk costs ~50k. Older verifiers lose bounds that newer ones keep (a bound checked,
- * spilled to the stack and reloaded, on 6.1): offsets are masked where they are used (OPAQUE).
+ * close_range_step ~660k; 2.38M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is
+ * followed iteration by iteration, each iteration once per distinct state reaching it, so a loop's
+ * cost is its length times the paths through its body that stay apart: state the loop carries lives
+ * in map memory (which the verifier does not track by value) rather than in registers, and branches
+ * that only feed the loop are taken before it (string_hash before string_place). An inlined path
+ * walk costs ~50k. Older verifiers lose bounds that newer ones keep (a bound checked, spilled to
+ * the stack and reloaded, on 6.1): offsets are masked where they are used (OPAQUE).
  * close_range_step's 128 fds per run are near the verifier's limit on the branches of one path
  * ("sequence of jumps is too complex" at 256).
  */
@@ -592,6 +592,13 @@ static __always_inline int verdict_lasting(void *dentry, u64 gen, struct sniff_l
             at->name == kread_u64(dentry, OFF_DENTRY_HASH_LEN));
 }
 
+/* verdict_lasting for a verdict whose file still_same_file has just found unchanged (same
+ * parent and name): only a directory rename since can have moved it. */
+static __always_inline int verdict_lasting_same_file(u64 gen, struct sniff_lasting *at)
+{
+    return gen == scope_gen() || at->dgen == dir_gen();
+}
+
 /* The dentry cache's verdict for close_range (see verdict_lasting). */
 static __always_inline int dverdict_lasting(void *dentry, void *inode, struct sniff_file_id *out)
 {
@@ -600,7 +607,7 @@ static __always_inline int dverdict_lasting(void *dentry, void *inode, struct sn
     struct sniff_dverdict e;
     if (!v || v->dentry != (u64)dentry || !entry_whole(ENTRY_READ(&e, v)) ||
         e.dentry != (u64)dentry || e.inode != (u64)inode || !still_same_file(dentry, inode, &e.at, e.id.ino) ||
-        (e.gen != scope_gen() && e.at.dgen != dir_gen()))
+        !verdict_lasting_same_file(e.gen, &e.at))
         return 0;
     *out = e.id;
     return 1;
@@ -665,7 +672,7 @@ static __always_inline int placed_lasting(void *file, void *dentry, void *inode,
     struct sniff_placed e;
     if (!p || !entry_whole(ENTRY_READ(&e, p)) || e.file != key || e.dentry != (u64)dentry ||
         e.inode != (u64)inode || e.mnt != (u64)KPTR(file, OFF_FILE_PATH_MNT) ||
-        !still_same_file(dentry, inode, &e.at, e.id.ino) || (e.gen != scope_gen() && e.at.dgen != dir_gen()))
+        !still_same_file(dentry, inode, &e.at, e.id.ino) || !verdict_lasting_same_file(e.gen, &e.at))
         return 0;
     *out = e.id;
     return 1;
@@ -834,10 +841,6 @@ static __always_inline int fd_verdict_get(u32 tgid, s64 fd, u64 fds, void *file,
     return 1;
 }
 
-/* Scope of (tgid, fd) for the read/write hot path. Most reads and writes on a busy machine
- * are out of scope; for them the cost must approach an empty probe: one inlined array lookup
- * for the cached verdict, then one kernel read to check the fd still holds the same file.
- * On a miss, file_verdict (the dentry cache: a file reopened, else a walk). */
 /* rw_scope's cached verdict: 1 when v holds one for (tag, fd) still valid, copied into p. */
 static __always_inline int rw_verdict_hit(struct sniff_verdict *v, u64 tag, s64 fd, u64 gen, u32 exec_gen,
                                           struct sniff_rw_pending *p)
@@ -856,6 +859,10 @@ static __always_inline int rw_verdict_hit(struct sniff_verdict *v, u64 tag, s64 
     return 1;
 }
 
+/* Scope of (tgid, fd) for the read/write hot path. Most reads and writes on a busy machine
+ * are out of scope; for them the cost must approach an empty probe: one inlined array lookup
+ * for the cached verdict, then one kernel read to check the fd still holds the same file.
+ * On a miss, file_verdict (the dentry cache: a file reopened, else a walk). */
 static __always_inline int rw_scope(struct raw_sys_ctx *ctx, struct sniff_config *c, u32 tgid, s64 fd,
                                     struct sniff_rw_pending *p)
 {
