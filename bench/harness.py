@@ -28,7 +28,7 @@ class Stream:
     """root: the checkout whose code runs (another commit's, for an A/B run), with this
     checkout's venv."""
 
-    def __init__(self, watched: Path, out: Path, *extra: str, root: Path = ROOT) -> None:
+    def __init__(self, watched: Path, out: Path, *extra: str, root: Path = ROOT, settle: bool = True) -> None:
         ready = out.with_suffix(".ready")
         ready.unlink(missing_ok=True)
         self.t0 = time.perf_counter()
@@ -41,6 +41,23 @@ class Stream:
             time.sleep(0.01)
         self.ready_s = time.perf_counter() - self.t0
         self.out = out
+        self.settled_s = self.settle() if settle else None
+
+    def settle(self, quiet: float = 0.5, timeout: float = 60.0) -> float:
+        """Wait until the stream has finished its start-up work, and return the seconds since
+        it was started. The ready file appears once the syscall probes are live; the later
+        programs (mmap, close_range, io_uring) are verified after it, on every core, for about
+        a second. A cost measured meanwhile is the verifier's, not the probes'. Settled: the
+        process used under 10% of a core over `quiet` seconds."""
+        end = time.perf_counter() + timeout
+        last = self.cpu_seconds()
+        while time.perf_counter() < end:
+            time.sleep(quiet)
+            now = self.cpu_seconds()
+            if now - last < 0.1 * quiet:
+                break
+            last = now
+        return time.perf_counter() - self.t0
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
