@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """In-kernel cost per syscall of the hot programs (raw_enter + raw_exit), per op, in and out of
 scope; the flooder's slowdown beside `fatrace -c` and an untraced run; the out-of-scope overhead
-against bpftrace's one-liner (as bench/run_benchmarks.py); verified instruction counts.
+against bpftrace's one-liner (as bench/run_benchmarks.py), and the same for two empty programs on
+raw sys_enter/sys_exit (the floor of this design); verified instruction counts.
 
     sudo .venv/bin/python bench/bench_cost.py [--rounds 3] [--n 100000] [--baseline CHECKOUT]
 
@@ -26,6 +27,7 @@ import os
 import resource
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,27 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+
+
+class EmptyProbes:
+    """The floor of this design: a program that returns at once on raw sys_enter and on raw
+    sys_exit, as sniff-tui attaches its hot pair. What the syscall pays for the tracepoints and
+    two program runs, before any work."""
+
+    def __init__(self) -> None:
+        from sniff_tui.probes import bpfsys
+        ret0 = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)  # r0 = 0; exit
+        self.fds = []
+        for tp in ("sys_enter", "sys_exit"):
+            prog, log = bpfsys.prog_load("empty", ret0)
+            if prog < 0:
+                raise SystemExit(f"bench_cost: an empty raw tracepoint program was refused: {log}")
+            self.fds += [prog, bpfsys.raw_tracepoint_open(tp, prog)]
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
 
 
 class ProgStats:
@@ -223,7 +246,7 @@ def main() -> int:
     saved = sysctl.read_text()
     per = {t: {f"{w}:{m}": [] for w in ("in", "out") for m in SYSCALLS} for t in trees}
     slow = {k: [] for k in ("untraced", "fatrace", *trees)}
-    over = {k: [] for k in ("untraced", "bpftrace", *trees)}
+    over = {k: [] for k in ("untraced", "bpftrace", "empty", *trees)}
     insns = {}
     stats_on: list[str] = []    # kernel.bpf_stats_enabled around the wall-clock runs
     with tempfile.TemporaryDirectory(prefix="sniff-cost-", dir="/var/tmp") as tmp:
@@ -245,6 +268,9 @@ def main() -> int:
                     b = Bpftrace()
                     over["bpftrace"].append(dd(outside / "dd.out"))
                     b.stop()
+                    e = EmptyProbes()
+                    over["empty"].append(dd(outside / "dd.out"))
+                    e.stop()
                     for tree, root in trees.items():
                         s = Stream(watched, work / f"{tree}-wall.jsonl", root=root)
                         try:
@@ -283,7 +309,7 @@ def main() -> int:
         u = med(over["untraced"])
         o = {k: med(v) / u - 1 for k, v in over.items() if k != "untraced" and v}
         result["overhead"] = {"median_s": {k: med(v) for k, v in over.items()}, "over": o, "all_s": over,
-                              "ratio": {t: o[t] / o["bpftrace"] for t in trees}}
+                              "ratio": {t: o[t] / o["bpftrace"] for t in (*trees, "empty")}}
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -43,7 +43,7 @@ class Probes:
     uring_plan: Optional[uring.Plan] = None
     dirty_tracepoint: Optional[str] = None
     content: bool = False            # capture_write loaded: --content can capture
-    cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see cgroup_cflags)
+    cgroup_filter: bool = True       # the kernel can keep tasks by cgroup (see kernel_cflags)
     started: float = field(default_factory=time.monotonic)
     live_at: float = 0.0             # when the syscall probes went live (monotonic)
     log: object = None               # -v lines (a callable), set by the source

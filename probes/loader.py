@@ -130,8 +130,10 @@ def kernel_can_filter_cgroups(release: Optional[str] = None) -> bool:
     return m is None or (int(m.group(1)), int(m.group(2))) >= (5, 12)
 
 
-def cgroup_cflags() -> list[str]:
-    return [] if kernel_can_filter_cgroups() else ["-DSNIFF_NO_CGROUP_FILTER"]
+def kernel_cflags() -> list[str]:
+    """What kernels before 5.12 lack: the cgroup helper (above), and compare-and-swap on map
+    memory (BPF_CMPXCHG), with which a thread claims its front slot (struct sniff_front)."""
+    return [] if kernel_can_filter_cgroups() else ["-DSNIFF_NO_CGROUP_FILTER", "-DSNIFF_NO_FRONT"]
 
 
 def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[str]:
@@ -141,7 +143,7 @@ def build_cflags(offsets: dict[str, int], ringbuf_pages: int, btf: BTF) -> list[
     return [f"-I{abi.BPF_DIR}", f"-DSNIFF_NCPU={possible_cpus()}",
             f"-DSNIFF_PAGE_SIZE={os.sysconf('SC_PAGE_SIZE')}",
             f"-DSNIFF_RINGBUF_PAGES={ringbuf_pages}", *btf_cflags(offsets), *arch_cflags(btf),
-            *cgroup_cflags(), *QUIET_CFLAGS, *extra]
+            *kernel_cflags(), *QUIET_CFLAGS, *extra]
 
 
 def compile_child(out: str, cflags: list[str], key: str = "") -> None:

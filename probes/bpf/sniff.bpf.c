@@ -73,6 +73,9 @@ BPF_ARRAY(verdicts, struct sniff_verdict, SNIFF_VERDICT_SLOTS);
  * reach the others' (the struct file's address may come back for another file at that fd). */
 BPF_ARRAY(fd_closes, u32, SNIFF_VERDICT_SLOTS);
 BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
+#ifndef SNIFF_NO_FRONT
+BPF_ARRAY(front, struct sniff_front, SNIFF_FRONT_SLOTS);
+#endif
 BPF_ARRAY(rw_hint, u64, SNIFF_HINT_SLOTS);
 /* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
 BPF_ARRAY(rw_inflight, u64, 1);
@@ -299,6 +302,91 @@ static __always_inline void mark_inflight_as(u32 tid, int delta, u64 unit)
 static __always_inline void mark_inflight(u32 tid, int delta)
 {
     mark_inflight_as(tid, delta, HINT_PENDING);
+}
+
+/* The front slot tid holds (struct sniff_front), or 0. */
+static __always_inline struct sniff_front *front_held(u32 tid)
+{
+#ifdef SNIFF_NO_FRONT
+    return 0;
+#else
+    u32 k = tid & (SNIFF_FRONT_SLOTS - 1);
+    struct sniff_front *f = front.lookup(&k);
+    return f && f->tid == tid ? f : 0;
+#endif
+}
+
+/* The front slot for tid's syscall: the one it holds, or its free one claimed now; 0 when
+ * another thread holds it. */
+static __always_inline struct sniff_front *front_claim(u32 tid)
+{
+#ifdef SNIFF_NO_FRONT
+    return 0;
+#else
+    u32 k = tid & (SNIFF_FRONT_SLOTS - 1);
+    struct sniff_front *f = front.lookup(&k);
+    if (!f)
+        return 0;
+    if (f->tid == tid || (!f->tid && __sync_val_compare_and_swap(&f->tid, 0, (u64)tid) == 0))
+        return f;
+    count(SNIFF_CNT_FRONT_SHARED);
+    return 0;
+#endif
+}
+
+/* At a thread's exit: its slot is free for another thread. */
+static __always_inline void front_free(u32 tid)
+{
+    struct sniff_front *f = front_held(tid);
+    if (f) {
+        f->live = SNIFF_FRONT_NONE;
+        f->tid = 0;
+    }
+}
+
+static __always_inline int take_pending(struct sniff_pending *out)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct sniff_front *f = front_held(tid);
+    if (f) {
+        if (f->live != SNIFF_FRONT_PENDING)
+            return 0;
+        *out = f->p;
+        f->live = SNIFF_FRONT_NONE;
+        return 1;
+    }
+    struct sniff_pending *p = pending.lookup(&tid);
+    if (!p)
+        return 0;
+    *out = *p;
+    pending.delete(&tid);
+    mark_inflight(tid, -1);
+    return 1;
+}
+
+/* take_pending() for a program that has read its entry already (peek_pending). */
+static __always_inline void drop_pending(void)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct sniff_front *f = front_held(tid);
+    if (f) {
+        if (f->live == SNIFF_FRONT_PENDING)
+            f->live = SNIFF_FRONT_NONE;
+        return;
+    }
+    if (pending.delete(&tid) == 0)
+        mark_inflight(tid, -1);
+}
+
+/* The syscall state an exit program works from, left in place: a walk (see file_verdict)
+ * runs the program again from its start. */
+static __always_inline struct sniff_pending *peek_pending(void)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct sniff_front *f = front_held(tid);
+    if (f)
+        return f->live == SNIFF_FRONT_PENDING ? &f->p : 0;
+    return pending.lookup(&tid);
 }
 
 /* --no-coalesce: records per second per CPU, the rest counted. */
@@ -809,13 +897,8 @@ int verdict_walk(struct raw_sys_ctx *ctx)
         if (cur && cur->next <= cur->last)
             count_n(SNIFF_CNT_CLOSE_RANGE_SKIPPED, cur->last - cur->next + 1);
     }
-    if (job->resume >= SNIFF_RESUME_EXIT_OPEN) {
-        u32 tid = (u32)bpf_get_current_pid_tgid();
-        if (pending.lookup(&tid)) {
-            pending.delete(&tid);
-            mark_inflight(tid, -1);
-        }
-    }
+    if (job->resume >= SNIFF_RESUME_EXIT_OPEN)
+        drop_pending();
     return 0;
 }
 
@@ -1319,6 +1402,12 @@ int raw_enter(struct raw_sys_ctx *ctx)
     if (!rw_scope(ctx, c, id >> 32, fd, &p))
         return 0;
     u32 tid = (u32)id;
+    struct sniff_front *f = front_claim(tid);
+    if (f) {
+        f->rw = p;
+        f->live = SNIFF_FRONT_RW;
+        return 0;
+    }
     if (rw_pending.update(&tid, &p) < 0) {
         count(SNIFF_CNT_PENDING_FULL);
         return 0;
@@ -1327,13 +1416,27 @@ int raw_enter(struct raw_sys_ctx *ctx)
     return 0;
 }
 
-int raw_exit(struct raw_sys_ctx *ctx)
+/* The state this thread's enter left: 1 with a read or write's in *p (taken), else 0, after
+ * the exit program of any other file syscall (by shape) has run. */
+static __always_inline int exit_state(struct raw_sys_ctx *ctx, u32 tid, struct sniff_rw_pending *p)
 {
+    struct sniff_front *f = front_held(tid);
+    if (f) {    /* a holder keeps no state in the hash maps */
+        u32 live = f->live;
+        if (live == SNIFF_FRONT_PENDING) {
+            exit_tail.call(ctx, f->p.shape);
+            f->live = SNIFF_FRONT_NONE;    /* no exit program for this shape */
+        }
+        if (live != SNIFF_FRONT_RW)
+            return 0;
+        *p = f->rw;
+        f->live = SNIFF_FRONT_NONE;
+        return 1;
+    }
     u32 zero = 0;
     u64 *inflight = rw_inflight.lookup(&zero);
     if (!inflight || !*inflight)
         return 0;
-    u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 h = tid & (SNIFF_HINT_SLOTS - 1);
     u64 *hint = rw_hint.lookup(&h);
     if (!hint || !*hint)
@@ -1343,7 +1446,6 @@ int raw_exit(struct raw_sys_ctx *ctx)
     if (!pp) {
         if (hv < HINT_PENDING)
             return 0;
-        /* Another file syscall: its exit program, by shape. */
         struct sniff_pending *other = pending.lookup(&tid);
         if (other) {
             exit_tail.call(ctx, other->shape);
@@ -1353,9 +1455,17 @@ int raw_exit(struct raw_sys_ctx *ctx)
         }
         return 0;
     }
-    struct sniff_rw_pending p = *pp;
+    *p = *pp;
     rw_pending.delete(&tid);
     mark_inflight_as(tid, -1, HINT_RW);
+    return 1;
+}
+
+int raw_exit(struct raw_sys_ctx *ctx)
+{
+    struct sniff_rw_pending p;
+    if (!exit_state(ctx, (u32)bpf_get_current_pid_tgid(), &p))
+        return 0;
     s64 ret = sysret(ctx);
     struct sniff_config *c = cfg();
     if (ret <= 0 || !c)
@@ -1369,6 +1479,12 @@ int raw_exit(struct raw_sys_ctx *ctx)
 static __always_inline int save_pending(struct sniff_pending *p)
 {
     u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct sniff_front *f = front_claim(tid);
+    if (f) {
+        f->p = *p;
+        f->live = SNIFF_FRONT_PENDING;
+        return 0;
+    }
     if (pending.update(&tid, p) < 0) {
         count(SNIFF_CNT_PENDING_FULL);
         return 0;
@@ -1756,34 +1872,6 @@ int enter_close_range(struct raw_sys_ctx *ctx)
 
 /* ---- exit: the syscall's result decides what is reported -------------------------------- */
 
-static __always_inline int take_pending(struct sniff_pending *out)
-{
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    struct sniff_pending *p = pending.lookup(&tid);
-    if (!p)
-        return 0;
-    *out = *p;
-    pending.delete(&tid);
-    mark_inflight(tid, -1);
-    return 1;
-}
-
-/* take_pending() for a program that has read its entry already (peek_pending). */
-static __always_inline void drop_pending(void)
-{
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    if (pending.delete(&tid) == 0)
-        mark_inflight(tid, -1);
-}
-
-/* The syscall state an exit program works from, left in place: a walk (see file_verdict)
- * runs the program again from its start. */
-static __always_inline struct sniff_pending *peek_pending(void)
-{
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    return pending.lookup(&tid);
-}
-
 /* Scope of the file an exit program is about, if its type is wanted at all (sockets and pipes
  * are not walked). Returns -1 when the program must give up (no walk could run: counted). */
 static __always_inline int exit_verdict(void *ctx, struct sniff_config *c, u32 op, void *file,
@@ -2012,7 +2100,8 @@ int on_dirty_folio(struct bpf_raw_tracepoint_args *ctx)
     if (!wanted(c, SNIFF_OP_MMAP_WRITE))
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
-    if (rw_pending.lookup(&tid) || pending.lookup(&tid))
+    struct sniff_front *f = front_held(tid);
+    if (f ? f->live != SNIFF_FRONT_NONE : rw_pending.lookup(&tid) || pending.lookup(&tid))
         return 0;
     struct sniff_file_id id = m->id;
     struct walk_pos pos = { .dentry = (void *)m->dentry, .vfsmnt = (void *)m->vfsmnt };
@@ -2081,6 +2170,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 /* sched_process_exit(struct task_struct *p) */
 int on_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+    front_free((u32)bpf_get_current_pid_tgid());
     void *task = (void *)ctx->args[0];
     if (kread_u32(task, OFF_TASK_PID) != task_tgid(task))
         return 0;

@@ -30,6 +30,7 @@
 #define SNIFF_SLOT_WRITE 2            /* the write family; higher: an enter_tail index */
 #define SNIFF_AGG_MAX 65536           /* coalescing counters; when full, records go out one by one */
 #define SNIFF_PENDING_MAX 16384
+#define SNIFF_FRONT_SLOTS 8192        /* per-thread syscall state, by tid: see struct sniff_front */
 #define SNIFF_WATCH_MAX 4096         /* watched directories plus excluded ones (--exclude) */
 /* watched map value of an excluded directory (watch ids start at 1): a walk that meets it
  * stops there with watch 0, out of scope, as it stops at a watch. */
@@ -157,7 +158,9 @@ enum sniff_counter {
     SNIFF_CNT_URING_NO_CQE = 14,     /* io_uring requests of wanted ops submitted with
                                       * IOSQE_CQE_SKIP_SUCCESS: no completion to report them by */
     SNIFF_CNT_TORN = 15,             /* shared cache entries read mid-write: taken as misses */
-    SNIFF_CNT_MAX = 16,
+    SNIFF_CNT_FRONT_SHARED = 16,     /* syscalls whose thread's front slot another thread held:
+                                      * their state went to the hash maps (struct sniff_front) */
+    SNIFF_CNT_MAX = 17,
 };
 
 /* Coalescing counter key: per process, op and file identity (or path string), so that reopening
@@ -382,6 +385,21 @@ struct sniff_pending {
     u64 s1;              /* user pointers to path strings */
     u64 s2;
     u64 flags;
+};
+
+/* A thread's syscall state between its enter and exit, in the array slot tid & (SLOTS - 1),
+ * held by that thread from its first tracked syscall until it exits: a syscall then costs no
+ * hash-map update and delete. A thread whose slot another thread holds keeps its state in the
+ * LRU hash maps (pending, rw_pending), as every thread does on kernels before 5.12 (no
+ * compare-and-swap: SNIFF_NO_FRONT). */
+enum sniff_front_live { SNIFF_FRONT_NONE = 0, SNIFF_FRONT_RW = 1, SNIFF_FRONT_PENDING = 2 };
+struct sniff_front {
+    u64 tid;             /* the holder: claimed by compare-and-swap from 0 (64 bits: BCC's
+                          * target has no 32-bit one), freed at its exit */
+    u32 live;            /* enum sniff_front_live: what its syscall in flight keeps here */
+    u32 pad;
+    struct sniff_rw_pending rw;
+    struct sniff_pending p;
 };
 
 /* Per CPU: the open file verdict_walk is asked to place, and its answer for the program it
