@@ -449,24 +449,12 @@ static __always_inline struct sniff_event *event_begin(u32 op)
     return ev;
 }
 
-/* Send size bytes of data as one record: 0, or < 0 when the ring refused it every time.
- * Refused with room to spare, now and then, under load (6.18, 2 vCPUs under stress-ng: the ring
- * at most 280 KiB of 4 MiB full when a record was refused, one refusal in about 40,000 records;
- * taken at the 2nd to 14th try, within microseconds). Unrolled, so that the verifier joins the
- * paths that got through (a loop counter would keep them apart). A ring really full costs these
- * tries per lost record. */
+/* Send size bytes of data as one record: 0, or < 0 when the ring had no room. One try: a
+ * refusal means the ring is full. (Refusals with room to spare, once retried here, were Python
+ * writing the consumer position in two steps: see probes/ringbuf.py.) */
 static __always_inline long ring_output(void *data, u32 size)
 {
-    long r = events.ringbuf_output(data, size, 0);
-    if (r >= 0)
-        return r;
-#pragma unroll
-    for (int i = 1; i < SNIFF_RING_TRIES; i++) {
-        r = events.ringbuf_output(data, size, 0);
-        if (r >= 0)
-            break;
-    }
-    return r;
+    return events.ringbuf_output(data, size, 0);
 }
 
 /* Returns 0 when the record went out. A lost file record is counted with the syscalls it

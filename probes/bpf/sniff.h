@@ -37,7 +37,6 @@
 #define SNIFF_WATCH_EXCLUDED 0
 #define SNIFF_PIDSET_MAX 65536
 #define SNIFF_MAPPED_MAX 16384        /* files with a shared writable mapping (LRU) */
-#define SNIFF_RING_TRIES 16          /* ring buffer outputs tried per record (see ring_output) */
 #define SNIFF_PLACED_MAX 16384        /* open files placed in scope, by struct file (LRU; see placed) */
 #define SNIFF_ANNOUNCED_MAX 4096      /* paths Python has been sent, by file identity (LRU); Python
                                        * keeps at least four times as many */
