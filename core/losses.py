@@ -43,6 +43,8 @@ CONTENT_PARTIAL = Loss("content partial")
 KERNEL_LACKS = Loss("kernel lacks", "see -v")
 PROC_DROPS = Loss("", "", "{n} process records lost in the ring buffer")
 OUTPUT_CLOSED = Loss("", "", "{n} records dropped after the output closed")
+TAKE_WAITS = Loss("", "", "{n} counter takes went ahead after waiting 1 s for the kernel's adds "
+                  "(an increment may be missing from them)")
 
 HINTS = {kind.label: kind.hint for kind in globals().copy().values()
          if isinstance(kind, Loss) and kind.label}
@@ -59,7 +61,8 @@ def stream_loss_line(stats) -> str:
                                                      "content_unnamed": stats.content_unnamed}),
                             (CONTENT_UNCAPTURED, stats.counters.get("content_uncaptured", 0), {}),
                             (OUTPUT_CLOSED, stats.feed_dropped, {}), (UNPLACED, stats.unplaced, {}),
-                            (UNNAMED, stats.unnamed, {}), (UNRESOLVED, stats.ns_unresolved, {})):
+                            (UNNAMED, stats.unnamed, {}), (UNRESOLVED, stats.ns_unresolved, {}),
+                            (TAKE_WAITS, stats.counters.get("take_waits_over", 0), {})):
         if n:
             said.append(kind.say(n, **fields))
     return "; ".join(said)

@@ -348,6 +348,9 @@ class LiveSource(content.ContentCapture):
         for name, slot in C.items():
             if name.startswith("SNIFF_CNT_") and name != "SNIFF_CNT_MAX":
                 out[name[len("SNIFF_CNT_"):].lower()] = sum(table[table.Key(slot)])
+        guard = self.counters_harvest.taker.guard
+        # a take that stopped waiting for the kernel's adds (not expected): one may be missing
+        out["take_waits_over"] = guard.waits_over if guard else 0
         return {**out, **content.counters(self.probes)}
 
     # Hash maps whose fill level matters (arrays are always full by construction).

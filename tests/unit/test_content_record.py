@@ -170,3 +170,12 @@ def test_changes_without_bytes_to_capture_are_said():
     assert dict(loss_rows(state))["content not copied"] == 3
     assert loss_line(state.source_stats).count("3 changes of captured files with no bytes to capture") == 1
     assert set(content.COUNTERS) >= {"uncaptured", "uncaptured_bytes", "drops", "unreadable"}
+
+
+def test_a_counter_take_that_stopped_waiting_is_said():
+    """A take that went ahead after waiting out the kernel's adds for 1 s may miss an increment:
+    stream's closing line says how many (mapops.Guard.waits_over, as take_waits_over)."""
+    from sniff_tui.core.losses import stream_loss_line as loss_line
+    from sniff_tui.core.record import SourceStats
+    assert loss_line(SourceStats(counters={"take_waits_over": 0})) == ""
+    assert loss_line(SourceStats(counters={"take_waits_over": 2})).startswith("2 counter takes went ahead")
