@@ -13,11 +13,13 @@ import soak  # noqa: E402
 def test_two_minute_soak(tmp_path):
     result = soak.soak(2.0, tmp_path)
     assert result["exit"] == 0, result["stderr"]
-    # Nothing dropped is the 15-minute soak's criterion (bench/soak.py, a machine to itself);
-    # the suite shares its machine with whatever else runs there: here every loss is counted.
-    dropped = sum(result["drops"].values())
-    assert result["bytes_reported"] == result["bytes_written"] or dropped > 0, result
-    assert result["child_opens_reported"] + dropped >= result["children"], result
+    # Nothing dropped, as the 15-minute soak requires: at about 10,000 records/s the consumer
+    # keeps up with both cores busy (0 drops beside stress-ng --cpu 2). The drops this used to
+    # allow were the consumer position written in two steps (probes/ringbuf.py): about one
+    # record in 20,000, some 35 in a run of this length.
+    assert result["drops"] == dict.fromkeys(result["drops"], 0), result["drops"]
+    assert result["bytes_reported"] == result["bytes_written"], result
+    assert result["child_opens_reported"] >= result["children"], result
     # Flat: at most +10% from the first minute to the end, as the 15-minute soak requires.
     assert result["rss_growth"] <= 0.10, result
     assert all(u < 1.0 for u in result["peak_map_utilization"].values()), result
