@@ -304,34 +304,35 @@ static __always_inline void mark_inflight(u32 tid, int delta)
     mark_inflight_as(tid, delta, HINT_PENDING);
 }
 
-/* The front slot tid holds (struct sniff_front), or 0. */
-static __always_inline struct sniff_front *front_held(u32 tid)
+/* The front slot of tid (struct sniff_front), whoever holds it; 0 without front slots. */
+static __always_inline struct sniff_front *front_slot(u32 tid)
 {
 #ifdef SNIFF_NO_FRONT
     return 0;
 #else
     u32 k = tid & (SNIFF_FRONT_SLOTS - 1);
-    struct sniff_front *f = front.lookup(&k);
-    return f && f->tid == tid ? f : 0;
+    return front.lookup(&k);
 #endif
+}
+
+/* The front slot tid holds, or 0. */
+static __always_inline struct sniff_front *front_held(u32 tid)
+{
+    struct sniff_front *f = front_slot(tid);
+    return f && f->tid == tid ? f : 0;
 }
 
 /* The front slot for tid's syscall: the one it holds, or its free one claimed now; 0 when
  * another thread holds it. */
 static __always_inline struct sniff_front *front_claim(u32 tid)
 {
-#ifdef SNIFF_NO_FRONT
-    return 0;
-#else
-    u32 k = tid & (SNIFF_FRONT_SLOTS - 1);
-    struct sniff_front *f = front.lookup(&k);
+    struct sniff_front *f = front_slot(tid);
     if (!f)
         return 0;
     if (f->tid == tid || (!f->tid && __sync_val_compare_and_swap(&f->tid, 0, (u64)tid) == 0))
         return f;
     count(SNIFF_CNT_FRONT_SHARED);
     return 0;
-#endif
 }
 
 /* At a thread's exit: its slot is free for another thread. */

@@ -69,3 +69,38 @@ for i in range(500):
     assert run.summary(sniff.dir / "own", "write") == (500, 500)
     # other processes of the machine may share a slot now and then, never 1,000 times here
     assert sniff.source.counters()["front_shared"] - before["front_shared"] < 100
+
+
+def test_kernels_without_compare_and_swap_keep_every_state_in_the_hash_maps(tmp_path, monkeypatch):
+    """Before Linux 5.12 there is no compare-and-swap on map memory: the probes are built
+    without front slots (as the loader does on such kernels), and stay exact."""
+    from sniff_tui.probes.live import LiveSource
+    from tests.kernel.kernel_support import Sniff
+    monkeypatch.setenv("SNIFF_TUI_CFLAGS", "-DSNIFF_NO_CGROUP_FILTER -DSNIFF_NO_FRONT")
+    watched = tmp_path / "w"
+    watched.mkdir()
+    source = LiveSource([watched])
+    source.open()
+    sniff = Sniff(source)
+    try:
+        assert "front" not in source.probes.maps and "pending" in source.probes.maps
+        run = sniff.run(script("""
+f = os.path.join(sys.argv[1], "f")
+for i in range(300):
+    fd = os.open(f, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(fd, b"ab")
+    os.close(fd)
+fd = os.open(f, os.O_RDONLY)
+os.read(fd, 7)
+os.close(fd)
+os.rename(f, f + ".2")
+os.unlink(f + ".2")
+"""), str(watched))
+        assert run.returncode == 0
+        f = watched / "f"
+        assert run.summary(f, "open")[0] == 301 and run.summary(f, "close")[0] == 301
+        assert run.summary(f, "write") == (300, 600) and run.summary(f, "read") == (1, 7)
+        assert run.summary(f, "rename")[0] == 1 and run.summary(watched / "f.2", "unlink")[0] == 1
+        assert source.counters()["front_shared"] == 0 and source.counters()["pending_full"] == 0
+    finally:
+        sniff.close()
