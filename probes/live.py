@@ -106,10 +106,11 @@ class LiveSource(content.ContentCapture):
 
     # ---- worker ------------------------------------------------------------------------
 
-    # The ring buffer's reader before the work it watches: on a machine whose cores are all busy
-    # (the soak's load on 2 cores), a reader at the default priority got no CPU for 0.3-2 s at a
-    # time, and the 4 MiB ring overflowed meanwhile. Linux applies a thread id's nice value to
-    # that thread alone.
+    # The ring buffer's reader before the work it watches, so that a machine whose cores are all
+    # busy does not leave the ring to fill. Insurance: the soak's drops once blamed on the reader's
+    # priority were the consumer position written in two steps (see ringbuf.py), and with that
+    # fixed nice 0 and -10 both held the soak beside stress-ng without a drop. Linux applies a
+    # thread id's nice value to that thread alone.
     READER_NICE = -10
 
     def run(self, feed, stop: threading.Event) -> None:

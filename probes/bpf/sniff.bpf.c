@@ -40,9 +40,10 @@
  *
  * Verifier budget (instructions processed, of 1,000,000; bench/verifier_insns.py prints them
  * for the running kernel), on 6.18: raw_enter ~4k, enter_close_range ~30k, exit_path ~60k,
- * raw_exit/enter_close/exit_fd/exit_open/exit_pair/verdict_walk ~70-80k, on_dirty_folio ~100k,
- * exit_rename ~235k; uring_file/uring_name ~80k, uring_submit ~100k, uring_rename ~380k;
- * close_range_step ~660k; 2.38M in all (6.1 and 6.12: see bench/BENCHMARKS.md). A bounded loop is
+ * raw_exit/enter_close/exit_open/exit_name_counted/verdict_walk ~75-85k, on_dirty_folio and
+ * exit_fd ~90k, exit_pair ~140k, exit_rename ~235k; uring_file/uring_name ~80k,
+ * uring_submit/uring_rename ~110-120k; close_range_step ~710k; 2.24M in all (6.1 and 6.12: see
+ * bench/BENCHMARKS.md). A bounded loop is
  * followed iteration by iteration, each iteration once per distinct state reaching it, so a loop's
  * cost is its length times the paths through its body that stay apart: state the loop carries lives
  * in map memory (which the verifier does not track by value) rather than in registers, and branches
@@ -63,7 +64,8 @@ BPF_HASH(watched, struct sniff_watch_key, u32, SNIFF_WATCH_MAX);
 BPF_PERCPU_ARRAY(counters, u64, SNIFF_CNT_MAX);
 /* One scratch record per CPU, too big for the stack; programs do not nest on a CPU. */
 BPF_ARRAY(scratch, struct sniff_event, SNIFF_NCPU);
-/* LRU: a thread killed inside a syscall never reaches its exit, and its entry must not stay. */
+/* Syscall state of threads without a front slot (see struct sniff_front). LRU: a thread killed
+ * inside a syscall never reaches its exit, and its entry must not stay. */
 BPF_TABLE("lru_hash", u32, struct sniff_pending, pending, SNIFF_PENDING_MAX);
 BPF_TABLE("lru_hash", u32, struct sniff_rw_pending, rw_pending, SNIFF_PENDING_MAX);
 /* Array maps: lookups are inlined by the verifier, which keeps the out-of-scope path cheap. */
@@ -77,7 +79,8 @@ BPF_ARRAY(dverdicts, struct sniff_dverdict, SNIFF_DVERDICT_SLOTS);
 BPF_ARRAY(front, struct sniff_front, SNIFF_FRONT_SLOTS);
 #endif
 BPF_ARRAY(rw_hint, u64, SNIFF_HINT_SLOTS);
-/* Slot 0: file syscalls in flight anywhere; while 0, exits return without a helper call. */
+/* Slot 0: entries of pending and rw_pending anywhere; while 0, an exit of a thread without a
+ * front slot looks no further. */
 BPF_ARRAY(rw_inflight, u64, 1);
 BPF_ARRAY(gens, u64, SNIFF_GEN_SLOTS);
 BPF_ARRAY(exec_gens, u32, SNIFF_EXEC_GEN_SLOTS);
@@ -280,10 +283,10 @@ static __always_inline void forget_verdict(u32 tgid, s64 fd)
     forget_verdict_in(tgid, fd, 0);
 }
 
-/* Exits return at once unless something is in flight: a global count first (no helper
- * call), then a per-tid hint, then the hash maps. The hint counts rw_pending's entries in its
- * low bits and pending's from HINT_PENDING up: an exit looks up only a map that may hold its
- * tid's entry. */
+/* For threads without a front slot, whose state is in the hash maps: an exit looks at a global
+ * count of their entries first, then a per-tid hint, then the hash maps. The hint counts
+ * rw_pending's entries in its low bits and pending's from HINT_PENDING up: an exit looks up
+ * only a map that may hold its tid's entry. */
 #define HINT_RW 1ull
 #define HINT_PENDING (1ull << 32)
 static __always_inline void mark_inflight_as(u32 tid, int delta, u64 unit)
