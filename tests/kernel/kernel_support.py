@@ -9,8 +9,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from sniff_tui.core.feed import Feed
 from sniff_tui.core.filters import Filters
@@ -104,6 +106,22 @@ class Sniff:
         self.stop.set()
         self.worker.join(timeout=5)
         self.source.close()
+
+
+@contextmanager
+def built_with(cflags: str, watched: Path, monkeypatch) -> Iterator[Sniff]:
+    """A live source of its own, its probes compiled with extra flags (SNIFF_TUI_CFLAGS) as the
+    loader builds them for another kind of kernel, watching `watched` (made here); closed after."""
+    from sniff_tui.probes.live import LiveSource
+    monkeypatch.setenv("SNIFF_TUI_CFLAGS", cflags)
+    watched.mkdir()
+    source = LiveSource([watched])
+    source.open()
+    sniff = Sniff(source)
+    try:
+        yield sniff
+    finally:
+        sniff.close()
 
 
 def _pid_from(proc: subprocess.CompletedProcess) -> int:

@@ -302,15 +302,10 @@ def test_kernels_without_the_helper_filter_in_userspace(tmp_path, cgtree, monkey
     """Before Linux 5.12 tracing programs may not call bpf_get_current_ancestor_cgroup_id: the
     probes are built without it (as the loader does on such kernels) and load, and the cgroup
     filters still keep exactly the right records, decided in userspace."""
-    from sniff_tui.probes.live import LiveSource
-    from tests.kernel.kernel_support import Sniff
-    monkeypatch.setenv("SNIFF_TUI_CFLAGS", "-DSNIFF_NO_CGROUP_FILTER")
+    from tests.kernel.kernel_support import built_with
     watched = tmp_path / "w"
-    watched.mkdir()
-    source = LiveSource([watched])
-    source.open()
-    sniff = Sniff(source)
-    try:
+    with built_with("-DSNIFF_NO_CGROUP_FILTER", watched, monkeypatch) as sniff:
+        source = sniff.source
         source.probes.cgroup_filter = False      # what the loader says on such a kernel
         cid = secrets.token_hex(32)
         path = cgtree.make(f"/system.slice/docker-{cid}.scope")
@@ -321,5 +316,3 @@ def test_kernels_without_the_helper_filter_in_userspace(tmp_path, cgtree, monkey
         got = write_all(sniff, writers)
         assert got["in"] and {r.container for r in got["in"]} == {cid[:12]}
         assert not got["out"] and source.filtered_out > before
-    finally:
-        sniff.close()

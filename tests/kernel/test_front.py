@@ -3,7 +3,7 @@ first tracked syscall until it exits (struct sniff_front). A thread whose slot a
 thread holds keeps it in the hash maps instead: that path must stay exact, and it is taken only
 by such a thread."""
 from sniff_tui.probes import abi
-from tests.kernel.kernel_support import script
+from tests.kernel.kernel_support import built_with, script
 
 # The parent holds its slot (it opened files), then forks until a child's pid falls on the same
 # slot; that child works under the watch while the parent waits in an untracked syscall.
@@ -74,15 +74,9 @@ for i in range(500):
 def test_kernels_without_compare_and_swap_keep_every_state_in_the_hash_maps(tmp_path, monkeypatch):
     """Before Linux 5.12 there is no compare-and-swap on map memory: the probes are built
     without front slots (as the loader does on such kernels), and stay exact."""
-    from sniff_tui.probes.live import LiveSource
-    from tests.kernel.kernel_support import Sniff
-    monkeypatch.setenv("SNIFF_TUI_CFLAGS", "-DSNIFF_NO_CGROUP_FILTER -DSNIFF_NO_FRONT")
     watched = tmp_path / "w"
-    watched.mkdir()
-    source = LiveSource([watched])
-    source.open()
-    sniff = Sniff(source)
-    try:
+    with built_with("-DSNIFF_NO_CGROUP_FILTER -DSNIFF_NO_FRONT", watched, monkeypatch) as sniff:
+        source = sniff.source
         assert "front" not in source.probes.maps and "pending" in source.probes.maps
         run = sniff.run(script("""
 f = os.path.join(sys.argv[1], "f")
@@ -102,5 +96,3 @@ os.unlink(f + ".2")
         assert run.summary(f, "write") == (300, 600) and run.summary(f, "read") == (1, 7)
         assert run.summary(f, "rename")[0] == 1 and run.summary(watched / "f.2", "unlink")[0] == 1
         assert source.counters()["front_shared"] == 0 and source.counters()["pending_full"] == 0
-    finally:
-        sniff.close()
