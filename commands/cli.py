@@ -10,6 +10,7 @@ from typing import Optional
 
 from sniff_tui.core.exits import EXIT_USAGE, fail, say
 from sniff_tui.core.filters import FilterError, Filters
+from sniff_tui.core.heap import keep_large_blocks_apart
 
 from .options import UsageError, build_parser, content_max, filters_from, take_content_op
 
@@ -36,6 +37,8 @@ def _main(argv: Optional[list[str]]) -> int:
             args.content_bytes = content_max(args)
     except (UsageError, FilterError) as exc:
         return fail(str(exc), EXIT_USAGE)
+    if args.command in (None, "stream"):
+        keep_large_blocks_apart()     # a live session runs for hours: its heap stays flat
     try:
         if args.command == "stream":
             gc.enable()

@@ -2,12 +2,18 @@
 placed in a process tree. Seeded from psutil at start, then kept current from the kernel's
 fork/exec/exit records; exited processes are kept a while (EXITED_TTL) so late records still
 find them, then forgotten in the order they exited: under process churn (hundreds of short-lived
-processes a second) the table holds the last minute's, not every process of the session."""
+processes a second) the table holds the last minute's, not every process of the session, and never
+more than MAX_PROCS (beyond it the oldest exited go first, whatever their age).
+
+An exited process is most of the table under churn, so an entry is kept small (slots, one copy of
+each name, no set of children: the descendants of a process are found by one pass over the table,
+done when a tree filter is set): the table is most of the stream's memory growth in its first
+minute (bench/soak.py)."""
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from .procfs import read_proc
@@ -18,10 +24,11 @@ except ImportError:  # the dashboard and stream work without it, with less detai
     psutil = None
 
 EXITED_TTL = 60.0
-MAX_PROCS = 65536
+MAX_PROCS = 32768         # a default pid_max: the table is at most ~5 MB whatever the churn
+_NAMES_HELD = 4096        # distinct process names shared between entries (then started afresh)
 
 
-@dataclass
+@dataclass(slots=True)
 class ProcInfo:
     pid: int
     ppid: int
@@ -29,13 +36,13 @@ class ProcInfo:
     cmdline: str = ""
     user: str = ""
     exited: Optional[float] = None
-    children: set[int] = field(default_factory=set)
 
 
 class ProcessTable:
     def __init__(self, snapshot: bool = True) -> None:
         self.procs: dict[int, ProcInfo] = {}
-        self._exits: deque[tuple[float, int]] = deque()     # (time, pid), oldest first
+        self._exits: deque[ProcInfo] = deque()     # in the order they exited, oldest first
+        self._names: dict[bytes, bytes] = {}
         # Read at exec, the one moment a short-lived process's is there to read (the dashboard
         # shows it); a reader that shows none (`stream`) saves a /proc read per exec.
         self.cmdlines = True
@@ -50,15 +57,21 @@ class ProcessTable:
 
     def _set(self, pid: int, ppid: int, comm: bytes, user: str = "") -> ProcInfo:
         old = self.procs.get(pid)
-        if old and old.ppid != ppid and old.ppid in self.procs:
-            self.procs[old.ppid].children.discard(pid)
-        info = old or ProcInfo(pid, ppid)
-        info.ppid, info.comm, info.exited = ppid, comm or info.comm, None
+        # A pid that exited and came back is another process: a new entry, so that the old
+        # one's place in the exit order (self._exits) cannot stand for the new one's.
+        info = old if old is not None and old.exited is None else ProcInfo(pid, ppid)
+        if comm:
+            names = self._names
+            shared = names.get(comm)
+            if shared is None:
+                if len(names) >= _NAMES_HELD:
+                    names.clear()
+                shared = names[comm] = comm
+            info.comm = shared
+        info.ppid, info.exited = ppid, None
         if user:
             info.user = user
         self.procs[pid] = info
-        if ppid in self.procs:
-            self.procs[ppid].children.add(pid)
         return info
 
     def fork(self, pid: int, ppid: int, comm: bytes) -> None:
@@ -73,14 +86,15 @@ class ProcessTable:
             info.cmdline = self._read_cmdline(pid) or info.cmdline
 
     def exit(self, pid: int, now: Optional[float] = None) -> None:
-        now = now or time.monotonic()
+        now = time.monotonic() if now is None else now
         info = self.procs.get(pid)
-        if info:
+        if info and info.exited is None:
             info.exited = now
-            self._exits.append((now, pid))
+            self._exits.append(info)
         self._expire_exits(now)
-        if len(self.procs) > MAX_PROCS:
-            self.expire(now)
+        exits = self._exits
+        while len(self.procs) > MAX_PROCS and exits:
+            self._forget_exited(exits.popleft(), None)
 
     def seen(self, pid: int, ppid: int, comm: bytes) -> None:
         """A record from a process we may not know yet (started before us, or missed)."""
@@ -89,25 +103,28 @@ class ProcessTable:
             self._set(pid, ppid, comm)
 
     def _expire_exits(self, now: float) -> None:
-        """Forget the processes that exited more than EXITED_TTL ago (a pid that came back as
-        another process since is alive: kept)."""
+        """Forget the processes that exited more than EXITED_TTL ago, oldest first."""
         exits = self._exits
-        while exits and now - exits[0][0] > EXITED_TTL:
-            _, pid = exits.popleft()
-            info = self.procs.get(pid)
-            if info is not None and info.exited is not None and now - info.exited > EXITED_TTL:
-                self._forget(pid)
+        while exits:
+            info = exits[0]
+            if info.exited is not None and now - info.exited <= EXITED_TTL \
+                    and self.procs.get(info.pid) is info:
+                break       # the oldest exit still within the TTL: the rest are newer
+            self._forget_exited(exits.popleft(), now)
 
-    def _forget(self, pid: int) -> None:
-        info = self.procs.pop(pid)
-        if info.ppid in self.procs:
-            self.procs[info.ppid].children.discard(pid)
+    def _forget_exited(self, info: ProcInfo, now: Optional[float]) -> None:
+        """Forget info's process if it is still the table's entry for its pid and exited (more
+        than EXITED_TTL ago, unless now is None); a pid that came back is another entry."""
+        if self.procs.get(info.pid) is not info or info.exited is None \
+                or (now is not None and now - info.exited <= EXITED_TTL):
+            return
+        del self.procs[info.pid]
 
     def expire(self, now: Optional[float] = None) -> None:
-        now = now or time.monotonic()
+        now = time.monotonic() if now is None else now
         self._expire_exits(now)
         for pid in [p for p, i in self.procs.items() if i.exited and now - i.exited > EXITED_TTL]:
-            self._forget(pid)
+            del self.procs[pid]
 
     def refresh_children(self) -> None:
         """Re-read parent links from /proc (before seeding a process-tree filter)."""
@@ -131,15 +148,15 @@ class ProcessTable:
         return False
 
     def descendants(self, pid: int) -> set[int]:
+        children: dict[int, list[int]] = {}
+        for p, info in self.procs.items():
+            children.setdefault(info.ppid, []).append(p)
         out, todo = set(), [pid]
         while todo:
             p = todo.pop()
-            if p in out:
-                continue
-            out.add(p)
-            info = self.procs.get(p)
-            if info:
-                todo.extend(info.children)
+            if p not in out:
+                out.add(p)
+                todo.extend(children.get(p, ()))
         return out
 
     def info(self, pid: int) -> dict:
