@@ -126,6 +126,9 @@ def soak(minutes: float, work: Path) -> dict:
         "counted_losses": lost, "drops": drops, "counters": counters,
         "records_per_s": round(counters.get("events", 0) / (minutes * 60)),
         "loadavg_start": load_start, "loadavg_end": load_end,
+        # With pids not coming back within a minute (4,194,304, systemd's default), the process
+        # table holds a minute of exits: the growth of the first minute is larger.
+        "pid_max": int(Path("/proc/sys/kernel/pid_max").read_text()),
         "rss_start_kb": baseline, "rss_end_kb": rss[-1][1], "rss_growth": rss[-1][1] / baseline - 1,
         "peak_map_utilization": peak_util,
         "rss_mb_by_minute": [round(kb / 1024, 1) for t, kb in rss if t // 60 != (t - 5.5) // 60] + [round(rss[-1][1] / 1024, 1)],
@@ -168,6 +171,7 @@ def main() -> int:
             f"{result['rss_end_kb'] / 1024:.1f} MB ({result['rss_growth']:+.1%}), peak map use "
             + ", ".join(f"{k} {v:.1%}" for k, v in result["peak_map_utilization"].items())
             + f", load average {result['loadavg_start']:.1f} → {result['loadavg_end']:.1f} (2 cores)"
+            + f", pid_max {result['pid_max']:,}"
             + f" | {'ok' if result['ok'] else 'FAILED'} |")
     print(json.dumps(result, indent=1))
     print(text)

@@ -20,6 +20,10 @@ def test_two_minute_soak(tmp_path):
     assert result["drops"] == dict.fromkeys(result["drops"], 0), result["drops"]
     assert result["bytes_reported"] == result["bytes_written"], result
     assert result["child_opens_reported"] >= result["children"], result
-    # Flat: at most +10% from the first minute to the end, as the 15-minute soak requires.
+    # Flat: at most +10% from the first minute to the end, as the 15-minute soak requires. The
+    # process table fills for a minute (exited processes are kept 60 s): CI's machines, whose pids
+    # do not come back (pid_max 4194304), failed this at +10.4% before an exited process's entry
+    # went from 533 to 153 bytes and the heap stopped growing at each rebuild of a big table
+    # (core/heap.py); +3.0-3.4% after.
     assert result["rss_growth"] <= 0.10, result
     assert all(u < 1.0 for u in result["peak_map_utilization"].values()), result
