@@ -94,7 +94,7 @@ class ProcessTable:
         self._expire_exits(now)
         exits = self._exits
         while len(self.procs) > MAX_PROCS and exits:
-            self._forget_exited(exits.popleft(), None)
+            self._drop(exits.popleft())
 
     def seen(self, pid: int, ppid: int, comm: bytes) -> None:
         """A record from a process we may not know yet (started before us, or missed)."""
@@ -103,28 +103,19 @@ class ProcessTable:
             self._set(pid, ppid, comm)
 
     def _expire_exits(self, now: float) -> None:
-        """Forget the processes that exited more than EXITED_TTL ago, oldest first."""
+        """Forget the processes that exited more than EXITED_TTL ago, oldest first. An entry in
+        the exit order has exited and is never alive again (a pid that comes back is a new entry)."""
         exits = self._exits
         while exits:
             info = exits[0]
-            if info.exited is not None and now - info.exited <= EXITED_TTL \
-                    and self.procs.get(info.pid) is info:
+            if now - info.exited <= EXITED_TTL and self.procs.get(info.pid) is info:
                 break       # the oldest exit still within the TTL: the rest are newer
-            self._forget_exited(exits.popleft(), now)
+            self._drop(exits.popleft())      # expired, or its pid came back since
 
-    def _forget_exited(self, info: ProcInfo, now: Optional[float]) -> None:
-        """Forget info's process if it is still the table's entry for its pid and exited (more
-        than EXITED_TTL ago, unless now is None); a pid that came back is another entry."""
-        if self.procs.get(info.pid) is not info or info.exited is None \
-                or (now is not None and now - info.exited <= EXITED_TTL):
-            return
-        del self.procs[info.pid]
-
-    def expire(self, now: Optional[float] = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._expire_exits(now)
-        for pid in [p for p, i in self.procs.items() if i.exited and now - i.exited > EXITED_TTL]:
-            del self.procs[pid]
+    def _drop(self, info: ProcInfo) -> None:
+        """Forget an exited entry, unless its pid is another process's by now."""
+        if self.procs.get(info.pid) is info:
+            del self.procs[info.pid]
 
     def refresh_children(self) -> None:
         """Re-read parent links from /proc (before seeding a process-tree filter)."""

@@ -20,7 +20,7 @@ def test_exited_processes_are_kept_for_the_ttl_then_forgotten_in_exit_order():
     assert set(t.procs) == {10, 11, 12}
     t.exit(99, now=100.0 + EXITED_TTL + 1)      # an unknown pid's exit moves the clock on
     assert set(t.procs) == {11, 12}
-    t.expire(now=130.0 + EXITED_TTL + 1)
+    t.exit(99, now=130.0 + EXITED_TTL + 1)
     assert set(t.procs) == {12}
 
 
